@@ -1,0 +1,58 @@
+import type { Command } from 'commander';
+import { z } from 'zod';
+import type { SyncMode } from '../../connectors/core/connector.ts';
+import { resolveTarget } from '../../pipeline/config/connections.ts';
+import { runSync, type SyncResult } from '../../pipeline/sync.ts';
+import { isoDay, parseOptions } from '../options.ts';
+import { say, type Runtime } from '../runtime.ts';
+
+const syncOptions = z
+  .object({
+    full: z.boolean().optional(),
+    from: isoDay.optional(),
+    to: isoDay.optional(),
+  })
+  .refine((o) => (o.from === undefined) === (o.to === undefined), { message: '--from and --to go together', path: ['from'] })
+  .refine((o) => !o.from || !o.to || o.from <= o.to, { message: 'must not be after --to', path: ['from'] })
+  .refine((o) => !(o.full && o.from), { message: 'cannot be combined with --from/--to', path: ['full'] });
+
+export function formatResult(r: SyncResult): string {
+  const c = r.counts;
+  const base = `${r.connection}.${r.stream}: ${r.status}  read ${c.read}, inserted ${c.inserted}, updated ${c.updated}, unchanged ${c.unchanged}, quarantined ${c.quarantined}, deleted ${c.deleted} (run ${r.runId})`;
+  return r.error ? `${base}\n  ${r.error}` : base;
+}
+
+export function register(program: Command, rt: Runtime): void {
+  program
+    .command('sync')
+    .description('sync a connection (all its streams) or one stream, inline in this process')
+    .argument('<target>', '<connection> or <connection>.<stream>')
+    .option('--full', 'ignore the stored cursor and read everything again')
+    .option('--from <YYYY-MM-DD>', 'read this window only (with --to), under its own checkpoint')
+    .option('--to <YYYY-MM-DD>', 'last day of the window, inclusive')
+    .action(async (target: string, raw: unknown) => {
+      const opts = parseOptions(syncOptions, raw, 'sync');
+      const { connection, streams } = resolveTarget(rt.connections(), target);
+      const warehouse = await rt.warehouse();
+      const mode: SyncMode = opts.from ? 'backfill' : opts.full ? 'full' : 'incremental';
+      const window = opts.from && opts.to ? { from: opts.from, to: opts.to } : undefined;
+      const controller = new AbortController();
+      const stop = () => controller.abort();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      let failed = false;
+      try {
+        for (const stream of streams) {
+          const result = await runSync({ warehouse, connection, stream, mode, window, log: rt.log, signal: controller.signal });
+          say(formatResult(result));
+          for (const w of result.warnings) say(`  warning: ${w}`);
+          if (result.status !== 'success') failed = true;
+          if (controller.signal.aborted) break;
+        }
+      } finally {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+      }
+      if (failed) process.exitCode = 1;
+    });
+}

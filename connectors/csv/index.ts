@@ -1,0 +1,152 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse } from 'csv-parse';
+import { z } from 'zod';
+import { defineConnector, defineStream, type Page, type StreamContext } from '../core/connector.ts';
+import { ConfigError } from '../core/errors/index.ts';
+
+/**
+ * csv: offline spend (events, print, sponsorships, direct mail...) from a CSV file with the columns
+ * date, channel, campaign, spend, currency, impressions, clicks (header row required; extra columns
+ * are kept in raw). One connection per file.
+ */
+export const csvConfigSchema = z.strictObject({
+  /** Path of the CSV file (relative paths resolve against the working directory). */
+  path: z.string().min(1),
+  /** Field delimiter. Default ','. */
+  delimiter: z.string().length(1).default(','),
+  /** Currency for rows whose currency column is empty or missing. Default: none (such rows are quarantined). */
+  defaultCurrency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD').optional(),
+  /** account_id written to core rows, to tell several offline sources apart. Default 'offline'. */
+  accountId: z.string().min(1).default('offline'),
+  /** Rows per page (per loader transaction). Default 5,000. */
+  pageSize: z.number().int().positive().max(100_000).default(5_000),
+});
+export type CsvConfig = z.infer<typeof csvConfigSchema>;
+
+const decimal = /^\d+(\.\d+)?$/;
+const count = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v === '') return 0;
+    if (!/^\d+$/.test(v)) {
+      ctx.addIssue({ code: 'custom', message: `must be a non-negative whole number, got ${JSON.stringify(v)}` });
+      return z.NEVER;
+    }
+    return Number(v);
+  });
+
+/** One CSV row as parsed (every value a string). */
+export const csvSpendRecord = z.looseObject({
+  date: z
+    .string()
+    .trim()
+    .refine((v) => /^\d{4}-\d{2}-\d{2}$/.test(v) && !Number.isNaN(Date.parse(`${v}T00:00:00Z`)) && new Date(`${v}T00:00:00Z`).toISOString().startsWith(v), 'must be a date YYYY-MM-DD'),
+  channel: z.string().trim().min(1, 'is empty'),
+  campaign: z.string().trim().min(1, 'is empty'),
+  spend: z.string().trim().regex(decimal, 'must be a non-negative decimal with a dot, e.g. 1250.00'),
+  currency: z.string().trim().optional(),
+  impressions: count,
+  clicks: count,
+});
+export type CsvSpendRecord = z.infer<typeof csvSpendRecord>;
+
+const checkpointSchema = z.object({
+  /** sha256 of the file the rows came from. */
+  fingerprint: z.string(),
+  /** Data rows stored so far. */
+  rowsDone: z.number().int().nonnegative(),
+  complete: z.boolean(),
+});
+type CsvCheckpoint = z.infer<typeof checkpointSchema>;
+
+async function fileFingerprint(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+async function* readSpend(ctx: StreamContext<CsvConfig>, checkpoint: CsvCheckpoint | undefined): AsyncIterable<Page<CsvCheckpoint>> {
+  const file = path.resolve(ctx.config.path);
+  if (!fs.existsSync(file)) throw new ConfigError(`connection ${ctx.connectionId}: path: file ${file} does not exist`);
+  const fingerprint = await fileFingerprint(file);
+  const sameFile = checkpoint?.fingerprint === fingerprint && ctx.mode !== 'full';
+  if (sameFile && checkpoint.complete) {
+    ctx.log.info('file unchanged since the last complete sync; nothing to read');
+    return;
+  }
+  const skip = sameFile ? checkpoint.rowsDone : 0;
+  const parser = fs.createReadStream(file).pipe(
+    parse({ columns: (header: string[]) => header.map((h) => h.trim().toLowerCase()), delimiter: ctx.config.delimiter, bom: true, skip_empty_lines: true, trim: false, relax_column_count: true }),
+  );
+  let rowsDone = 0;
+  let buffer: unknown[] = [];
+  for await (const row of parser as AsyncIterable<Record<string, string>>) {
+    rowsDone++;
+    if (rowsDone <= skip) continue;
+    if (ctx.window && typeof row.date === 'string' && (row.date < ctx.window.from || row.date > ctx.window.to)) continue;
+    buffer.push(row);
+    if (buffer.length >= ctx.config.pageSize) {
+      yield { records: buffer, checkpoint: { fingerprint, rowsDone, complete: false } };
+      buffer = [];
+      if (ctx.signal.aborted) return;
+    }
+  }
+  yield { records: buffer, checkpoint: { fingerprint, rowsDone, complete: true } };
+}
+
+const spend = defineStream<CsvConfig>()({
+  name: 'spend',
+  description: 'Offline spend rows: one per date x campaign',
+  primaryKey: ['date', 'campaign'],
+  cursorField: undefined,
+  pageSize: 5_000,
+  recordSchema: csvSpendRecord,
+  checkpointSchema,
+  targets: ['core.fct_ad_spend_daily', 'core.dim_campaign'],
+  read: readSpend,
+  normalize(record, { config }) {
+    const currency = record.currency && record.currency !== '' ? record.currency.toUpperCase() : config.defaultCurrency;
+    if (!currency || !/^[A-Z]{3}$/.test(currency)) {
+      throw new Error(`currency: ${record.currency ? `"${record.currency}" is not an ISO 4217 code` : 'is empty and the connection has no defaultCurrency'}`);
+    }
+    return {
+      'core.fct_ad_spend_daily': [
+        {
+          campaign_id: record.campaign,
+          date: record.date,
+          account_id: config.accountId,
+          campaign_name: record.campaign,
+          channel_hint: record.channel,
+          currency,
+          spend: record.spend,
+          impressions: record.impressions,
+          clicks: record.clicks,
+          conversions: '0',
+          conversion_value: '0',
+        },
+      ],
+      'core.dim_campaign': [
+        { campaign_id: record.campaign, name: record.campaign, channel_hint: record.channel, currency, account_id: config.accountId, campaign_type: 'offline' },
+      ],
+    };
+  },
+});
+
+export const csvConnector = defineConnector<CsvConfig>({
+  name: 'csv',
+  description: 'Offline spend from a CSV file (date, channel, campaign, spend, currency, impressions, clicks)',
+  configSchema: csvConfigSchema,
+  env: [
+    { name: 'CSV_SPEND_FILE', description: 'Path of the offline spend CSV file' },
+    { name: 'CSV_DEFAULT_CURRENCY', description: 'Currency for rows without one (ISO 4217)' },
+  ],
+  fromEnv(env) {
+    if (!env.CSV_SPEND_FILE) return undefined;
+    return { path: env.CSV_SPEND_FILE, ...(env.CSV_DEFAULT_CURRENCY ? { defaultCurrency: env.CSV_DEFAULT_CURRENCY } : {}) };
+  },
+  streams: [spend],
+});

@@ -1,0 +1,14 @@
+import type { ConnectorDefinition, ConnectorName } from './core/connector.ts';
+import { csvConnector } from './csv/index.ts';
+
+/**
+ * Every connector mpm ships. Adding a connector is its folder plus one line here.
+ * (Typed loosely on Cfg: each connection's settings are parsed by its own connector's schema.)
+ */
+export const connectors: ReadonlyArray<ConnectorDefinition<unknown>> = [
+  csvConnector as ConnectorDefinition<unknown>,
+];
+
+export function connectorByName(name: ConnectorName | string): ConnectorDefinition<unknown> | undefined {
+  return connectors.find((c) => c.name === name);
+}

@@ -1,0 +1,156 @@
+import type { Logger } from 'pino';
+import type { DateWindow, StreamContext, SyncMode } from '../connectors/core/connector.ts';
+import { ConfigError, MpmError, UsageLimitError } from '../connectors/core/errors/index.ts';
+import type { Warehouse } from '../warehouse/db.ts';
+import type { Connection } from './config/connections.ts';
+import { addCounts, emptyCounts, loadPage, type AnyStream, type PageCounts } from './loader.ts';
+import { scrub } from './secrets.ts';
+
+export type RunStatus = 'success' | 'partial' | 'failed' | 'cancelled';
+
+export interface SyncOptions {
+  warehouse: Warehouse;
+  connection: Connection;
+  stream: AnyStream;
+  /** full: start without a cursor; incremental: resume the stored cursor; backfill: read `window` under its own checkpoint scope. */
+  mode: SyncMode;
+  window?: DateWindow | undefined;
+  log: Logger;
+  signal?: AbortSignal;
+  now?: () => Date;
+  /** Called after every stored page. */
+  onPage?(progress: SyncProgress): void;
+}
+
+export interface SyncProgress {
+  runId: number;
+  pages: number;
+  counts: PageCounts;
+}
+
+export interface SyncResult {
+  runId: number;
+  connection: string;
+  stream: string;
+  status: RunStatus;
+  counts: PageCounts;
+  pages: number;
+  error?: string;
+  warnings: string[];
+}
+
+/** Checkpoint scope: the scheduled cursor, or a backfill window's own, so backfills never move it backwards. */
+export function checkpointScope(mode: SyncMode, window: DateWindow | undefined): string {
+  return mode === 'backfill' && window ? `window:${window.from}..${window.to}` : 'incremental';
+}
+
+export async function readCheckpoint(warehouse: Warehouse, connection: string, stream: string, scope: string): Promise<unknown> {
+  const row = await warehouse.knex('meta.sync_state').where({ connection, stream, scope }).first('cursor');
+  return row ? (row as { cursor: unknown }).cursor : undefined;
+}
+
+/**
+ * Runs one stream of one connection: pages from the connector's read(), each stored with its
+ * checkpoint in one transaction by the loader. A failure leaves the checkpoint at the last stored
+ * page; the next run resumes there. Every run is recorded in meta.sync_runs.
+ */
+export async function runSync(options: SyncOptions): Promise<SyncResult> {
+  const { warehouse, connection, stream, mode, log } = options;
+  const knex = warehouse.knex;
+  if (mode === 'backfill' && !options.window) throw new ConfigError('a backfill needs a window (--from and --to)');
+  const scope = checkpointScope(mode, options.window);
+  const [inserted] = (await knex('meta.sync_runs')
+    .insert({
+      connection: connection.id,
+      stream: stream.name,
+      mode,
+      window_from: options.window?.from ?? null,
+      window_to: options.window?.to ?? null,
+    })
+    .returning('id')) as Array<{ id: number }>;
+  if (!inserted) throw new Error('meta.sync_runs insert returned no id');
+  const runId = inserted.id;
+  const runLog = log.child({ connection: connection.id, stream: stream.name, runId });
+  const warnings: string[] = [];
+  let counts = emptyCounts();
+  let pages = 0;
+  let status: RunStatus = 'success';
+  let error: string | undefined;
+  const signal = options.signal ?? new AbortController().signal;
+
+  try {
+    let checkpoint: unknown;
+    if (mode !== 'full') {
+      const stored = await readCheckpoint(warehouse, connection.id, stream.name, scope);
+      if (stored !== undefined) {
+        const parsed = stream.checkpointSchema.safeParse(stored);
+        if (!parsed.success) {
+          throw new ConfigError(
+            `stored checkpoint of ${connection.id}.${stream.name} (${scope}) does not match this version of the stream; run \`mpm sync ${connection.id}.${stream.name} --full\``,
+          );
+        }
+        checkpoint = parsed.data;
+      }
+    }
+    const ctx: StreamContext<unknown> = {
+      connectionId: connection.id,
+      config: connection.config,
+      mode,
+      window: options.window,
+      log: runLog,
+      signal,
+      now: options.now ?? (() => new Date()),
+      warn(message, detail) {
+        warnings.push(message);
+        runLog.warn(detail ?? {}, message);
+      },
+    };
+    const hasOpenQuarantine = Boolean(
+      await knex('meta.quarantine').where({ connection: connection.id, stream: stream.name }).whereNull('resolved_at').first('id'),
+    );
+    runLog.info({ mode, scope, checkpoint }, 'sync started');
+
+    for await (const page of stream.read(ctx, checkpoint)) {
+      const pageCounts = await knex.transaction((trx) =>
+        loadPage(trx, {
+          kind: warehouse.kind,
+          connectionId: connection.id,
+          connector: connection.connector.name,
+          stream,
+          normalizeContext: { connectionId: connection.id, config: connection.config },
+          runId,
+          records: page.records,
+          checkpoint: page.checkpoint,
+          scope,
+          hasOpenQuarantine: hasOpenQuarantine || pages > 0,
+        }),
+      );
+      counts = addCounts(counts, pageCounts);
+      pages++;
+      runLog.debug({ page: pages, ...pageCounts }, 'page stored');
+      options.onPage?.({ runId, pages, counts });
+      if (signal.aborted) {
+        status = 'cancelled';
+        error = 'stopped on request after the last stored page';
+        break;
+      }
+    }
+  } catch (err) {
+    if (err instanceof UsageLimitError) {
+      status = 'partial';
+    } else if (signal.aborted) {
+      status = 'cancelled';
+    } else {
+      status = 'failed';
+    }
+    error = scrub(err instanceof Error ? err.message : String(err));
+    if (!(err instanceof MpmError) || status === 'failed') runLog.error({ err }, 'sync failed');
+    else runLog.warn({ err }, `sync stopped: ${error}`);
+  }
+
+  await knex('meta.sync_runs')
+    .where({ id: runId })
+    .update({ status, finished_at: knex.fn.now(), error: error ?? null, warnings: JSON.stringify(warnings) });
+  runLog.info({ status, pages, ...counts }, 'sync finished');
+  return { runId, connection: connection.id, stream: stream.name, status, counts, pages, ...(error ? { error } : {}), warnings };
+}
