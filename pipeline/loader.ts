@@ -69,6 +69,7 @@ export interface PreparedPage {
 }
 
 function valueAt(record: unknown, path: string): unknown {
+  if (!path.includes('.')) return record !== null && typeof record === 'object' ? (record as Record<string, unknown>)[path] : undefined;
   let current: unknown = record;
   for (const part of path.split('.')) {
     if (current === null || typeof current !== 'object') return undefined;
@@ -101,6 +102,53 @@ function describeIssues(error: z.ZodError): { path: string; message: string } {
   return { path: path || '(record)', message };
 }
 
+const keyColumnsCache = new Map<CoreTableName, readonly string[]>();
+
+/** The key columns of a core table other than connection_id (the loader adds that one). */
+function rowKeyColumns(table: CoreTableName): readonly string[] {
+  let cols = keyColumnsCache.get(table);
+  if (!cols) keyColumnsCache.set(table, (cols = coreTables[table].key.filter((c) => c !== 'connection_id')));
+  return cols;
+}
+
+function rowKey(columns: readonly string[], row: Record<string, unknown>): string {
+  let key = String(row[columns[0]!]);
+  for (let i = 1; i < columns.length; i++) key += `\u0001${String(row[columns[i]!])}`;
+  return key;
+}
+
+type Normalized =
+  | { ok: true; rows: Array<[CoreTableName, Record<string, unknown>]> }
+  | { ok: false; path: string; message: string };
+
+/** Validates one record and its normalized rows; never throws for bad data. */
+function normalizeRecord(stream: AnyStream, data: unknown, deleted: boolean, ctx: NormalizeContext<unknown>): Normalized {
+  let rows;
+  try {
+    rows = stream.normalize(data, ctx);
+  } catch (err) {
+    return { ok: false, path: '(normalize)', message: scrub(err instanceof Error ? err.message : String(err)) };
+  }
+  const out: Array<[CoreTableName, Record<string, unknown>]> = [];
+  for (const table in rows) {
+    if (!isCoreTableName(table) || !stream.targets.includes(table)) {
+      throw new Error(`stream ${stream.name} wrote to ${table}, which is not one of its targets`);
+    }
+    const schema = coreRowSchema(table);
+    for (const row of rows[table] ?? []) {
+      const result = schema.safeParse(row);
+      if (!result.success) {
+        const { path, message } = describeIssues(result.error);
+        return { ok: false, path: `${table}.${path}`, message };
+      }
+      const parsed = result.data as Record<string, unknown>;
+      if (deleted) parsed.is_deleted = true;
+      out.push([table, parsed]);
+    }
+  }
+  return { ok: true, rows: out };
+}
+
 /** Validates and normalizes a page in memory. Pure: no I/O. */
 export function preparePage(stream: AnyStream, records: readonly unknown[], ctx: NormalizeContext<unknown>): PreparedPage {
   const raw = new Map<string, RawRow>();
@@ -115,61 +163,32 @@ export function preparePage(stream: AnyStream, records: readonly unknown[], ctx:
     // Nothing the vendor sends is dropped: even an invalid record lands in raw as received.
     raw.set(key, { key, payload: JSON.stringify(record), deleted });
 
-    const fail = (path: string, message: string) => {
-      valid.delete(key);
-      quarantine.set(key, { recordKey: key, payload: record, errorPath: path, errorMessage: message });
-    };
+    let failure: { path: string; message: string } | undefined;
+    let rows: Array<[CoreTableName, Record<string, unknown>]> = [];
     if (!complete) {
-      fail(stream.primaryKey.join(','), `missing primary key field(s) ${stream.primaryKey.join(', ')}`);
+      failure = { path: stream.primaryKey.join(','), message: `missing primary key field(s) ${stream.primaryKey.join(', ')}` };
+    } else if (!parsed.success) {
+      failure = describeIssues(parsed.error);
+    } else {
+      const normalized = normalizeRecord(stream, parsed.data, deleted, ctx);
+      if (normalized.ok) rows = normalized.rows;
+      else failure = normalized;
+    }
+    if (failure) {
+      valid.delete(key);
+      quarantine.set(key, { recordKey: key, payload: record, errorPath: failure.path, errorMessage: failure.message });
       continue;
     }
-    if (!parsed.success) {
-      const { path, message } = describeIssues(parsed.error);
-      fail(path, message);
-      continue;
-    }
-
-    let rows;
-    try {
-      rows = stream.normalize(parsed.data, ctx);
-    } catch (err) {
-      fail('(normalize)', scrub(err instanceof Error ? err.message : String(err)));
-      continue;
-    }
-    const staged: Array<[CoreTableName, string, Record<string, unknown>]> = [];
-    let bad = false;
-    for (const [table, tableRows] of Object.entries(rows)) {
-      if (!isCoreTableName(table) || !stream.targets.includes(table)) {
-        throw new Error(`stream ${stream.name} wrote to ${table}, which is not one of its targets`);
-      }
-      for (const row of tableRows ?? []) {
-        const result = coreRowSchema(table).safeParse(row);
-        if (!result.success) {
-          const { path, message } = describeIssues(result.error);
-          fail(`${table}.${path}`, message);
-          bad = true;
-          break;
-        }
-        const out = result.data as Record<string, unknown>;
-        if (deleted) out.is_deleted = true;
-        const rowKey = coreTables[table].key
-          .filter((c) => c !== 'connection_id')
-          .map((c) => String(out[c]))
-          .join('\u0001');
-        staged.push([table, rowKey, out]);
-      }
-      if (bad) break;
-    }
-    if (bad) continue;
     quarantine.delete(key);
     valid.add(key);
-    for (const [table, rowKey, out] of staged) {
+    for (const [table, row] of rows) {
       let byKey = core.get(table);
       if (!byKey) core.set(table, (byKey = new Map()));
       // A key repeated within one page (e.g. a record modified during a paged read) keeps the last
       // version: ON CONFLICT cannot touch the same row twice in one statement.
-      byKey.delete(rowKey);
-      byKey.set(rowKey, out);
+      const k = rowKey(rowKeyColumns(table), row);
+      byKey.delete(k);
+      byKey.set(k, row);
     }
   }
 
@@ -217,7 +236,7 @@ async function stage(
   columns: readonly StageColumn[],
   rows: ReadonlyArray<ReadonlyArray<unknown>>,
 ): Promise<{ from: string; bindings: Array<Array<string | null>> }> {
-  if (kind === 'postgres') {
+  if (kind === 'postgres' && !process.env.MPM_UNNEST) {
     const table = `mpm_stage_${columns.length}_${createHash('md5').update(columns.map((c) => c.name).join(',')).digest('hex').slice(0, 12)}`;
     const defs = columns.map((c) => `"${c.name}" text`).join(', ');
     await trx.raw(`CREATE TEMP TABLE IF NOT EXISTS ${table} (${defs}) ON COMMIT DELETE ROWS`);
@@ -266,34 +285,41 @@ async function upsertRaw(trx: Knex.Transaction, kind: WarehouseKind, table: stri
     { name: 'deleted', sql: 'boolean' },
   ];
   const source = await stage(trx, kind, columns, rows.map((r) => [r.key, r.payload, r.deleted]));
+  // Counted before the upsert: a RETURNING clause would have to materialize every row.
+  const before = (await trx.raw(
+    `SELECT count(r.record_id)::int AS existing,
+            count(*) FILTER (WHERE s.deleted::boolean AND (r.record_id IS NULL OR NOT r._deleted OR r.payload IS DISTINCT FROM s.payload::jsonb))::int AS deleted
+     FROM ${source.from} LEFT JOIN ${table} r ON r.connection_id = ? AND r.record_id = s.record_id`,
+    [...source.bindings, connectionId] as Knex.RawBinding[],
+  )).rows[0] as { existing: number; deleted: number };
   const result = await trx.raw(
-    `WITH up AS (
-       INSERT INTO ${table} AS r (connection_id, record_id, payload, _deleted, _run_id, _synced_at)
-       SELECT ?, s.record_id, s.payload::jsonb, s.deleted::boolean, ?::bigint, now() FROM ${source.from}
-       ON CONFLICT (connection_id, record_id) DO UPDATE
-         SET payload = excluded.payload, _deleted = excluded._deleted, _run_id = excluded._run_id, _synced_at = excluded._synced_at
-         WHERE (r.payload, r._deleted) IS DISTINCT FROM (excluded.payload, excluded._deleted)
-       RETURNING (xmax = 0) AS inserted, _deleted
-     )
-     SELECT count(*) FILTER (WHERE inserted)::int AS inserted,
-            count(*) FILTER (WHERE NOT inserted)::int AS updated,
-            count(*) FILTER (WHERE _deleted)::int AS deleted
-     FROM up`,
+    `INSERT INTO ${table} AS r (connection_id, record_id, payload, _deleted, _run_id, _synced_at)
+     SELECT ?, s.record_id, s.payload::jsonb, s.deleted::boolean, ?::bigint, now() FROM ${source.from}
+     ON CONFLICT (connection_id, record_id) DO UPDATE
+       SET payload = excluded.payload, _deleted = excluded._deleted, _run_id = excluded._run_id, _synced_at = excluded._synced_at
+       WHERE (r.payload, r._deleted) IS DISTINCT FROM (excluded.payload, excluded._deleted)`,
     [connectionId, runId, ...source.bindings] as Knex.RawBinding[],
   );
-  const row = result.rows[0] as UpsertCounts;
-  return row;
+  const changed = rowCount(result);
+  const inserted = rows.length - before.existing;
+  return { inserted, updated: changed - inserted, deleted: before.deleted };
 }
 
-/** Upserts normalized rows into a core table; returns how many rows were inserted and changed. */
+/** The affected-row count of a statement, on pg and PGlite alike. */
+function rowCount(result: unknown): number {
+  const r = result as { rowCount?: number | null; affectedRows?: number };
+  return Number(r.rowCount ?? r.affectedRows ?? 0);
+}
+
+/** Upserts normalized rows into a core table; returns how many rows were inserted or changed. */
 export async function upsertCore(
   trx: Knex.Transaction,
   kind: WarehouseKind,
   tableName: CoreTableName,
   meta: { connectionId: string; sourceSystem: string; runId: number | null },
   rows: ReadonlyArray<Record<string, unknown>>,
-): Promise<UpsertCounts> {
-  if (rows.length === 0) return { inserted: 0, updated: 0, deleted: 0 };
+): Promise<{ changed: number }> {
+  if (rows.length === 0) return { changed: 0 };
   const def = coreTables[tableName];
   const columns: StageColumn[] = Object.entries(def.columns).map(([name, c]) => ({ name, sql: c.sql }));
   const source = await stage(trx, kind, columns, rows.map((row) => columns.map((c) => row[c.name])));
@@ -301,19 +327,16 @@ export async function upsertCore(
   const keySet = new Set(def.key);
   const updatable = columns.filter((c) => !keySet.has(c.name)).map((c) => `"${c.name}"`);
   const compared = [...updatable, 'source_system'];
+  // No RETURNING: materializing it would double the cost, and core counts are not reported.
   const result = await trx.raw(
-    `WITH up AS (
-       INSERT INTO ${def.name} AS t (connection_id, source_system, _run_id, _synced_at, ${names.join(', ')})
-       SELECT ?, ?, ?::bigint, now(), ${columns.map(cast).join(', ')} FROM ${source.from}
-       ON CONFLICT (${def.key.map((k) => `"${k}"`).join(', ')}) DO UPDATE
-         SET ${[...compared, '_run_id', '_synced_at'].map((c) => `${c} = excluded.${c}`).join(', ')}
-         WHERE (${compared.map((c) => `t.${c}`).join(', ')}) IS DISTINCT FROM (${compared.map((c) => `excluded.${c}`).join(', ')})
-       RETURNING (xmax = 0) AS inserted
-     )
-     SELECT count(*) FILTER (WHERE inserted)::int AS inserted, count(*) FILTER (WHERE NOT inserted)::int AS updated, 0 AS deleted FROM up`,
+    `INSERT INTO ${def.name} AS t (connection_id, source_system, _run_id, _synced_at, ${names.join(', ')})
+     SELECT ?, ?, ?::bigint, now(), ${columns.map(cast).join(', ')} FROM ${source.from}
+     ON CONFLICT (${def.key.map((k) => `"${k}"`).join(', ')}) DO UPDATE
+       SET ${[...compared, '_run_id', '_synced_at'].map((c) => `${c} = excluded.${c}`).join(', ')}
+       WHERE (${compared.map((c) => `t.${c}`).join(', ')}) IS DISTINCT FROM (${compared.map((c) => `excluded.${c}`).join(', ')})`,
     [meta.connectionId, meta.sourceSystem, meta.runId, ...source.bindings] as Knex.RawBinding[],
   );
-  return result.rows[0] as UpsertCounts;
+  return { changed: rowCount(result) };
 }
 
 export async function quarantineRecords(
@@ -367,10 +390,8 @@ export interface LoadPageInput {
   connectionId: string;
   connector: string;
   stream: AnyStream;
-  normalizeContext: NormalizeContext<unknown>;
   /** The meta.sync_runs row; null for work outside a run (quarantine retry). */
   runId: number | null;
-  records: readonly unknown[];
   checkpoint: unknown;
   /** meta.sync_state scope the checkpoint is stored under. */
   scope: string;
@@ -378,22 +399,23 @@ export interface LoadPageInput {
   hasOpenQuarantine: boolean;
 }
 
-/** Stores one page atomically inside `trx`. Returns the raw-level counts. */
-export async function loadPage(trx: Knex.Transaction, input: LoadPageInput): Promise<PageCounts> {
-  const prepared = preparePage(input.stream, input.records, input.normalizeContext);
+/** Stores one prepared page atomically inside `trx`: data, quarantine, checkpoint and run counters. */
+export async function loadPage(trx: Knex.Transaction, input: LoadPageInput, prepared: PreparedPage): Promise<PageCounts> {
   const counts = await storePrepared(trx, input, prepared);
   await saveCheckpoint(trx, input.connectionId, input.stream.name, input.scope, input.checkpoint);
-  if (input.runId !== null) await trx('meta.sync_runs')
-    .where({ id: input.runId })
-    .increment({
-      rows_read: counts.read,
-      rows_inserted: counts.inserted,
-      rows_updated: counts.updated,
-      rows_unchanged: counts.unchanged,
-      rows_quarantined: counts.quarantined,
-      rows_deleted: counts.deleted,
-      pages: 1,
-    });
+  if (input.runId !== null) {
+    await trx('meta.sync_runs')
+      .where({ id: input.runId })
+      .increment({
+        rows_read: counts.read,
+        rows_inserted: counts.inserted,
+        rows_updated: counts.updated,
+        rows_unchanged: counts.unchanged,
+        rows_quarantined: counts.quarantined,
+        rows_deleted: counts.deleted,
+        pages: 1,
+      });
+  }
   return counts;
 }
 

@@ -3,7 +3,7 @@ import type { DateWindow, StreamContext, SyncMode } from '../connectors/core/con
 import { ConfigError, MpmError, UsageLimitError } from '../connectors/core/errors/index.ts';
 import type { Warehouse } from '../warehouse/db.ts';
 import type { Connection } from './config/connections.ts';
-import { addCounts, emptyCounts, loadPage, type AnyStream, type PageCounts } from './loader.ts';
+import { addCounts, emptyCounts, loadPage, preparePage, type AnyStream, type PageCounts } from './loader.ts';
 import { scrub } from './secrets.ts';
 
 export type RunStatus = 'success' | 'partial' | 'failed' | 'cancelled';
@@ -110,30 +110,48 @@ export async function runSync(options: SyncOptions): Promise<SyncResult> {
     );
     runLog.info({ mode, scope, checkpoint }, 'sync started');
 
-    for await (const page of stream.read(ctx, checkpoint)) {
-      const pageCounts = await knex.transaction((trx) =>
-        loadPage(trx, {
+    // Pipelined: while page N is written in its transaction, page N+1 is fetched and validated.
+    // Writes stay strictly ordered (N commits before N+1 starts), so checkpoints stay true.
+    const iterator = stream.read(ctx, checkpoint)[Symbol.asyncIterator]();
+    const normalizeContext = { connectionId: connection.id, config: connection.config };
+    let pending: Promise<void> | undefined;
+    let openQuarantine = hasOpenQuarantine;
+    try {
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done) break;
+        const prepared = preparePage(stream, next.value.records, normalizeContext);
+        if (pending) await pending;
+        const input = {
           kind: warehouse.kind,
           connectionId: connection.id,
           connector: connection.connector.name,
           stream,
-          normalizeContext: { connectionId: connection.id, config: connection.config },
           runId,
-          records: page.records,
-          checkpoint: page.checkpoint,
+          checkpoint: next.value.checkpoint,
           scope,
-          hasOpenQuarantine: hasOpenQuarantine || pages > 0,
-        }),
-      );
-      counts = addCounts(counts, pageCounts);
-      pages++;
-      runLog.debug({ page: pages, ...pageCounts }, 'page stored');
-      options.onPage?.({ runId, pages, counts });
-      if (signal.aborted) {
-        status = 'cancelled';
-        error = 'stopped on request after the last stored page';
-        break;
+          hasOpenQuarantine: openQuarantine,
+        };
+        openQuarantine ||= prepared.quarantine.length > 0;
+        pending = knex
+          .transaction((trx) => loadPage(trx, input, prepared))
+          .then((pageCounts) => {
+            counts = addCounts(counts, pageCounts);
+            pages++;
+            runLog.debug({ page: pages, ...pageCounts }, 'page stored');
+            options.onPage?.({ runId, pages, counts });
+          });
+        pending.catch(() => undefined); // observed below; avoids an unhandled rejection meanwhile
+        if (signal.aborted) break;
       }
+      if (pending) await pending;
+    } finally {
+      if (pending) await pending.catch(() => undefined);
+      await iterator.return?.();
+    }
+    if (signal.aborted) {
+      status = 'cancelled';
+      error = 'stopped on request after the last stored page';
     }
   } catch (err) {
     if (err instanceof UsageLimitError) {

@@ -48,7 +48,7 @@ export async function openWarehouse(options: WarehouseOptions): Promise<Warehous
   if (options.databaseUrl) {
     const knex = knexFactory({
       client: 'pg',
-      connection: { connectionString: options.databaseUrl, types: pgTypes } as Knex.PgConnectionConfig,
+      connection: { connectionString: options.databaseUrl, types: pgTypes, options: '-c temp_buffers=64MB' } as Knex.PgConnectionConfig,
       pool: { min: 0, max: options.poolMax ?? 4 },
       acquireConnectionTimeout: 30_000,
     });

@@ -72,7 +72,8 @@ export interface EnvVarDoc {
 }
 
 export interface ConnectorDefinition<Cfg> {
-  name: ConnectorName;
+  /** One of CONNECTOR_NAMES for the connectors mpm ships (the registry checks); snake_case. */
+  name: string;
   description: string;
   /** Validates a connection's settings (everything but id and connector). */
   configSchema: z.ZodType<Cfg>;

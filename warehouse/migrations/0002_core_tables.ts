@@ -71,6 +71,7 @@ const tables: Array<[name: string, ddl: string, comment: string]> = [
       connection_id          text   NOT NULL,
       property_id            text   NOT NULL,
       date                   date   NOT NULL,
+      source_system          text   NOT NULL,
       source                 text   NOT NULL,
       medium                 text   NOT NULL,
       campaign               text   NOT NULL,

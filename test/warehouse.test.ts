@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { coreTables, type SqlType } from '../warehouse/core-tables.ts';
+import { migrate, migrationStatus } from '../warehouse/migrate.ts';
+import { prepareWarehouse } from '../pipeline/setup.ts';
+import { createTestWarehouse, WAREHOUSE_KINDS } from './helpers/warehouse.ts';
+
+type TestWarehouse = Awaited<ReturnType<typeof createTestWarehouse>>;
+
+const udtOf: Record<SqlType, string> = { text: 'text', numeric: 'numeric', bigint: 'int8', date: 'date', timestamptz: 'timestamptz', boolean: 'bool', jsonb: 'jsonb' };
+
+describe.each(WAREHOUSE_KINDS)('warehouse on %s', (kind) => {
+  let warehouse: TestWarehouse;
+  beforeAll(async () => {
+    warehouse = await createTestWarehouse(kind, { migrate: false });
+  });
+  afterAll(async () => {
+    await warehouse?.drop();
+  });
+
+  it('migrates from empty, and again without changes (forward-only, idempotent)', async () => {
+    const first = await prepareWarehouse(warehouse.knex);
+    expect(first.applied).toEqual(['0001_schemas_and_meta', '0002_core_tables']);
+    expect(await migrate(warehouse.knex)).toEqual([]);
+    expect(await migrationStatus(warehouse.knex)).toEqual({ applied: ['0001_schemas_and_meta', '0002_core_tables'], pending: [] });
+    const schemas = await warehouse.knex('information_schema.schemata').whereIn('schema_name', ['raw', 'staging', 'core', 'marts', 'meta']).pluck('schema_name');
+    expect(schemas.sort()).toEqual(['core', 'marts', 'meta', 'raw', 'staging']);
+    expect(await warehouse.knex.schema.withSchema('raw').hasTable('csv__spend')).toBe(true);
+  });
+
+  it('has core tables whose columns match the row contract, each with its grain and key in a comment', async () => {
+    for (const def of Object.values(coreTables)) {
+      const [schema, table] = def.name.split('.');
+      const cols = (await warehouse.knex('information_schema.columns').where({ table_schema: schema, table_name: table }).select('column_name', 'udt_name')) as Array<{ column_name: string; udt_name: string }>;
+      const actual = Object.fromEntries(cols.map((c) => [c.column_name, c.udt_name]));
+      for (const [name, column] of Object.entries(def.columns) as Array<[string, { sql: SqlType }]>) expect(actual[name], `${def.name}.${name}`).toBe(udtOf[column.sql]);
+      for (const loaderColumn of ['connection_id', 'source_system', '_run_id', '_synced_at']) expect(actual[loaderColumn], `${def.name}.${loaderColumn}`).toBeDefined();
+      expect(Object.keys(actual).length).toBe(Object.keys(def.columns).length + 4);
+      const pk = (await warehouse.knex.raw(
+        `SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+         WHERE i.indrelid = ?::regclass AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)`,
+        [def.name],
+      )).rows.map((r: { attname: string }) => r.attname);
+      expect(pk, `${def.name} primary key`).toEqual([...def.key]);
+      const comment = (await warehouse.knex.raw('SELECT obj_description(?::regclass) AS c', [def.name])).rows[0].c as string;
+      expect(comment).toMatch(/^Grain: one row per .*Key: \(/);
+    }
+  });
+
+  it('returns the same JS values for int8, numeric, date, timestamptz and jsonb', async () => {
+    const row = (await warehouse.knex.raw(
+      `SELECT 9007199254740991::int8 AS big, 12.340::numeric AS money, DATE '2026-03-29' AS day,
+              TIMESTAMPTZ '2026-03-29 01:30:00+02' AS at, '{"a":[1,"x"]}'::jsonb AS doc, count(*) AS n FROM (VALUES (1),(2)) v(x)`,
+    )).rows[0];
+    expect(row).toEqual({ big: 9007199254740991, money: '12.340', day: '2026-03-29', at: new Date('2026-03-28T23:30:00Z'), doc: { a: [1, 'x'] }, n: 2 });
+    await expect(warehouse.knex.raw('SELECT 9007199254740993::int8 AS too_big')).rejects.toThrow(/safe integer/);
+  });
+
+  it('runs work inside a transaction on the transaction object (one connection on PGlite)', async () => {
+    await warehouse.knex.transaction(async (trx) => {
+      await trx.raw('CREATE TEMP TABLE t_probe (x int)');
+      await trx('t_probe').insert({ x: 1 });
+      expect((await trx('t_probe').count({ n: '*' }).first())!.n).toBe(1);
+    });
+  });
+});
