@@ -78,13 +78,23 @@ function valueAt(record: unknown, path: string): unknown {
   return current;
 }
 
+/** JSON with object keys sorted at every depth. */
+export function canonicalJson(value: unknown): string {
+  if (value === undefined) return 'null';
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
 /** The record's id: its primary-key values joined by '|', or a content hash when one is missing. */
 export function recordKey(stream: Pick<AnyStream, 'primaryKey'>, record: unknown): { key: string; complete: boolean } {
   const parts: string[] = [];
   for (const path of stream.primaryKey) {
     const v = valueAt(record, path);
     if (v === undefined || v === null || v === '' || typeof v === 'object') {
-      const hash = createHash('sha256').update(JSON.stringify(record) ?? 'undefined').digest('hex').slice(0, 32);
+      // Canonical JSON: jsonb does not keep key order, and the key must survive a round trip through raw.
+      const hash = createHash('sha256').update(canonicalJson(record)).digest('hex').slice(0, 32);
       return { key: `#${hash}`, complete: false };
     }
     parts.push(String(v));

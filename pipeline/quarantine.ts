@@ -20,6 +20,9 @@ export async function retryQuarantine(warehouse: Warehouse, connection: Connecti
   const knex = warehouse.knex;
   const table = rawTableName(connection.connector.name, stream.name);
   let lastId = 0;
+  // Entries written while retrying (a record failing again under a new key) wait for the next retry.
+  const maxRow = (await knex('meta.quarantine').max({ id: 'id' }).first()) as { id: number | null } | undefined;
+  const maxId = Number(maxRow?.id ?? 0);
   let retried = 0;
   let resolved = 0;
   for (;;) {
@@ -27,6 +30,7 @@ export async function retryQuarantine(warehouse: Warehouse, connection: Connecti
       .where({ connection: connection.id, stream: stream.name })
       .whereNull('resolved_at')
       .where('id', '>', lastId)
+      .where('id', '<=', maxId)
       .orderBy('id')
       .limit(batchSize)
       .select('id', 'record_key', 'payload')) as Array<{ id: number; record_key: string; payload: unknown }>;

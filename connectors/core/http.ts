@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AuthError, RateLimitError, RequestError, TransientError } from './errors/index.ts';
-import { scrub } from '../../pipeline/secrets.ts';
+import { registerSecret, scrub } from '../../pipeline/secrets.ts';
 
 /**
  * The HTTP behaviour every connector shares: timeouts, retries with exponential backoff and full
@@ -139,7 +139,12 @@ export class HttpClient {
     this.requests++;
     const url = this.buildUrl(req);
     const headers: Record<string, string> = { accept: 'application/json', ...this.opts.headers, ...req.headers };
-    if (this.opts.auth) Object.assign(headers, await this.opts.auth.headers());
+    if (this.opts.auth) {
+      const authHeaders = await this.opts.auth.headers();
+      // Whatever credentials go out are masked in anything we print, even if a vendor echoes them.
+      for (const value of Object.values(authHeaders)) registerSecret(value.replace(/^(bearer|basic)\s+/i, ''));
+      Object.assign(headers, authHeaders);
+    }
     let body: string | URLSearchParams | undefined;
     if (req.body instanceof URLSearchParams || typeof req.body === 'string') body = req.body;
     else if (req.body !== undefined) {

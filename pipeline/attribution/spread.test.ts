@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidChannelCreditError, spreadChannelCredit } from './spread.ts';
+import { InvalidChannelCreditError, spreadChannelCredit, sumByChannel } from './spread.ts';
 
 const byId = (r: { id: string; credit: number }[]) => Object.fromEntries(r.map((c) => [c.id, c.credit]));
 
@@ -33,5 +33,13 @@ describe('spreadChannelCredit', () => {
   it('handles empty paths and rejects negative credit', () => {
     expect(spreadChannelCredit([], { A: 1 })).toEqual([]);
     expect(() => spreadChannelCredit(path, { A: -1 })).toThrow(InvalidChannelCreditError);
+  });
+
+  it('sums touch credits back to channels', () => {
+    // A: 0.375 + 0.375 = 0.75, B: 0.25.
+    const r = sumByChannel(spreadChannelCredit(path, { A: 0.6, B: 0.2 }));
+    expect(Object.keys(r)).toEqual(['A', 'B']);
+    expect(r.A).toBeCloseTo(0.75, 15);
+    expect(r.B).toBeCloseTo(0.25, 15);
   });
 });

@@ -10,7 +10,7 @@
  */
 import { z } from 'zod';
 import { orderTouches, type Touch } from './rules.ts';
-import type { ChannelCredit, TouchCredit } from './types.ts';
+import { sortedCredit, type ChannelCredit, type TouchCredit } from './types.ts';
 
 /** Thrown when a channel credit is negative or not finite. */
 export class InvalidChannelCreditError extends Error {
@@ -52,4 +52,11 @@ export function spreadChannelCredit(
     else credit = i === n - 1 ? 1 : 0;
     return { id: t.id, channel: t.channel, credit };
   });
+}
+
+/** Adds touch credits up per channel (e.g. to compare rule-model output with channel-level marts). */
+export function sumByChannel(credits: readonly TouchCredit[]): ChannelCredit {
+  const totals = new Map<string, number>();
+  for (const c of credits) totals.set(c.channel, (totals.get(c.channel) ?? 0) + c.credit);
+  return sortedCredit(totals);
 }
