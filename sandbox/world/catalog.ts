@@ -47,7 +47,7 @@ const PRESETS: Record<'tiny' | 'demo' | 'large', ScalePreset> = {
   demo: { days: 365, accounts: 2150, search: 4, display: 1, social: 4, email: 3, event: 2, webinar: 2, baseline: 0.015, liftScale: 0.85, trafficScale: 1 },
   // The issue asks for ~1M touchpoints AND ~100k opportunities, a much higher opportunity rate per
   // person than the demo's; the large preset raises baseline and lifts to get there.
-  large: { days: 730, accounts: 80_000, search: 12, display: 2, social: 12, email: 8, event: 8, webinar: 8, baseline: 0.12, liftScale: 3.2, trafficScale: 6 },
+  large: { days: 730, accounts: 80_000, search: 12, display: 2, social: 12, email: 8, event: 8, webinar: 8, baseline: 0.3, liftScale: 4.5, trafficScale: 6 },
 };
 
 export function resolveScale(scale: WorldScale): ScalePreset {

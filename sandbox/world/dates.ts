@@ -31,6 +31,7 @@ export function weekday(date: string): number {
 }
 
 const offsetCache = new Map<string, number>();
+const formatters = new Map<string, Intl.DateTimeFormat>();
 
 /**
  * Offset of `timeZone` from UTC in minutes (positive east of Greenwich) at local noon of `date`.
@@ -41,15 +42,19 @@ export function tzOffsetMinutes(timeZone: string, date: string): number {
   const hit = offsetCache.get(key);
   if (hit !== undefined) return hit;
   const utcNoon = Date.parse(`${date}T12:00:00Z`);
-  const fmt = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-  });
+  let fmt = formatters.get(timeZone);
+  if (!fmt) {
+    fmt = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+    });
+    formatters.set(timeZone, fmt);
+  }
   const parts: Record<string, string> = {};
   for (const p of fmt.formatToParts(new Date(utcNoon))) parts[p.type] = p.value;
   const asUtc = Date.UTC(

@@ -80,14 +80,32 @@ export interface AccountUnit {
   emailSends: EmailSend[];
 }
 
+const utcDateCache = new Map<number, string>();
+
+function pad2(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}
+
+/** Epoch ms -> ISO string with '.000Z' (whole seconds), without allocating a Date per call. */
+function isoOfMs(ms: number): string {
+  const utcDay = Math.floor(ms / 86_400_000);
+  let date = utcDateCache.get(utcDay);
+  if (date === undefined) {
+    date = new Date(utcDay * 86_400_000).toISOString().slice(0, 10);
+    utcDateCache.set(utcDay, date);
+  }
+  const sec = Math.floor((ms - utcDay * 86_400_000) / 1000);
+  return `${date}T${pad2(Math.floor(sec / 3600))}:${pad2(Math.floor(sec / 60) % 60)}:${pad2(sec % 60)}.000Z`;
+}
+
 /** World seconds -> ISO UTC timestamp. */
 export function isoOf(ctx: UnitContext, t: number): string {
   const day = Math.floor(t / DAY_S);
   const base = ctx.dayStartMs[day];
-  if (base !== undefined) return new Date(base + (t - day * DAY_S) * 1000).toISOString();
+  if (base !== undefined) return isoOfMs(base + (t - day * DAY_S) * 1000);
   // Beyond the world (expected close dates): extrapolate from the last day's offset.
   const last = ctx.dayStartMs.length - 1;
-  return new Date((ctx.dayStartMs[last] as number) + (t - last * DAY_S) * 1000).toISOString();
+  return isoOfMs((ctx.dayStartMs[last] as number) + (t - last * DAY_S) * 1000);
 }
 
 function businessSecond(rng: Rng): number {
@@ -170,49 +188,77 @@ function landing(origin: string, path: string, params: [string, string | undefin
   return qs ? `${origin}${path}?${qs}` : `${origin}${path}`;
 }
 
-/** Turns a draft into the public touchpoint. */
+/**
+ * Turns a draft into the public touchpoint. Every touchpoint object is built with the same
+ * keys in the same order (absent optional fields are `undefined`, which JSON omits) so that V8
+ * keeps one object shape: this is the generator's hottest function.
+ */
 function materialize(ctx: UnitContext, rng: Rng, d: Draft, personId: string, n: number, preDecision: boolean): Touchpoint {
   const at = isoOf(ctx, d.t);
   const date = ctx.dates[Math.floor(d.t / DAY_S)] as string;
   const session = d.kind === 'visit' || d.kind === 'ad_click' || d.kind === 'form_fill' || d.kind === 'email_click';
-  const base = { id: `T${personId.slice(1)}-${n}`, personId, kind: d.kind, at, date, channel: d.channel, session, preDecision };
+  let utm_source: string;
+  let utm_medium: string;
+  let utm_campaign: string;
+  let utm_content: string | undefined;
+  let utm_term: string | undefined;
+  let campaignId: string | undefined;
+  let landingPage: string | undefined;
   if (d.campaignIndex !== undefined) {
     const c = ctx.campaigns[d.campaignIndex] as Campaign;
     const m = ctx.models[d.campaignIndex] as CampaignModel;
-    const utm_content = d.emailId ?? (m.contents.length > 0 ? rng.pick(m.contents) : undefined);
-    const utm_term = m.terms.length > 0 ? rng.pick(m.terms) : undefined;
-    const tp: Touchpoint = {
-      ...base,
-      utm_source: c.utmSource,
-      utm_medium: c.utmMedium,
-      utm_campaign: c.utmCampaign,
-      campaignId: c.id,
-      utm_id: c.id,
-      campaignIndex: c.index,
-    };
-    if (utm_content !== undefined) tp.utm_content = utm_content;
-    if (utm_term !== undefined) tp.utm_term = utm_term;
-    if (d.emailId !== undefined) tp.emailId = d.emailId;
+    utm_source = c.utmSource;
+    utm_medium = c.utmMedium;
+    utm_campaign = c.utmCampaign;
+    campaignId = c.id;
+    utm_content = d.emailId ?? (m.contents.length > 0 ? rng.pick(m.contents) : undefined);
+    utm_term = m.terms.length > 0 ? rng.pick(m.terms) : undefined;
     if (session) {
-      tp.landingPage = landing(ctx.siteOrigin, m.landingPath, [
-        ['utm_source', c.utmSource],
-        ['utm_medium', c.utmMedium],
-        ['utm_campaign', c.utmCampaign],
+      landingPage = landing(ctx.siteOrigin, m.landingPath, [
+        ['utm_source', utm_source],
+        ['utm_medium', utm_medium],
+        ['utm_campaign', utm_campaign],
         ['utm_content', utm_content],
         ['utm_term', utm_term],
-        ['utm_id', c.id],
+        ['utm_id', campaignId],
       ]);
     }
-    // Reorder keys so serialisation does not depend on which optional fields were set first.
-    return tp;
+  } else if (d.channel === 'Organic Search') {
+    utm_source = d.source ?? 'google';
+    utm_medium = 'organic';
+    utm_campaign = '(organic)';
+    landingPage = ctx.siteOrigin + rng.pick(ORGANIC_PATHS);
+  } else if (d.channel === 'Referral') {
+    utm_source = d.source ?? 'g2.com';
+    utm_medium = 'referral';
+    utm_campaign = '(referral)';
+    landingPage = ctx.siteOrigin + rng.pick(ORGANIC_PATHS);
+  } else {
+    utm_source = '(direct)';
+    utm_medium = '(none)';
+    utm_campaign = '(direct)';
+    landingPage = ctx.siteOrigin + rng.pick(DIRECT_PATHS);
   }
-  if (d.channel === 'Organic Search') {
-    return { ...base, utm_source: d.source ?? 'google', utm_medium: 'organic', utm_campaign: '(organic)', landingPage: `${ctx.siteOrigin}${rng.pick(ORGANIC_PATHS)}` };
-  }
-  if (d.channel === 'Referral') {
-    return { ...base, utm_source: d.source ?? 'g2.com', utm_medium: 'referral', utm_campaign: '(referral)', landingPage: `${ctx.siteOrigin}${rng.pick(ORGANIC_PATHS)}` };
-  }
-  return { ...base, utm_source: '(direct)', utm_medium: '(none)', utm_campaign: '(direct)', landingPage: `${ctx.siteOrigin}${rng.pick(DIRECT_PATHS)}` };
+  return {
+    id: `T${personId.slice(1)}-${n}`,
+    personId,
+    kind: d.kind,
+    at,
+    date,
+    channel: d.channel,
+    utm_source,
+    utm_medium,
+    utm_campaign,
+    utm_content,
+    utm_term,
+    campaignId,
+    utm_id: campaignId,
+    campaignIndex: d.campaignIndex,
+    landingPage,
+    emailId: d.emailId,
+    session,
+    preDecision,
+  };
 }
 
 /** P(opportunity) under the noisy-OR model for the given per-channel touch counts. */
@@ -292,7 +338,9 @@ function generatePerson(ctx: UnitContext, account: Account, region: Region, p: n
   // Marketing emails (HubSpot sends to every lead, whichever CRM holds them).
   const emailSends: EmailSend[] = [];
   const subscribed = new Set<number>();
-  for (const c of ctx.emailCampaigns) if (rng.chance(0.6)) subscribed.add(c);
+  // Each person is on about two email programmes, however many the world runs.
+  const subscribeP = Math.min(0.6, 1.8 / Math.max(1, ctx.emailCampaigns.length));
+  for (const c of ctx.emailCampaigns) if (rng.chance(subscribeP)) subscribed.add(c);
   for (let i = 0; i < ctx.emails.length; i++) {
     const sendT = ctx.emailSendSec[i] as number;
     if (sendT <= leadT) continue;
