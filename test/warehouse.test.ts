@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { coreTables, type SqlType } from '../warehouse/core-tables.ts';
-import { migrate, migrationStatus } from '../warehouse/migrate.ts';
+import { migrate, migrationNames, migrationStatus } from '../warehouse/migrate.ts';
 import { prepareWarehouse } from '../pipeline/setup.ts';
 import { createTestWarehouse, WAREHOUSE_KINDS } from './helpers/warehouse.ts';
 
+const MIGRATIONS = migrationNames();
 type TestWarehouse = Awaited<ReturnType<typeof createTestWarehouse>>;
 
 const udtOf: Record<SqlType, string> = { text: 'text', numeric: 'numeric', bigint: 'int8', date: 'date', timestamptz: 'timestamptz', boolean: 'bool', jsonb: 'jsonb' };
@@ -19,9 +20,9 @@ describe.each(WAREHOUSE_KINDS)('warehouse on %s', (kind) => {
 
   it('migrates from empty, and again without changes (forward-only, idempotent)', async () => {
     const first = await prepareWarehouse(warehouse.knex);
-    expect(first.applied).toEqual(['0001_schemas_and_meta', '0002_core_tables']);
+    expect(first.applied).toEqual(MIGRATIONS);
     expect(await migrate(warehouse.knex)).toEqual([]);
-    expect(await migrationStatus(warehouse.knex)).toEqual({ applied: ['0001_schemas_and_meta', '0002_core_tables'], pending: [] });
+    expect(await migrationStatus(warehouse.knex)).toEqual({ applied: MIGRATIONS, pending: [] });
     const schemas = await warehouse.knex('information_schema.schemata').whereIn('schema_name', ['raw', 'staging', 'core', 'marts', 'meta']).pluck('schema_name');
     expect(schemas.sort()).toEqual(['core', 'marts', 'meta', 'raw', 'staging']);
     expect(await warehouse.knex.schema.withSchema('raw').hasTable('csv__spend')).toBe(true);

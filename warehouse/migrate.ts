@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import * as m0001 from './migrations/0001_schemas_and_meta.ts';
 import * as m0002 from './migrations/0002_core_tables.ts';
+import * as m0004 from './migrations/0004_marts.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -14,7 +15,14 @@ interface Migration {
 const migrations: ReadonlyArray<[name: string, migration: Migration]> = [
   ['0001_schemas_and_meta', m0001],
   ['0002_core_tables', m0002],
+  // 0003 is reserved for the jobs tables.
+  ['0004_marts', m0004],
 ];
+
+/** Names of every migration, in order. */
+export function migrationNames(): string[] {
+  return migrations.map(([name]) => name);
+}
 
 class ListedMigrations implements Knex.MigrationSource<[string, Migration]> {
   async getMigrations() {
