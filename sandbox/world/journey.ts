@@ -262,11 +262,11 @@ function materialize(ctx: UnitContext, rng: Rng, d: Draft, personId: string, n: 
 }
 
 /** P(opportunity) under the noisy-OR model for the given per-channel touch counts. */
-export function opportunityProbability(model: ModelParams, counts: Partial<Record<Channel, number>>, without?: Channel): number {
+export function opportunityProbability(model: Pick<ModelParams, 'baseline' | 'touchCap'> & { lift: Partial<Record<Channel, number>> }, counts: Partial<Record<Channel, number>>, without?: Channel): number {
   let miss = 1 - model.baseline;
   for (const [ch, n] of Object.entries(counts) as [Channel, number][]) {
     if (ch === without || n <= 0) continue;
-    miss *= Math.pow(1 - model.lift[ch], Math.min(n, model.touchCap));
+    miss *= Math.pow(1 - (model.lift[ch] ?? 0), Math.min(n, model.touchCap));
   }
   return 1 - miss;
 }
@@ -330,7 +330,9 @@ function generatePerson(ctx: UnitContext, account: Account, region: Region, p: n
   drafts.push(leadDraft);
   const leadT = leadDraft.t;
 
-  const nurtureLen = Math.max(5, Math.round((15 + rng.exp(35)) * Math.min(1, ctx.days / 365)));
+  // Short (test) worlds compress journeys and sales cycles so they still close deals.
+  const timeScale = Math.min(1, ctx.days / 365);
+  const nurtureLen = Math.max(5, Math.round((15 + rng.exp(35)) * timeScale));
   const decisionDay = leadDay + nurtureLen;
   const decisionT = decisionDay * DAY_S + BUSINESS_END_S + rng.int(0, 3599);
   const nurtureLastDay = Math.min(decisionDay, lastDay);
@@ -450,10 +452,10 @@ function generatePerson(ctx: UnitContext, account: Account, region: Region, p: n
     let closed = false;
     let closeT = t;
     for (let s = 0; s <= lostAt && s < open.length; s++) {
-      if (s > 0) t = (Math.floor(t / DAY_S) + 2 + Math.floor(rng.exp(9))) * DAY_S + businessSecond(rng);
+      if (s > 0) t = (Math.floor(t / DAY_S) + 2 + Math.floor(rng.exp(9 * timeScale))) * DAY_S + businessSecond(rng);
       if (t <= endT) history.push({ stage: open[s] as string, at: isoOf(ctx, t) });
     }
-    closeT = (Math.floor(t / DAY_S) + 2 + Math.floor(rng.exp(9))) * DAY_S + businessSecond(rng);
+    closeT = (Math.floor(t / DAY_S) + 2 + Math.floor(rng.exp(9 * timeScale))) * DAY_S + businessSecond(rng);
     const closedStage = account.crm === 'salesforce' ? (won ? 'Closed Won' : 'Closed Lost') : won ? 'closedwon' : 'closedlost';
     if (closeT <= endT) {
       history.push({ stage: closedStage, at: isoOf(ctx, closeT) });
