@@ -4,7 +4,7 @@
  * few thousand objects) and built once per world.
  */
 import { Rng } from './rng.ts';
-import { addDays, dayNumber, weekday } from './dates.ts';
+import { addDays, weekday } from './dates.ts';
 import type {
   AdAccount,
   Campaign,
@@ -263,7 +263,6 @@ export function buildCampaigns(
   const campaigns: Campaign[] = [];
   const models: CampaignModel[] = [];
   const days = preset.days;
-  const endDate = addDays(startDate, days - 1);
   const date = (d: number) => addDays(startDate, d);
   const [gUs, gEu, mUs, mEu] = adAccounts as [AdAccount, AdAccount, AdAccount, AdAccount];
 
@@ -436,22 +435,27 @@ export function buildCampaigns(
   for (let k = 0; k < preset.event; k++) sfCampaign('Event', k, preset.event);
   for (let k = 0; k < preset.webinar; k++) sfCampaign('Webinar', k, preset.webinar);
 
-  void endDate;
   return { campaigns, models };
 }
 
+/** A marketing email before the world turns its send day into a UTC timestamp. */
+export interface PlannedEmail {
+  email: Omit<MarketingEmail, 'sendAt'>;
+  /** World day index of the send. */
+  sendDay: number;
+}
+
 /**
- * Marketing email sends: every Email campaign sends every 14-28 days (Tue or Thu, 10:00
- * GA4-local) while active.
+ * Marketing email sends: every Email campaign sends every 14-28 days (on a Tuesday or Thursday)
+ * while active. The world sends them at 10:00 GA4-local.
  */
 export function buildMarketingEmails(
   seed: number,
   campaigns: readonly Campaign[],
   models: readonly CampaignModel[],
   startDate: string,
-): { emails: MarketingEmail[]; sendDays: number[] } {
-  const emails: MarketingEmail[] = [];
-  const sendDays: number[] = [];
+): PlannedEmail[] {
+  const out: PlannedEmail[] = [];
   for (const c of campaigns) {
     if (c.channel !== 'Email') continue;
     const m = models[c.index] as CampaignModel;
@@ -464,22 +468,21 @@ export function buildMarketingEmails(
       const shift = wd <= 2 ? 2 - wd : wd <= 4 ? 4 - wd : 9 - wd;
       const sendDay = day + shift;
       if (sendDay > m.endDay) break;
-      const d = addDays(startDate, sendDay);
-      emails.push({
-        id: String(150_000_000_000 + c.index * 10_000 + n),
-        campaignIndex: c.index,
-        campaignId: c.id,
-        name: `${c.name} #${n}`,
-        subject: `${c.name}: ${['What attribution misses', 'Your pipeline in one view', 'New benchmark data', 'Join us live', 'Three ways to cut CAC', 'How teams report ROI'][n % 6] as string}`,
-        // Placeholder; the world fills in the UTC send time (it knows the property's time zone).
-        sendAt: d,
+      out.push({
+        email: {
+          id: String(150_000_000_000 + c.index * 10_000 + n),
+          campaignIndex: c.index,
+          campaignId: c.id,
+          name: `${c.name} #${n}`,
+          subject: `${c.name}: ${['What attribution misses', 'Your pipeline in one view', 'New benchmark data', 'Join us live', 'Three ways to cut CAC', 'How teams report ROI'][n % 6] as string}`,
+        },
+        sendDay,
       });
-      sendDays.push(sendDay);
       day = sendDay + rng.int(14, 28);
       n++;
     }
   }
-  return { emails, sendDays };
+  return out;
 }
 
 /** Deterministic EUR->USD daily rates: a mean-reverting random walk around 1.09 (6 decimals). */
@@ -495,4 +498,3 @@ export function buildFx(seed: number, dates: readonly string[]): Record<string, 
   return out;
 }
 
-export { dayNumber };

@@ -360,7 +360,8 @@ function generatePerson(ctx: UnitContext, account: Account, region: Region, p: n
     if (rng.chance(0.22)) {
       const openDay = Math.floor(sendT / DAY_S) + Math.floor(rng.exp(0.6));
       if (openDay <= lastDay) {
-        const sod = openDay * DAY_S === Math.floor(sendT / DAY_S) * DAY_S ? rng.int(sendT - openDay * DAY_S + 60, BUSINESS_END_S + 3600) : businessSecond(rng);
+        // Same-day opens come after the send (opens are not sessions, so evenings are fine).
+        const sod = openDay === Math.floor(sendT / DAY_S) ? rng.int(sendT - openDay * DAY_S + 60, BUSINESS_END_S + 3600) : businessSecond(rng);
         const openT = openDay * DAY_S + sod;
         drafts.push({ t: openT, kind: 'email_open', channel: 'Email', campaignIndex: email.campaignIndex, emailId: email.id });
         send.openedAt = isoOf(ctx, openT);

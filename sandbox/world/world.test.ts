@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { generateWorld, opportunityProbability, sfChecksum, type Channel, type Person, type World } from './index.ts';
+import { InvalidDateError, generateWorld, opportunityProbability, sfChecksum, type Channel, type Person, type World } from './index.ts';
 import { InvalidScaleError } from './catalog.ts';
 
 /** sha256 over every stream and the metadata, one JSON document per line. */
@@ -60,6 +60,21 @@ describe('determinism', () => {
     expect(w.dates[w.dates.length - 1]).toBe('2025-03-31');
     expect(w.dates).toHaveLength(92);
     for (const t of w.touchpoints()) expect(t.at <= '2025-04-01T06:00:00.000Z').toBe(true);
+  });
+
+  it('accepts a numeric scale as a multiplier of the demo population', () => {
+    const half = generateWorld({ scale: 0.5 });
+    const demo = generateWorld({ scale: 'demo' });
+    expect(half.accountCount).toBe(demo.accountCount / 2);
+    expect(half.campaigns).toHaveLength(demo.campaigns.length);
+    let n = 0;
+    for (const _ of half.people()) n++;
+    expect(n).toBeGreaterThan(1500);
+    expect(n).toBeLessThan(2500);
+  });
+
+  it('rejects a malformed endDate', () => {
+    expect(() => generateWorld({ endDate: '31/10/2026' })).toThrow(InvalidDateError);
   });
 
   it('rejects an unknown scale', () => {

@@ -130,12 +130,11 @@ class WorldImpl implements World {
 
     const tz = this.ga4Property.timeZone;
     const dayStartMs = dates.map((d) => Date.parse(`${d}T00:00:00Z`) - tzOffsetMinutes(tz, d) * 60_000);
-    const { emails } = buildMarketingEmails(seed, campaigns, models, this.startDate);
     // Sends go out at 10:00 GA4-local; order by send time (journeys rely on it).
-    const withSec = emails.map((e) => {
-      const t = (this.dateIndex.get(e.sendAt) as number) * DAY_S + 10 * 3600;
-      return { e, t };
-    });
+    const withSec = buildMarketingEmails(seed, campaigns, models, this.startDate).map(({ email, sendDay }) => ({
+      e: email,
+      t: sendDay * DAY_S + 10 * 3600,
+    }));
     withSec.sort((x, y) => x.t - y.t || Number(x.e.id) - Number(y.e.id));
     const paidByChannel = new Map<Channel, number[]>();
     for (const c of campaigns) {
