@@ -67,7 +67,11 @@ export function resolveScale(scale: WorldScale): ScalePreset {
 const SF_CHECK = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ012345';
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
-/** The 3-character case-safe suffix that turns a 15-char Salesforce id into the 18-char form. */
+/**
+ * The 3-character case-safe suffix that turns a 15-char Salesforce id into the 18-char form: per
+ * 5-char chunk, bit i is set when char i is an upper-case letter, and the 5-bit value indexes
+ * A-Z0-5 (e.g. 70130000001tcyI -> AAQ, as in the salesforce_id_formatter gem's docs).
+ */
 export function sfChecksum(id15: string): string {
   let out = '';
   for (let chunk = 0; chunk < 3; chunk++) {

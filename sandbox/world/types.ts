@@ -221,7 +221,10 @@ export interface Lifecycle {
   customerAt?: string;
 }
 
-/** The generative model's terms for one person (see README: ground truth). */
+/**
+ * The generative model's terms for one person (see README: ground truth). Sandbox-only: no
+ * emulator should serve it; it exists so tests can recompute the manifest.
+ */
 export interface PersonTruth {
   /** Model touches counted per channel (pre-decision touches only). */
   channelTouches: Partial<Record<Channel, number>>;
@@ -298,8 +301,9 @@ export interface Opportunity {
   closeDate: string;
   /**
    * Current stage. Salesforce: Prospecting, Qualification, Proposal, Negotiation, Closed Won,
-   * Closed Lost. HubSpot (default pipeline ids): appointmentscheduled, qualifiedtobuy,
-   * presentationscheduled, decisionmakerboughtin, contractsent, closedwon, closedlost.
+   * Closed Lost. HubSpot: the internal stage ids of the portal's `default` deal pipeline
+   * (developers.hubspot.com/docs/api-reference/crm-pipelines-v3/guide): appointmentscheduled,
+   * qualifiedtobuy, presentationscheduled, decisionmakerboughtin, contractsent, closedwon, closedlost.
    */
   stage: string;
   isClosed: boolean;
@@ -322,7 +326,9 @@ export interface AdDay {
   campaignId: string;
   campaignName: string;
   currency: Currency;
-  /** Whole cents expressed in micros (multiple of 10,000). */
+  /** The campaign's daily budget that day (account micros), reflecting the budget change. */
+  dailyBudgetMicros: number;
+  /** Whole cents expressed in micros (multiple of 10,000); Google Ads sends it as metrics.cost_micros. */
   spendMicros: number;
   impressions: number;
   clicks: number;
@@ -331,13 +337,19 @@ export interface AdDay {
   conversionsValueMicros: number;
 }
 
-/** One GA4 report row: date x sessionSource x sessionMedium x sessionCampaignName. */
+/**
+ * One GA4 report row: date x sessionSource x sessionMedium x sessionCampaignName. Names are the
+ * Data API's dimension/metric API names (developers.google.com/analytics/devguides/reporting/data/v1/api-schema).
+ */
 export interface Ga4Row {
   date: string;
   sessionSource: string;
   sessionMedium: string;
   sessionCampaignName: string;
-  /** GA4 default channel group ('Unassigned' for medium=event, as GA4 itself does). */
+  /**
+   * GA4 default channel group ('Unassigned' for medium=event, as GA4 itself does; rules:
+   * support.google.com/analytics/answer/9756891).
+   */
   sessionDefaultChannelGroup: string;
   sessions: number;
   engagedSessions: number;
@@ -348,7 +360,11 @@ export interface Ga4Row {
   identifiedSessions: number;
 }
 
-/** Salesforce CampaignMember of an event/webinar campaign. */
+/**
+ * Salesforce CampaignMember of an event/webinar campaign. Status is a per-campaign picklist;
+ * HasResponded and FirstRespondedDate (a date) follow the object reference
+ * (developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_objects_campaignmember.htm).
+ */
 export interface CampaignMember {
   campaignIndex: number;
   campaignId: string;

@@ -99,6 +99,11 @@ describe('shape of the demo world', () => {
     expect(opps.length).toBeLessThan(800);
   });
 
+  it('computes the Salesforce case-safe id suffix', () => {
+    expect(sfChecksum('70130000001tcyI')).toBe('AAQ');
+    expect(sfChecksum('00558000001N0Ke')).toBe('AAK');
+  });
+
   it('has vendor-shaped accounts and ids', () => {
     const google = w.adAccounts.filter((a) => a.platform === 'google_ads');
     const meta = w.adAccounts.filter((a) => a.platform === 'meta_ads');
@@ -241,6 +246,7 @@ describe('consistency (tiny and demo)', () => {
         expect(r.impressions).toBeGreaterThanOrEqual(r.clicks);
         const c = w.campaigns[r.campaignIndex]!;
         expect(r.date >= c.startDate && r.date <= c.endDate).toBe(true);
+        expect(r.dailyBudgetMicros).toBe(r.date >= c.budgetChange!.date ? c.budgetChange!.dailyBudgetMicros : c.dailyBudgetMicros);
         ad.set(`${r.date}|${c.utmCampaign}`, r.clicks);
       }
       const identified = new Map<string, number>();

@@ -259,6 +259,7 @@ class WorldImpl implements World {
       campaignId: c.id,
       campaignName: c.name,
       currency: c.currency,
+      dailyBudgetMicros: budget,
       spendMicros: spendCents * 10_000,
       impressions,
       clicks,
