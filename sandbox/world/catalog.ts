@@ -43,7 +43,7 @@ export interface ScalePreset {
 }
 
 const PRESETS: Record<'tiny' | 'demo' | 'large', ScalePreset> = {
-  tiny: { days: 92, accounts: 190, search: 2, display: 0, social: 1, email: 1, event: 1, webinar: 1, baseline: 0.03, liftScale: 1.6, trafficScale: 0.3 },
+  tiny: { days: 92, accounts: 190, search: 2, display: 0, social: 1, email: 1, event: 1, webinar: 1, baseline: 0.03, liftScale: 1.6, trafficScale: 0.5 },
   demo: { days: 365, accounts: 2150, search: 4, display: 1, social: 4, email: 3, event: 2, webinar: 2, baseline: 0.015, liftScale: 0.85, trafficScale: 1 },
   // The issue asks for ~1M touchpoints AND ~100k opportunities, a much higher opportunity rate per
   // person than the demo's; the large preset raises baseline and lifts to get there.
@@ -328,7 +328,11 @@ export function buildCampaigns(
       },
       {
         region,
-        cpcMicros: Math.round((kind === 'search' ? rng.range(3.5, 9) : kind === 'social' ? rng.range(1.5, 4) : rng.range(0.6, 1.5)) * 100) * 10_000,
+        // Brand keywords are cheap; generic and competitor ones are not.
+        cpcMicros:
+          Math.round(
+            (kind === 'search' ? (t.theme === 'Brand' ? rng.range(1.2, 2.5) : rng.range(3.5, 9)) : kind === 'social' ? rng.range(1.5, 4) : rng.range(0.6, 1.5)) * 100,
+          ) * 10_000,
         ctr: kind === 'search' ? rng.range(0.03, 0.08) : kind === 'social' ? rng.range(0.008, 0.015) : rng.range(0.003, 0.006),
         conversionValueMicros: Math.round(rng.range(80, 200)) * 1_000_000,
         weight: budgetUnits,
