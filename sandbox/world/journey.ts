@@ -432,7 +432,7 @@ function generatePerson(ctx: UnitContext, account: Account, region: Region, p: n
   // The opportunity decision (noisy-OR over the touches before it).
   const decided = decisionT <= endT;
   const counts: Partial<Record<Channel, number>> = {};
-  for (const d of drafts) if (d.t < decisionT) counts[d.channel] = (counts[d.channel] ?? 0) + 1;
+  for (const d of drafts) if (d.t < decisionT && d.t <= endT) counts[d.channel] = (counts[d.channel] ?? 0) + 1;
   const pOpportunity = decided ? opportunityProbability(ctx.model, counts) : 0;
   const pWin = ctx.model.winRate[account.segment];
   const amountCents = amountUnits(rng, account.segment) * 100;

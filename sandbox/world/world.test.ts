@@ -335,10 +335,14 @@ describe('consistency (tiny and demo)', () => {
       let expectedOpps = 0;
       const incr = new Map<Channel, number>();
       for (const p of people as Person[]) {
-        if (p.truth.decisionAt === undefined) continue;
         const counts: Partial<Record<Channel, number>> = {};
         for (const t of p.touchpoints) if (t.preDecision) counts[t.channel] = (counts[t.channel] ?? 0) + 1;
         expect(counts).toEqual(p.truth.channelTouches);
+        if (p.truth.decisionAt === undefined) {
+          expect(p.truth.pOpportunity).toBe(0);
+          expect(p.opportunityIds.filter((id) => id === `O${p.index}`)).toEqual([]);
+          continue;
+        }
         // Independent noisy-OR from the manifest's parameters.
         let miss = 1 - gt.model.baseline;
         for (const [ch, n] of Object.entries(counts) as [Channel, number][]) miss *= (1 - gt.model.lift[ch]!) ** Math.min(n, gt.model.touchCap);
