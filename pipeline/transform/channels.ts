@@ -1,0 +1,65 @@
+import type { ChannelRule, Matcher, TransformConfig } from './config.ts';
+
+/**
+ * Channel grouping: an ordered rule set over source / medium / campaign and a vendor hint, close to
+ * GA4's default channel grouping (support.google.com/analytics/answer/9756891), compiled into one
+ * SQL function, staging.channel_of(source, medium, campaign, hint), so touchpoints, spend and
+ * traffic get their channel from the same rules and meet on the same key.
+ */
+const SEARCH_SOURCES = ['google', 'bing', 'yahoo', 'duckduckgo', 'baidu', 'yandex', 'ecosia', 'naver', 'search'];
+const SOCIAL_SOURCES = ['facebook', 'fb', 'instagram', 'ig', 'linkedin', 'twitter', 'x', 't.co', 'reddit', 'tiktok', 'youtube', 'meta', 'pinterest'];
+const PAID_MEDIUM = '^(.*cp.*|ppc|retargeting|paid.*)$';
+
+export const DEFAULT_CHANNEL_RULES: readonly ChannelRule[] = [
+  { channel: 'Direct', source: ['(direct)', 'direct'], medium: ['(none)', '(not set)', 'none', ''] },
+  { channel: 'Events', hint: ['event', 'events', 'event_attended', 'webinar', 'webinar_attended', 'seminar / conference', 'conference', 'trade show', 'tradeshow'] },
+  { channel: 'Events', medium: ['event', 'events', 'webinar', 'conference', 'tradeshow', 'trade_show', 'field'] },
+  { channel: 'Email', hint: ['email', 'email_click', 'email_open', 'e-mail'] },
+  { channel: 'Email', medium: ['email', 'e-mail', 'e_mail', 'e mail', 'newsletter'] },
+  { channel: 'Email', source: ['email', 'e-mail', 'e_mail', 'e mail', 'newsletter', 'hubspot_email'] },
+  { channel: 'Paid Search', hint: ['search', 'paid search', 'paid_search'] },
+  { channel: 'Display', hint: ['display', 'banner'] },
+  { channel: 'Display', medium: ['display', 'banner', 'expandable', 'interstitial', 'cpm'] },
+  { channel: 'Paid Social', hint: ['paid social', 'paid_social', 'meta_ads'] },
+  { channel: 'Paid Social', medium: ['paid_social', 'paidsocial', 'paid-social', 'social_paid'] },
+  { channel: 'Paid Social', source: SOCIAL_SOURCES, medium: { regex: PAID_MEDIUM } },
+  { channel: 'Paid Search', source: SEARCH_SOURCES, medium: { regex: PAID_MEDIUM } },
+  { channel: 'Paid Search', medium: ['cpc', 'ppc', 'paidsearch', 'paid_search', 'sem'] },
+  { channel: 'Organic Search', medium: ['organic'] },
+  { channel: 'Organic Search', source: SEARCH_SOURCES },
+  { channel: 'Referral', medium: ['referral', 'link', 'app'] },
+  { channel: 'Referral', hint: ['referral', 'partner', 'partners', 'referral program'] },
+];
+
+export const CHANNEL_FALLBACK = 'Other';
+
+function literal(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+function condition(column: string, matcher: Matcher): string {
+  const value = `lower(coalesce(${column}, ''))`;
+  if (typeof matcher === 'string') return `${value} = ${literal(matcher.toLowerCase())}`;
+  if (Array.isArray(matcher)) return `${value} IN (${matcher.map((m) => literal(m.toLowerCase())).join(', ')})`;
+  return `${value} ~ ${literal(matcher.regex.toLowerCase())}`;
+}
+
+export function effectiveRules(config: Pick<TransformConfig, 'channelRules' | 'replaceDefaultChannelRules'>): readonly ChannelRule[] {
+  return config.replaceDefaultChannelRules ? config.channelRules : [...config.channelRules, ...DEFAULT_CHANNEL_RULES];
+}
+
+/** CREATE OR REPLACE of staging.channel_of from the rules (first match wins, else 'Other'). */
+export function channelFunctionSql(rules: readonly ChannelRule[]): string {
+  const branches = rules.map((rule) => {
+    const parts: string[] = [];
+    if (rule.source !== undefined) parts.push(condition('src', rule.source));
+    if (rule.medium !== undefined) parts.push(condition('med', rule.medium));
+    if (rule.campaign !== undefined) parts.push(condition('camp', rule.campaign));
+    if (rule.hint !== undefined) parts.push(condition('hint', rule.hint));
+    return `WHEN ${parts.length ? parts.join(' AND ') : 'true'} THEN ${literal(rule.channel)}`;
+  });
+  return `CREATE OR REPLACE FUNCTION staging.channel_of(src text, med text, camp text, hint text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
+      SELECT CASE ${branches.join('\n        ')} ELSE ${literal(CHANNEL_FALLBACK)} END
+    $fn$`;
+}

@@ -1,0 +1,159 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import type { Knex } from 'knex';
+import { attributeTouches, RULE_MODELS, type RuleModel } from '../attribution/index.ts';
+import { upsertCore } from '../loader.ts';
+import { coreRowSchema } from '../../warehouse/core-tables.ts';
+import { createTestWarehouse, WAREHOUSE_KINDS } from '../../test/helpers/warehouse.ts';
+import { runTransform } from './index.ts';
+
+const log = pino({ level: 'silent' });
+type TestWarehouse = Awaited<ReturnType<typeof createTestWarehouse>>;
+
+/** mulberry32: a small seeded PRNG so the generated CRM is the same every run. */
+function prng(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const UTMS: Array<[string, string, string]> = [
+  ['google', 'cpc', 'Paid Search'],
+  ['facebook', 'paid_social', 'Paid Social'],
+  ['hubspot', 'email', 'Email'],
+  ['google', 'organic', 'Organic Search'],
+  ['partner.example', 'referral', 'Referral'],
+  ['(direct)', '(none)', 'Direct'],
+  ['saastr', 'event', 'Events'],
+];
+
+async function insert(trx: Knex.Transaction, kind: TestWarehouse['kind'], table: Parameters<typeof upsertCore>[2], rows: Array<Record<string, unknown>>) {
+  // Through the core row contract, as the loader does (defaults such as is_deleted = false apply).
+  const valid = rows.map((r) => coreRowSchema(table).parse(r) as Record<string, unknown>);
+  await upsertCore(trx, kind, table, { connectionId: 'crm', sourceSystem: 'salesforce', runId: null }, valid);
+}
+
+/** A CRM with `people` people, random touches (with exact time ties), and opportunities for about a third. */
+async function seedCrm(warehouse: TestWarehouse, people: number, seed: number) {
+  const random = prng(seed);
+  const base = Date.UTC(2026, 0, 1);
+  const persons: Array<Record<string, unknown>> = [];
+  const touches: Array<Record<string, unknown>> = [];
+  const opps: Array<Record<string, unknown>> = [];
+  const links: Array<Record<string, unknown>> = [];
+  for (let p = 0; p < people; p++) {
+    const id = `P${p}`;
+    const n = 1 + Math.floor(random() * (p % 17 === 0 ? 120 : 8)); // some paths longer than 100 touches
+    let at = base + Math.floor(random() * 200) * 86_400_000;
+    const times: number[] = [];
+    for (let k = 0; k < n; k++) {
+      const step = p % 17 === 0 ? 3_600_000 : 5 * 86_400_000; // long paths are dense, so they fit the lookback window
+      if (k > 0 && random() > 0.15) at += Math.floor(random() * step); // 15 %: same instant as the previous touch
+      times.push(at);
+      const [source, medium] = UTMS[Math.floor(random() * UTMS.length)]!;
+      touches.push({ touchpoint_id: `${id}-T${k}`, person_id: id, occurred_at: new Date(at).toISOString(), touch_type: 'visit', utm_source: source, utm_medium: medium });
+    }
+    const leadAt = times[Math.floor(random() * times.length)]! + (random() < 0.2 ? -86_400_000 * 400 : 0); // some leads older than every touch
+    persons.push({ person_id: id, person_type: 'contact', created_at: new Date(leadAt).toISOString(), lead_at: new Date(leadAt).toISOString() });
+    if (p % 3 === 0) {
+      const created = times[times.length - 1]! + (random() < 0.5 ? 0 : 3_600_000);
+      const won = random() < 0.5;
+      opps.push({
+        opportunity_id: `O${p}`, amount: String(1000 + p), currency: p % 2 ? 'EUR' : 'USD', created_at: new Date(created).toISOString(),
+        is_closed: won, is_won: won, close_date: new Date(created + 30 * 86_400_000).toISOString().slice(0, 10),
+      });
+      links.push({ opportunity_id: `O${p}`, person_id: id, is_primary: true });
+    }
+  }
+  await warehouse.knex.transaction(async (trx) => {
+    await insert(trx, warehouse.kind, 'core.dim_person', persons);
+    await insert(trx, warehouse.kind, 'core.fct_touchpoint', touches);
+    await insert(trx, warehouse.kind, 'core.fct_opportunity', opps);
+    await insert(trx, warehouse.kind, 'core.bridge_opportunity_person', links);
+    await trx('core.fx_rate_daily').insert({ date: '2025-01-01', from_currency: 'EUR', to_currency: 'USD', rate: '1.1' });
+  });
+}
+
+describe.each(WAREHOUSE_KINDS)('transform on %s', (kind) => {
+  let warehouse: TestWarehouse;
+  beforeAll(async () => {
+    warehouse = await createTestWarehouse(kind);
+    await seedCrm(warehouse, kind === 'postgres' ? 600 : 150, 7);
+    await runTransform({ warehouse, log });
+  }, 180_000);
+  afterAll(async () => {
+    await warehouse?.drop();
+  });
+
+  it('gives every opportunity credits >= 0 that sum to 1 under every model', async () => {
+    const sums = (await warehouse.knex.raw(
+      `SELECT model, count(DISTINCT opportunity_id)::int AS opps, min(total)::float8 AS lo, max(total)::float8 AS hi, min(min_credit)::float8 AS min_credit
+       FROM (SELECT model, opportunity_id, sum(credit) AS total, min(credit) AS min_credit FROM marts.fct_attribution GROUP BY 1, 2) s GROUP BY model ORDER BY model`,
+    )).rows as Array<{ model: string; opps: number; lo: number; hi: number; min_credit: number }>;
+    expect(sums.map((s) => s.model)).toEqual([...RULE_MODELS, 'markov', 'shapley', 'fractribution'].sort());
+    const opps = sums[0]!.opps;
+    expect(opps).toBeGreaterThan(kind === 'postgres' ? 150 : 30);
+    for (const s of sums) {
+      expect(s.opps, s.model).toBe(opps);
+      expect(s.lo, s.model).toBeCloseTo(1, 9);
+      expect(s.hi, s.model).toBeCloseTo(1, 9);
+      expect(s.min_credit, s.model).toBeGreaterThanOrEqual(0);
+    }
+  });
+
+  it('matches the TypeScript reference of every rule model, touch by touch', async () => {
+    const touches = (await warehouse.knex.raw(
+      `SELECT opportunity_id, touchpoint_id, channel, occurred_at, is_first_touch, is_lead_creation_touch, is_opportunity_creation_touch, is_closed_won_touch, model, credit::float8 AS credit
+       FROM marts.fct_attribution WHERE model = ANY(?) ORDER BY opportunity_id, model, touch_position`,
+      [[...RULE_MODELS]],
+    )).rows as Array<{ opportunity_id: string; touchpoint_id: string; channel: string; occurred_at: Date; is_first_touch: boolean; is_lead_creation_touch: boolean; is_opportunity_creation_touch: boolean; is_closed_won_touch: boolean; model: RuleModel; credit: number }>;
+    const groups = new Map<string, typeof touches>();
+    for (const t of touches) {
+      const key = `${t.opportunity_id}|${t.model}`;
+      if (!groups.has(key)) groups.set(key, []);
+      groups.get(key)!.push(t);
+    }
+    let compared = 0;
+    let longest = 0;
+    for (const group of groups.values()) {
+      const expected = attributeTouches(
+        group[0]!.model,
+        group.map((t) => ({ id: t.touchpoint_id, at: t.occurred_at.getTime(), channel: t.channel, isFirst: t.is_first_touch, isLeadCreation: t.is_lead_creation_touch, isOppCreation: t.is_opportunity_creation_touch, isClosedWon: t.is_closed_won_touch })),
+      );
+      const byId = new Map(expected.map((e) => [e.id, e.credit]));
+      for (const t of group) expect(t.credit, `${t.model} ${t.opportunity_id} ${t.touchpoint_id}`).toBeCloseTo(byId.get(t.touchpoint_id)!, 9);
+      compared += group.length;
+      longest = Math.max(longest, group.length);
+    }
+    expect(compared).toBeGreaterThan(500);
+    if (kind === 'postgres') expect(longest).toBeGreaterThan(100);
+  });
+
+  it('marks one touch per key moment and spreads money in the reporting currency', async () => {
+    const row = (await warehouse.knex.raw(
+      `SELECT count(*) FILTER (WHERE is_first_touch)::int AS firsts, count(DISTINCT opportunity_id)::int AS opps,
+              count(*) FILTER (WHERE is_opportunity_creation_touch)::int AS opp_moments
+       FROM marts.fct_attribution WHERE model = 'linear'`,
+    )).rows[0];
+    expect(row.firsts).toBe(row.opps);
+    expect(row.opp_moments).toBe(row.opps);
+    const money = (await warehouse.knex.raw(
+      `SELECT a.opportunity_id, sum(a.pipeline_credit)::float8 AS pipeline, max(o.amount)::float8 AS amount, max(o.currency) AS currency
+       FROM marts.fct_attribution a JOIN core.fct_opportunity o USING (connection_id, opportunity_id)
+       WHERE a.model = 'markov' GROUP BY a.opportunity_id`,
+    )).rows as Array<{ pipeline: number; amount: number; currency: string }>;
+    for (const m of money) expect(m.pipeline).toBeCloseTo(m.currency === 'EUR' ? m.amount * 1.1 : m.amount, 4);
+  });
+
+  it('is deterministic: a second run gives identical marts', async () => {
+    const hash = async () => (await warehouse.knex.raw(`SELECT md5(string_agg(t::text, '' ORDER BY t::text)) AS h FROM marts.fct_attribution t`)).rows[0].h as string;
+    const before = await hash();
+    await runTransform({ warehouse, log });
+    expect(await hash()).toBe(before);
+  });
+});
