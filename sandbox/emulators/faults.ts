@@ -25,7 +25,8 @@
  *          data:      malform[=count] | modify[=count] | delete[=count] | mutate_during_paging[=page]
  *                     | restate[=days]  (count defaults to 1, page to 1, days to 7)
  *   mode   p=<0..1> (probability) | every=<n> (every n-th matching request) | first=<n> (the
- *          first n matching requests). Default: first=1. Data faults ignore the mode.
+ *          first n matching requests). Requests are counted per api.route, so `*:reset@first=1`
+ *          resets the first request of every route. Default: first=1. Data faults ignore the mode.
  *
  * Example: `seed=7;salesforce.query:rate_limit@every=5;hubspot.search:slow=1500@p=0.2;
  *           *:reset@first=1;salesforce:delete=3`
@@ -377,7 +378,9 @@ export class FaultInjector {
   readonly rules: readonly TransportFaultRule[];
   readonly dataRules: readonly DataFaultRule[];
   private readonly routeCounts = new Map<string, RouteStats>();
-  private readonly ruleCounts: number[];
+  /** Matching requests per (rule, api, route): modes count per route, so traffic on one route
+   * never shifts another route's schedule. */
+  private readonly ruleCounts = new Map<string, number>();
   private readonly expiredTokens = new Set<string>();
   private totalRequests = 0;
 
@@ -386,7 +389,6 @@ export class FaultInjector {
     this.seed = parsed.seed ?? 1;
     this.rules = parsed.transport ?? [];
     this.dataRules = parsed.data ?? [];
-    this.ruleCounts = this.rules.map(() => 0);
   }
 
   /** True once an expired_token fault has been injected for this token. */
@@ -427,7 +429,9 @@ export class FaultInjector {
       if (rule.api !== '*' && rule.api !== info.api) continue;
       if (rule.route !== '*' && rule.route !== info.route) continue;
       if (rule.fault === 'expired_token' && info.token === undefined) continue;
-      const ruleN = ++(this.ruleCounts[i] as number);
+      const countKey = `${i}|${info.api}|${info.route}`;
+      const ruleN = (this.ruleCounts.get(countKey) ?? 0) + 1;
+      this.ruleCounts.set(countKey, ruleN);
       const mode = rule.mode ?? { kind: 'first', n: 1 };
       const fires = modeFires(mode, ruleN, () => keyedUniform(this.seed, `${i}|${info.api}|${info.route}|${ruleN}`));
       if (!fires) continue;
