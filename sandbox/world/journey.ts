@@ -393,7 +393,14 @@ function generatePerson(ctx: UnitContext, account: Account, region: Region, p: n
       if (regT !== undefined) {
         const attended = m.eventDay <= lastDay && rng.chance(0.55);
         if (attended) {
-          const sod = campaign.sfType === 'Webinar' ? 11 * 3600 + rng.int(0, 1800) : rng.int(9 * 3600, 16 * 3600);
+          // Webinars start at 11:00 GA4-local; in-person events run 09:00-16:00 in their own
+          // region (European events are six hours ahead of the New York property).
+          const sod =
+            campaign.sfType === 'Webinar'
+              ? 11 * 3600 + rng.int(0, 1800)
+              : m.region === 'EU'
+                ? rng.int(3 * 3600, 10 * 3600)
+                : rng.int(9 * 3600, 16 * 3600);
           drafts.push({ t: m.eventDay * DAY_S + sod, kind: campaign.sfType === 'Webinar' ? 'webinar_attended' : 'event_attended', channel: 'Events', campaignIndex: c });
         }
         members.push({
