@@ -424,6 +424,9 @@ export class FaultInjector {
       return { kind: 'respond', fault: 'expired_token', ...res };
     }
 
+    // Every matching rule counts the request (so `every=N` means every N-th request even when
+    // another rule fired on some of them); the first rule that fires wins.
+    let winner: TransportFaultRule | undefined;
     for (let i = 0; i < this.rules.length; i++) {
       const rule = this.rules[i] as TransportFaultRule;
       if (rule.api !== '*' && rule.api !== info.api) continue;
@@ -434,7 +437,10 @@ export class FaultInjector {
       this.ruleCounts.set(countKey, ruleN);
       const mode = rule.mode ?? { kind: 'first', n: 1 };
       const fires = modeFires(mode, ruleN, () => keyedUniform(this.seed, `${i}|${info.api}|${info.route}|${ruleN}`));
-      if (!fires) continue;
+      if (fires && !winner) winner = rule;
+    }
+    if (winner) {
+      const rule = winner;
       this.count(stats, rule.fault);
       switch (rule.fault) {
         case 'rate_limit':
