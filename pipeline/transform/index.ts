@@ -5,6 +5,7 @@ import type { Warehouse } from '../../warehouse/db.ts';
 import { channelFunctionSql, effectiveRules } from './channels.ts';
 import { parseTransformConfig, type TransformConfig } from './config.ts';
 import { attributionMartSql, factMartSql, models } from './models.ts';
+import { kpiCampaignSql, kpiChannelSql, kpiFunnelSql, leadTouchSql } from './kpis.ts';
 
 export { parseTransformConfig, type TransformConfig } from './config.ts';
 
@@ -27,6 +28,12 @@ export interface TransformResult {
 const SEP = '\u001f';
 
 const DATA_DRIVEN_MODELS = ['markov', 'shapley', 'fractribution'] as const;
+
+/** The marts the transform refreshes. */
+export const MART_TABLES = [
+  'marts.fct_attribution', 'marts.fct_ad_spend_daily', 'marts.fct_web_traffic_daily',
+  'marts.kpi_channel_monthly', 'marts.kpi_campaign_monthly', 'marts.kpi_funnel_monthly',
+] as const;
 
 /**
  * Path summaries for the data-driven models: one row per distinct channel path. Converting paths
@@ -138,7 +145,13 @@ export async function runTransform(options: TransformOptions): Promise<Transform
     await step('staging.int_model_credits', () => dataDrivenCredits(trx, config, warnings));
     await step('marts.fct_attribution', attributionMartSql(config));
     await step('marts.fct_ad_spend_daily + marts.fct_web_traffic_daily', factMartSql(config));
-    for (const table of ['marts.fct_attribution', 'marts.fct_ad_spend_daily', 'marts.fct_web_traffic_daily']) rows[table] = await count(trx, table);
+    await step('staging.int_person_lead_touch', leadTouchSql());
+    await step('marts.kpi_channel_monthly', kpiChannelSql(config));
+    await step('marts.kpi_campaign_monthly', kpiCampaignSql(config));
+    await step('marts.kpi_funnel_monthly', kpiFunnelSql());
+    const missingFx = Number(((await trx('marts.fct_ad_spend_daily').whereNull('spend_reporting').count({ n: '*' }).first()) as { n: number }).n);
+    if (missingFx > 0) warnings.push(`${missingFx} spend rows have no FX rate to ${config.reportingCurrency}: load rates into core.fx_rate_daily (they count as 0 in the KPI marts)`);
+    for (const table of MART_TABLES) rows[table] = await count(trx, table);
   });
   for (const w of warnings) options.log.warn(w);
   return { steps, rows, warnings };

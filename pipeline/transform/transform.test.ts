@@ -32,10 +32,10 @@ const UTMS: Array<[string, string, string]> = [
   ['saastr', 'event', 'Events'],
 ];
 
-async function insert(trx: Knex.Transaction, kind: TestWarehouse['kind'], table: Parameters<typeof upsertCore>[2], rows: Array<Record<string, unknown>>) {
+async function insert(trx: Knex.Transaction, kind: TestWarehouse['kind'], table: Parameters<typeof upsertCore>[2], rows: Array<Record<string, unknown>>, connectionId = 'crm', sourceSystem = 'salesforce') {
   // Through the core row contract, as the loader does (defaults such as is_deleted = false apply).
   const valid = rows.map((r) => coreRowSchema(table).parse(r) as Record<string, unknown>);
-  await upsertCore(trx, kind, table, { connectionId: 'crm', sourceSystem: 'salesforce', runId: null }, valid);
+  await upsertCore(trx, kind, table, { connectionId, sourceSystem, runId: null }, valid);
 }
 
 /** A CRM with `people` people, random touches (with exact time ties), and opportunities for about a third. */
@@ -46,6 +46,13 @@ async function seedCrm(warehouse: TestWarehouse, people: number, seed: number) {
   const touches: Array<Record<string, unknown>> = [];
   const opps: Array<Record<string, unknown>> = [];
   const links: Array<Record<string, unknown>> = [];
+  const history: Array<Record<string, unknown>> = [];
+  const spend: Array<Record<string, unknown>> = [];
+  for (let d = 0; d < 200; d++) {
+    const date = new Date(base + d * 86_400_000).toISOString().slice(0, 10);
+    spend.push({ campaign_id: '111', date, currency: 'USD', spend: '10.00', impressions: 100, clicks: 5, conversions: 0, conversion_value: 0, campaign_name: 'Brand' });
+    spend.push({ campaign_id: '222', date, currency: 'EUR', spend: '20.00', impressions: 100, clicks: 5, conversions: 0, conversion_value: 0, campaign_name: 'Retarget' });
+  }
   for (let p = 0; p < people; p++) {
     const id = `P${p}`;
     const n = 1 + Math.floor(random() * (p % 17 === 0 ? 120 : 8)); // some paths longer than 100 touches
@@ -68,6 +75,14 @@ async function seedCrm(warehouse: TestWarehouse, people: number, seed: number) {
         is_closed: won, is_won: won, close_date: new Date(created + 30 * 86_400_000).toISOString().slice(0, 10),
       });
       links.push({ opportunity_id: `O${p}`, person_id: id, is_primary: true });
+      const stages = ['Prospecting', 'Qualification', 'Proposal', won ? 'Closed Won' : 'Closed Lost'];
+      const reached = 1 + Math.floor(random() * stages.length);
+      for (let k = 0; k < reached; k++) {
+        // Every stage row twice: the second records an amount change, not a stage change.
+        const stage = stages[k]!;
+        history.push({ history_id: `H${p}-${k}`, opportunity_id: `O${p}`, stage, entered_at: new Date(created + k * 7 * 86_400_000).toISOString(), amount: '1' });
+        history.push({ history_id: `H${p}-${k}b`, opportunity_id: `O${p}`, stage, entered_at: new Date(created + k * 7 * 86_400_000 + 3_600_000).toISOString(), amount: '2' });
+      }
     }
   }
   await warehouse.knex.transaction(async (trx) => {
@@ -75,6 +90,8 @@ async function seedCrm(warehouse: TestWarehouse, people: number, seed: number) {
     await insert(trx, warehouse.kind, 'core.fct_touchpoint', touches);
     await insert(trx, warehouse.kind, 'core.fct_opportunity', opps);
     await insert(trx, warehouse.kind, 'core.bridge_opportunity_person', links);
+    await insert(trx, warehouse.kind, 'core.fct_opportunity_stage_history', history);
+    await insert(trx, warehouse.kind, 'core.fct_ad_spend_daily', spend, 'gads', 'google_ads');
     await trx('core.fx_rate_daily').insert({ date: '2025-01-01', from_currency: 'EUR', to_currency: 'USD', rate: '1.1' });
   });
 }
@@ -148,6 +165,48 @@ describe.each(WAREHOUSE_KINDS)('transform on %s', (kind) => {
        WHERE a.model = 'markov' GROUP BY a.opportunity_id`,
     )).rows as Array<{ pipeline: number; amount: number; currency: string }>;
     for (const m of money) expect(m.pipeline).toBeCloseTo(m.currency === 'EUR' ? m.amount * 1.1 : m.amount, 4);
+  });
+
+  it('builds KPI marts whose figures equal the underlying marts, with NULL for empty denominators', async () => {
+    const spend = (await warehouse.knex.raw(`SELECT sum(spend_reporting)::float8 AS s FROM marts.fct_ad_spend_daily`)).rows[0].s as number;
+    expect(spend).toBeCloseTo(200 * 10 + 200 * 20 * 1.1, 6);
+    const perModel = (await warehouse.knex.raw(
+      `SELECT model, sum(spend)::float8 AS spend, sum(pipeline)::float8 AS pipeline, sum(opportunities)::float8 AS opps FROM marts.kpi_channel_monthly GROUP BY model ORDER BY model`,
+    )).rows as Array<{ model: string; spend: number; pipeline: number; opps: number }>;
+    expect(perModel).toHaveLength(12);
+    const credited = (await warehouse.knex.raw(
+      `SELECT model, sum(pipeline_credit)::float8 AS pipeline, count(DISTINCT opportunity_id)::float8 AS opps FROM marts.fct_attribution GROUP BY model`,
+    )).rows as Array<{ model: string; pipeline: number; opps: number }>;
+    for (const m of perModel) {
+      expect(m.spend, m.model).toBeCloseTo(spend, 6);
+      const c = credited.find((x) => x.model === m.model)!;
+      expect(m.pipeline, m.model).toBeCloseTo(c.pipeline, 3);
+      expect(m.opps, m.model).toBeCloseTo(c.opps, 6);
+    }
+    const paidSearch = (await warehouse.knex.raw(`SELECT count(*)::int AS n FROM marts.kpi_channel_monthly WHERE channel = 'Paid Search' AND spend > 0`)).rows[0].n as number;
+    expect(paidSearch).toBeGreaterThan(0);
+    const badRatios = (await warehouse.knex.raw(
+      `SELECT count(*)::int AS n FROM marts.kpi_channel_monthly
+       WHERE (leads = 0 AND cpl IS NOT NULL) OR (spend = 0 AND (roas IS NOT NULL OR roi IS NOT NULL)) OR (customers = 0 AND cac IS NOT NULL)
+          OR (opportunities = 0 AND (cost_per_opportunity IS NOT NULL OR opportunity_to_won_rate IS NOT NULL))`,
+    )).rows[0].n as number;
+    expect(badRatios).toBe(0);
+    const roas = (await warehouse.knex.raw(`SELECT count(*)::int AS n FROM marts.kpi_channel_monthly WHERE spend > 0 AND abs(roas - revenue / spend) > 1e-6`)).rows[0].n as number;
+    expect(roas).toBe(0);
+    const campaigns = (await warehouse.knex.raw(`SELECT campaign_key, min(campaign_name) AS name, sum(spend)::float8 AS spend FROM marts.kpi_campaign_monthly WHERE model = 'linear' AND campaign_key IN ('111', '222') GROUP BY 1 ORDER BY 1`)).rows;
+    expect(campaigns).toEqual([{ campaign_key: '111', name: 'Brand', spend: 2000 }, { campaign_key: '222', name: 'Retarget', spend: 4400 }]);
+  });
+
+  it('builds the funnel from stage changes only', async () => {
+    const funnel = (await warehouse.knex.raw(
+      `SELECT stage, min(stage_order) AS stage_order, sum(entered)::int AS entered, sum(advanced)::int AS advanced, sum(lost)::int AS lost, sum(still_in_stage)::int AS still
+       FROM marts.kpi_funnel_monthly GROUP BY stage ORDER BY min(stage_order), stage`,
+    )).rows as Array<{ stage: string; stage_order: number; entered: number; advanced: number; lost: number; still: number }>;
+    expect(funnel.map((f) => f.stage).slice(0, 3)).toEqual(['Prospecting', 'Qualification', 'Proposal']);
+    const opps = Number((await warehouse.knex('core.fct_opportunity').count({ n: '*' }).first())!.n);
+    expect(funnel[0]!.entered).toBe(opps); // duplicates (amount edits) are not counted twice
+    for (const f of funnel) expect(f.advanced + f.lost + f.still).toBe(f.entered);
+    expect(funnel[0]!.advanced).toBe(funnel[1]!.entered);
   });
 
   it('is deterministic: a second run gives identical marts', async () => {

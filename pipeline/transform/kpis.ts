@@ -1,0 +1,181 @@
+import type { TransformConfig } from './config.ts';
+
+/** Every attribution model the marts carry (rule models, then data-driven ones). */
+export const ALL_MODELS = [
+  'first_touch', 'last_touch', 'last_non_direct', 'linear', 'time_decay', 'u_shaped', 'w_shaped', 'full_path', 'custom',
+  'markov', 'shapley', 'fractribution',
+] as const;
+
+const lit = (text: string) => `'${text.replace(/'/g, "''")}'`;
+
+/** KPI columns computed from the aggregated parts (empty denominators give NULL). */
+const ratios = `
+  CASE WHEN leads > 0 THEN round(spend / leads, 6) END AS cpl,
+  CASE WHEN opportunities > 0 THEN round(spend / opportunities, 6) END AS cost_per_opportunity,
+  CASE WHEN customers > 0 THEN round(spend / customers, 6) END AS cac,
+  CASE WHEN spend > 0 THEN round(revenue / spend, 6) END AS roas,
+  CASE WHEN spend > 0 THEN round((revenue - spend) / spend, 6) END AS roi,
+  CASE WHEN leads > 0 THEN round(opportunities / leads, 6) END AS lead_to_opportunity_rate,
+  CASE WHEN opportunities > 0 THEN round(customers / opportunities, 6) END AS opportunity_to_won_rate`;
+
+const kpiInsertColumns = `model, reporting_currency, spend, impressions, clicks, sessions, leads, mqls, sqls, opportunities, customers, pipeline, revenue,
+  cpl, cost_per_opportunity, cac, roas, roi, lead_to_opportunity_rate, opportunity_to_won_rate`;
+
+/**
+ * staging.int_person_lead_touch: grain one row per person with a lead date. Key: person_key.
+ * The channel and campaign of the touch that created the lead (the last touch at or before it).
+ */
+export function leadTouchSql(): string[] {
+  return [
+    'DROP TABLE IF EXISTS staging.int_person_lead_touch',
+    `CREATE TABLE staging.int_person_lead_touch AS
+     WITH people AS (
+       SELECT ip.person_key, min(ip.lead_at) AS lead_at, min(p.mql_at) AS mql_at, min(p.sql_at) AS sql_at
+       FROM staging.int_people ip
+       JOIN core.dim_person p ON p.connection_id = ip.connection_id AND p.person_id = ip.person_id
+       GROUP BY ip.person_key
+     )
+     SELECT pe.person_key, pe.lead_at, pe.mql_at, pe.sql_at,
+            coalesce(lt.channel, 'Other') AS channel,
+            coalesce(lt.ad_campaign_id, lt.campaign, '(none)') AS campaign_key,
+            lt.campaign AS campaign_name
+     FROM people pe
+     LEFT JOIN LATERAL (
+       SELECT t.channel, t.ad_campaign_id, t.campaign FROM staging.int_touchpoints t
+       WHERE t.person_key = pe.person_key AND t.occurred_at <= pe.lead_at
+       ORDER BY t.occurred_at DESC, t.touchpoint_id COLLATE "C" DESC LIMIT 1
+     ) lt ON true
+     WHERE pe.lead_at IS NOT NULL`,
+  ];
+}
+
+/** One KPI mart: `dim` is the grouping column expression in each source. */
+function kpiMart(table: string, config: TransformConfig, dims: { key: string; extra: string[] }, parts: {
+  spend: string;
+  traffic: string;
+  leads: string;
+  credited: string;
+  won: string;
+}): string[] {
+  const rc = lit(config.reportingCurrency);
+  const models = `(VALUES ${ALL_MODELS.map((m) => `(${lit(m)})`).join(', ')}) AS m(model)`;
+  const keyCols = `month, ${dims.key}`;
+  return [
+    `DELETE FROM ${table}`,
+    `INSERT INTO ${table} (month, ${dims.key}, ${dims.extra.map((e) => e.split(' AS ')[1]!.trim()).join(', ')}${dims.extra.length ? ', ' : ''}${kpiInsertColumns})
+     WITH spend AS (${parts.spend}),
+          traffic AS (${parts.traffic}),
+          leads AS (${parts.leads}),
+          credited AS (${parts.credited}),
+          won AS (${parts.won}),
+          keys AS (
+            SELECT ${keyCols} FROM spend UNION SELECT ${keyCols} FROM traffic UNION SELECT ${keyCols} FROM leads
+            UNION SELECT ${keyCols} FROM credited UNION SELECT ${keyCols} FROM won
+          ),
+          base AS (
+            SELECT k.month, k.${dims.key}, m.model,
+                   coalesce(s.spend, 0) AS spend, coalesce(s.impressions, 0) AS impressions, coalesce(s.clicks, 0) AS clicks,
+                   coalesce(t.sessions, 0) AS sessions, coalesce(l.leads, 0) AS leads, coalesce(l.mqls, 0) AS mqls, coalesce(l.sqls, 0) AS sqls,
+                   coalesce(c.opportunities, 0) AS opportunities, coalesce(c.pipeline, 0) AS pipeline,
+                   coalesce(w.customers, 0) AS customers, coalesce(w.revenue, 0) AS revenue
+                   ${dims.extra.length ? `, ${dims.extra.join(', ')}` : ''}
+            FROM keys k CROSS JOIN ${models}
+            LEFT JOIN spend s ON s.month = k.month AND s.${dims.key} = k.${dims.key}
+            LEFT JOIN traffic t ON t.month = k.month AND t.${dims.key} = k.${dims.key}
+            LEFT JOIN leads l ON l.month = k.month AND l.${dims.key} = k.${dims.key}
+            LEFT JOIN credited c ON c.month = k.month AND c.${dims.key} = k.${dims.key} AND c.model = m.model
+            LEFT JOIN won w ON w.month = k.month AND w.${dims.key} = k.${dims.key} AND w.model = m.model
+          )
+     SELECT month, ${dims.key}, ${dims.extra.map((e) => e.split(' AS ')[1]!.trim()).join(', ')}${dims.extra.length ? ', ' : ''}
+            model, ${rc}, round(spend, 6), impressions, clicks, sessions, leads, mqls, sqls,
+            round(opportunities, 9), round(customers, 9), round(pipeline, 6), round(revenue, 6), ${ratios}
+     FROM base`,
+  ];
+}
+
+export function kpiChannelSql(config: TransformConfig): string[] {
+  return kpiMart('marts.kpi_channel_monthly', config, { key: 'channel', extra: [] }, {
+    spend: `SELECT date_trunc('month', date)::date AS month, channel, sum(coalesce(spend_reporting, 0)) AS spend,
+                   sum(impressions) AS impressions, sum(clicks) AS clicks FROM marts.fct_ad_spend_daily GROUP BY 1, 2`,
+    traffic: `SELECT date_trunc('month', date)::date AS month, channel, sum(sessions) AS sessions FROM marts.fct_web_traffic_daily GROUP BY 1, 2`,
+    leads: `SELECT month, channel, sum(leads) AS leads, sum(mqls) AS mqls, sum(sqls) AS sqls FROM (
+              SELECT date_trunc('month', lead_at)::date AS month, channel, 1 AS leads, 0 AS mqls, 0 AS sqls FROM staging.int_person_lead_touch
+              UNION ALL SELECT date_trunc('month', mql_at)::date, channel, 0, 1, 0 FROM staging.int_person_lead_touch WHERE mql_at IS NOT NULL
+              UNION ALL SELECT date_trunc('month', sql_at)::date, channel, 0, 0, 1 FROM staging.int_person_lead_touch WHERE sql_at IS NOT NULL
+            ) x GROUP BY 1, 2`,
+    credited: `SELECT date_trunc('month', opportunity_created_at)::date AS month, channel, model, sum(credit) AS opportunities,
+                      sum(coalesce(pipeline_credit, 0)) AS pipeline FROM marts.fct_attribution GROUP BY 1, 2, 3`,
+    won: `SELECT date_trunc('month', close_date)::date AS month, channel, model, sum(credit) AS customers, sum(coalesce(revenue_credit, 0)) AS revenue
+          FROM marts.fct_attribution WHERE is_won GROUP BY 1, 2, 3`,
+  });
+}
+
+export function kpiCampaignSql(config: TransformConfig): string[] {
+  const parts = kpiMart('marts.kpi_campaign_monthly', config, {
+    key: 'campaign_key',
+    extra: [
+      '(SELECT n.campaign_name FROM campaign_names n WHERE n.campaign_key = k.campaign_key) AS campaign_name',
+      '(SELECT n.channel FROM campaign_names n WHERE n.campaign_key = k.campaign_key) AS channel',
+    ],
+  }, {
+    spend: `SELECT date_trunc('month', date)::date AS month, campaign_id AS campaign_key, sum(coalesce(spend_reporting, 0)) AS spend,
+                   sum(impressions) AS impressions, sum(clicks) AS clicks FROM marts.fct_ad_spend_daily GROUP BY 1, 2`,
+    traffic: `SELECT date_trunc('month', w.date)::date AS month, coalesce(n.campaign_key, w.campaign) AS campaign_key, sum(w.sessions) AS sessions
+              FROM marts.fct_web_traffic_daily w
+              LEFT JOIN (SELECT DISTINCT ON (campaign_name) campaign_name, campaign_id AS campaign_key FROM marts.fct_ad_spend_daily
+                         ORDER BY campaign_name, campaign_id) n ON n.campaign_name = w.campaign
+              WHERE w.campaign NOT IN ('(not set)', '(direct)', '(organic)', '(referral)') GROUP BY 1, 2`,
+    leads: `SELECT month, campaign_key, sum(leads) AS leads, sum(mqls) AS mqls, sum(sqls) AS sqls FROM (
+              SELECT date_trunc('month', lead_at)::date AS month, campaign_key, 1 AS leads, 0 AS mqls, 0 AS sqls FROM staging.int_person_lead_touch
+              UNION ALL SELECT date_trunc('month', mql_at)::date, campaign_key, 0, 1, 0 FROM staging.int_person_lead_touch WHERE mql_at IS NOT NULL
+              UNION ALL SELECT date_trunc('month', sql_at)::date, campaign_key, 0, 0, 1 FROM staging.int_person_lead_touch WHERE sql_at IS NOT NULL
+            ) x GROUP BY 1, 2`,
+    credited: `SELECT date_trunc('month', opportunity_created_at)::date AS month, coalesce(ad_campaign_id, campaign, '(none)') AS campaign_key, model,
+                      sum(credit) AS opportunities, sum(coalesce(pipeline_credit, 0)) AS pipeline FROM marts.fct_attribution GROUP BY 1, 2, 3`,
+    won: `SELECT date_trunc('month', close_date)::date AS month, coalesce(ad_campaign_id, campaign, '(none)') AS campaign_key, model,
+                 sum(credit) AS customers, sum(coalesce(revenue_credit, 0)) AS revenue FROM marts.fct_attribution WHERE is_won GROUP BY 1, 2, 3`,
+  });
+  // Campaign names and channels: from spend where the campaign spends, else from the touches.
+  const names = `campaign_names AS (
+    SELECT DISTINCT ON (campaign_key) campaign_key, campaign_name, channel FROM (
+      SELECT campaign_id AS campaign_key, campaign_name, channel, 0 AS pref FROM marts.fct_ad_spend_daily
+      UNION ALL SELECT coalesce(ad_campaign_id, campaign, '(none)'), campaign, channel, 1 FROM marts.fct_attribution
+      UNION ALL SELECT campaign_key, campaign_name, channel, 2 FROM staging.int_person_lead_touch
+    ) n ORDER BY campaign_key, pref, campaign_name NULLS LAST, channel
+  )`;
+  return [parts[0]!, parts[1]!.replace('WITH spend AS (', `WITH ${names},\n          spend AS (`)];
+}
+
+export function kpiFunnelSql(): string[] {
+  return [
+    'DELETE FROM marts.kpi_funnel_monthly',
+    `INSERT INTO marts.kpi_funnel_monthly (month, pipeline, stage, stage_order, entered, advanced, lost, still_in_stage, conversion_rate, avg_days_in_stage)
+     WITH history AS (
+       SELECT h.connection_id, h.opportunity_id, coalesce(o.pipeline, 'default') AS pipeline, h.stage, h.entered_at, h.history_id,
+              lag(h.stage) OVER w AS previous_stage
+       FROM core.fct_opportunity_stage_history h
+       JOIN core.fct_opportunity o ON o.connection_id = h.connection_id AND o.opportunity_id = h.opportunity_id AND NOT o.is_deleted
+       WHERE NOT h.is_deleted
+       WINDOW w AS (PARTITION BY h.connection_id, h.opportunity_id ORDER BY h.entered_at, h.history_id COLLATE "C")
+     ),
+     changes AS (
+       -- Only stage changes: history rows that record other edits (amount, close date) keep the stage.
+       SELECT *, lead(stage) OVER w AS next_stage, lead(entered_at) OVER w AS next_at,
+              row_number() OVER w AS position
+       FROM history WHERE previous_stage IS DISTINCT FROM stage
+       WINDOW w AS (PARTITION BY connection_id, opportunity_id ORDER BY entered_at, history_id COLLATE "C")
+     ),
+     orders AS (
+       SELECT pipeline, stage, percentile_disc(0.5) WITHIN GROUP (ORDER BY position)::int AS stage_order FROM changes GROUP BY 1, 2
+     )
+     SELECT date_trunc('month', c.entered_at)::date AS month, c.pipeline, c.stage, max(o.stage_order),
+            count(*) AS entered,
+            count(*) FILTER (WHERE c.next_stage IS NOT NULL AND c.next_stage !~* 'lost') AS advanced,
+            count(*) FILTER (WHERE c.next_stage ~* 'lost') AS lost,
+            count(*) FILTER (WHERE c.next_stage IS NULL) AS still_in_stage,
+            round(count(*) FILTER (WHERE c.next_stage IS NOT NULL AND c.next_stage !~* 'lost')::numeric / count(*), 6),
+            round(avg(extract(epoch FROM c.next_at - c.entered_at) / 86400) FILTER (WHERE c.next_at IS NOT NULL)::numeric, 4)
+     FROM changes c JOIN orders o USING (pipeline, stage)
+     GROUP BY 1, 2, 3`,
+  ];
+}
