@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as m0001 from './migrations/0001_schemas_and_meta.ts';
 import * as m0002 from './migrations/0002_core_tables.ts';
 import * as m0004 from './migrations/0004_marts.ts';
+import * as m0005 from './migrations/0005_kpi_marts.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -17,6 +18,7 @@ const migrations: ReadonlyArray<[name: string, migration: Migration]> = [
   ['0002_core_tables', m0002],
   // 0003 is reserved for the jobs tables.
   ['0004_marts', m0004],
+  ['0005_kpi_marts', m0005],
 ];
 
 /** Names of every migration, in order. */
