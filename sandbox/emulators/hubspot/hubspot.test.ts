@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '@hubspot/api-client';
+import { FaultInjector } from '../faults.ts';
 import { startEmulatorServer } from '../server.ts';
 import type { EmulatorServer } from '../server.ts';
 import { createHubSpotEmulator } from './index.ts';
@@ -26,6 +27,10 @@ const DOC_SEARCH_EXAMPLE = {
   results: [{ id: '512', properties: { hs_object_id: '512' }, createdAt: '2019-10-30T03:30:17.883Z', updatedAt: '2019-12-07T16:50:06.678Z', archived: false }],
   paging: { next: { after: '1' } },
 };
+
+/** Legacy email events, developers.hubspot.com/docs/api-reference/legacy/email-analytics-v1/
+ * events/get-email-public-v1-events: the fields every event type but UNBOUNCE carries. */
+const DOC_EMAIL_EVENT_REQUIRED = ['appId', 'appName', 'created', 'emailCampaignId', 'id', 'portalId', 'recipient', 'type'];
 
 /** Forms v1 submissions, developers.hubspot.com/docs/api-reference/legacy/marketing/forms/v1/
  * get-form-integrations-v1-submissions-forms-form_guid. */
@@ -132,6 +137,15 @@ describe('HubSpot emulator via @hubspot/api-client', () => {
     const body = (await raw.json()) as typeof DOC_SEARCH_EXAMPLE;
     expect(Object.keys(body).sort()).toEqual(Object.keys(DOC_SEARCH_EXAMPLE).sort());
     expect(body.total).toBe(10);
+    // Search never returns associations, even for objects that have some (deals 0..4 do).
+    const dealSearch = await fetch(`${server.origin}/crm/v3/objects/deals/search`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${emu.state.initialAccessToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ limit: 5 }),
+    });
+    const deals = (await dealSearch.json()) as { results: Record<string, unknown>[] };
+    expect(deals.results).toHaveLength(5);
+    for (const r of deals.results) expect(Object.keys(r).sort()).toEqual(['archived', 'createdAt', 'id', 'properties', 'updatedAt']);
     expect(body.paging.next.after).toBe('5');
   });
 
@@ -170,6 +184,8 @@ describe('HubSpot emulator via @hubspot/api-client', () => {
 
   it('pages email events by offset and form submissions by after', async () => {
     const page1 = await (await client.apiRequest({ method: 'GET', path: '/email/public/v1/events', qs: { limit: 2 } })).json() as { events: { type: string; created: number; url?: string }[]; hasMore: boolean; offset: string };
+    expect(Object.keys(page1).sort()).toEqual(['events', 'hasMore', 'offset']);
+    for (const e of page1.events) expect(Object.keys(e)).toEqual(expect.arrayContaining(DOC_EMAIL_EVENT_REQUIRED));
     expect(page1.events.map((e) => e.type)).toEqual(['CLICK', 'OPEN']);
     expect(page1.events[0]?.url).toContain('utm_source=hubspot');
     expect(page1.hasMore).toBe(true);
@@ -214,6 +230,27 @@ describe('HubSpot rate limits', () => {
       expect(await limited.json()).toMatchObject({ status: 'error', message: 'You have reached your ten_secondly_rolling limit.', errorType: 'RATE_LIMIT', policyName: 'TEN_SECONDLY_ROLLING' });
       now += 10_000;
       expect((await get()).status).toBe(200);
+    } finally {
+      await srv.close();
+    }
+  });
+});
+
+describe('HubSpot token expiry', () => {
+  it('answers EXPIRED_AUTHENTICATION for an expired token and accepts the refreshed one', async () => {
+    const hs = createHubSpotEmulator(null);
+    hs.store.insert('companies', { name: 'Acme' });
+    const srv = await startEmulatorServer({ routes: hs.routes, faults: new FaultInjector('hubspot.list:expired_token@first=1') });
+    try {
+      const env = hs.env(srv.origin);
+      const c = new Client({ accessToken: env['HUBSPOT_ACCESS_TOKEN'], basePath: srv.origin });
+      await expect(c.crm.companies.basicApi.getPage(10)).rejects.toMatchObject({ code: 401, body: { category: 'EXPIRED_AUTHENTICATION' } });
+      const token = await c.oauth.tokensApi.create('refresh_token', undefined, undefined, env['HUBSPOT_CLIENT_ID'], env['HUBSPOT_CLIENT_SECRET'], env['HUBSPOT_REFRESH_TOKEN']);
+      expect(token.accessToken).not.toBe(env['HUBSPOT_ACCESS_TOKEN']);
+      c.setAccessToken(token.accessToken);
+      const page = await c.crm.companies.basicApi.getPage(10);
+      expect(page.results).toHaveLength(1);
+      await expect(c.oauth.tokensApi.create('refresh_token', undefined, undefined, env['HUBSPOT_CLIENT_ID'], env['HUBSPOT_CLIENT_SECRET'], 'bogus')).rejects.toMatchObject({ code: 400 });
     } finally {
       await srv.close();
     }

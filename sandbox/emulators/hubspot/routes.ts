@@ -404,6 +404,8 @@ export function hubspotRoutes(store: HubSpotStore, state: HubSpotApiState): Rout
     const hasMore = offset + limit < events.length;
     const body: Record<string, unknown> = {
       events: page.map((e) => ({
+        // 113 is the BatchEmail application (marketing emails).
+        appId: 113,
         appName: 'BatchEmail',
         location: {},
         id: e.id,
