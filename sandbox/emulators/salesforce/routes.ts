@@ -373,7 +373,31 @@ export function salesforceRoutes(store: SalesforceStore, state: SalesforceApiSta
 
   const describe: Handler = (req) => {
     const o = objectParam(req);
-    return { status: 200, body: { ...sobjectSummary(req.params['version'] as string, o), fields: o.fields.map(describeField) } };
+    // DescribeSObjectResult ("SOAP API Developer Guide" / REST "sObject Describe"): the object
+    // properties every describe carries, then fields.
+    return {
+      status: 200,
+      body: {
+        ...sobjectSummary(req.params['version'] as string, o),
+        activateable: false,
+        childRelationships: [],
+        compactLayoutable: true,
+        customSetting: false,
+        deprecatedAndHidden: false,
+        feedEnabled: false,
+        layoutable: true,
+        mergeable: ['Account', 'Contact', 'Lead'].includes(o.name),
+        mruEnabled: true,
+        namedLayoutInfos: [],
+        recordTypeInfos: [],
+        replicateable: true,
+        searchLayoutable: true,
+        supportedScopes: [{ label: 'All ' + o.labelPlural.toLowerCase(), name: 'everything' }],
+        triggerable: o.name !== 'OpportunityHistory',
+        undeletable: o.name !== 'OpportunityHistory',
+        fields: o.fields.map(describeField),
+      },
+    };
   };
 
   const sobjects: Handler = (req) => ({

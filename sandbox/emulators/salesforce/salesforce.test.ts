@@ -39,6 +39,15 @@ const DOC_BULK_JOB_EXAMPLE = {
   columnDelimiter: 'COMMA',
 };
 
+/** Required properties of DescribeSObjectResult (developer.salesforce.com, SOAP API Developer
+ * Guide, "DescribeSObjectResult"; the REST sObject Describe resource returns the same object). */
+const DOC_DESCRIBE_REQUIRED = [
+  'activateable', 'childRelationships', 'compactLayoutable', 'createable', 'custom', 'customSetting', 'deletable',
+  'deprecatedAndHidden', 'feedEnabled', 'fields', 'keyPrefix', 'label', 'labelPlural', 'layoutable', 'mergeable',
+  'mruEnabled', 'name', 'namedLayoutInfos', 'queryable', 'recordTypeInfos', 'replicateable', 'retrieveable',
+  'searchable', 'undeletable', 'updateable', 'urls',
+];
+
 let server: EmulatorServer;
 let emu: SalesforceEmulator;
 let env: Record<string, string>;
@@ -125,6 +134,8 @@ describe('Salesforce emulator via jsforce', () => {
   it('describes objects and lists sobjects', async () => {
     const conn = connection();
     const d = await conn.describe('Lead');
+    expect(Object.keys(d)).toEqual(expect.arrayContaining(DOC_DESCRIBE_REQUIRED));
+    expect(d.keyPrefix).toBe('00Q');
     const names = d.fields.map((f) => f.name);
     expect(names).toEqual(expect.arrayContaining(['IsConverted', 'ConvertedOpportunityId', 'UTM_Source__c', 'SystemModstamp']));
     expect(d.fields.find((f) => f.name === 'UTM_Source__c')?.custom).toBe(true);
