@@ -94,8 +94,16 @@ async function loadOptionalFactory(dir: string, exportName: string): Promise<Fac
   };
 }
 
+/** A store's data-fault surface: its `faultTarget()` when it has one (the ad stores), else the
+ * store itself (the CRM stores implement {@link DataFaultTarget} directly). */
 function asDataFaultTarget(store: unknown): DataFaultTarget | null {
-  return typeof store === 'object' && store !== null ? (store as DataFaultTarget) : null;
+  if (typeof store !== 'object' || store === null) return null;
+  const withTarget = store as { faultTarget?: unknown };
+  if (typeof withTarget.faultTarget === 'function') {
+    const target: unknown = (withTarget.faultTarget as () => unknown).call(store);
+    return typeof target === 'object' && target !== null ? (target as DataFaultTarget) : null;
+  }
+  return store as DataFaultTarget;
 }
 
 function applyDataFault(target: DataFaultTarget, rule: DataFaultRule, rand: () => number): string[] | null {
