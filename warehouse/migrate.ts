@@ -3,6 +3,7 @@ import * as m0001 from './migrations/0001_schemas_and_meta.ts';
 import * as m0002 from './migrations/0002_core_tables.ts';
 import * as m0004 from './migrations/0004_marts.ts';
 import * as m0005 from './migrations/0005_kpi_marts.ts';
+import * as m0006 from './migrations/0006_goals.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -19,6 +20,7 @@ const migrations: ReadonlyArray<[name: string, migration: Migration]> = [
   // 0003 is reserved for the jobs tables.
   ['0004_marts', m0004],
   ['0005_kpi_marts', m0005],
+  ['0006_goals', m0006],
 ];
 
 /** Names of every migration, in order. */

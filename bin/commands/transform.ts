@@ -13,7 +13,7 @@ export function register(program: Command, rt: Runtime): void {
       const opts = parseOptions(z.object({ full: z.boolean().optional() }), raw, 'transform');
       const config = rt.connections();
       const warehouse = await rt.warehouse();
-      const result = await runTransform({ warehouse, log: rt.log, config: config.sections.transform, full: opts.full ?? true });
+      const result = await runTransform({ warehouse, log: rt.log, config: config.sections.transform, goals: config.sections.goals, full: opts.full ?? true });
       for (const step of result.steps) say(`  ${step.name.padEnd(58)} ${(step.ms / 1000).toFixed(2).padStart(7)} s`);
       for (const [table, n] of Object.entries(result.rows)) say(`${table}: ${n} rows`);
       for (const w of result.warnings) say(`warning: ${w}`);

@@ -6,6 +6,7 @@ import { channelFunctionSql, effectiveRules } from './channels.ts';
 import { parseTransformConfig, type TransformConfig } from './config.ts';
 import { attributionMartSql, factMartSql, models } from './models.ts';
 import { kpiCampaignSql, kpiChannelSql, kpiFunnelSql, leadTouchSql } from './kpis.ts';
+import { dataAsOf, parseGoals, refreshGoals } from './goals.ts';
 
 export { parseTransformConfig, type TransformConfig } from './config.ts';
 
@@ -14,6 +15,10 @@ export interface TransformOptions {
   log: Logger;
   /** The `transform` section of the config file (validated here). */
   config?: unknown;
+  /** The `goals` section of the config file (a list, or { file }). */
+  goals?: unknown;
+  /** Folder relative goal files resolve against. Default: the working directory. */
+  baseDir?: string;
   /** Rebuild everything (the only mode for now: every run is a full, atomic refresh). */
   full?: boolean;
 }
@@ -33,6 +38,7 @@ const DATA_DRIVEN_MODELS = ['markov', 'shapley', 'fractribution'] as const;
 export const MART_TABLES = [
   'marts.fct_attribution', 'marts.fct_ad_spend_daily', 'marts.fct_web_traffic_daily',
   'marts.kpi_channel_monthly', 'marts.kpi_campaign_monthly', 'marts.kpi_funnel_monthly',
+  'marts.goal_monthly_targets', 'marts.goal_pacing',
 ] as const;
 
 /**
@@ -129,6 +135,7 @@ async function count(trx: Knex.Transaction, table: string): Promise<number> {
  */
 export async function runTransform(options: TransformOptions): Promise<TransformResult> {
   const config = parseTransformConfig(options.config);
+  const goals = parseGoals(options.goals, options.baseDir);
   const steps: TransformResult['steps'] = [];
   const warnings: string[] = [];
   const rows: Record<string, number> = {};
@@ -149,6 +156,10 @@ export async function runTransform(options: TransformOptions): Promise<Transform
     await step('marts.kpi_channel_monthly', kpiChannelSql(config));
     await step('marts.kpi_campaign_monthly', kpiCampaignSql(config));
     await step('marts.kpi_funnel_monthly', kpiFunnelSql());
+    await step('marts.goal_pacing', async () => {
+      const asOf = config.asOf ?? (await dataAsOf(trx)) ?? new Date().toISOString().slice(0, 10);
+      await refreshGoals(trx, goals, { asOf, currency: config.reportingCurrency });
+    });
     const missingFx = Number(((await trx('marts.fct_ad_spend_daily').whereNull('spend_reporting').count({ n: '*' }).first()) as { n: number }).n);
     if (missingFx > 0) warnings.push(`${missingFx} spend rows have no FX rate to ${config.reportingCurrency}: load rates into core.fx_rate_daily (they count as 0 in the KPI marts)`);
     for (const table of MART_TABLES) rows[table] = await count(trx, table);

@@ -209,6 +209,39 @@ describe.each(WAREHOUSE_KINDS)('transform on %s', (kind) => {
     expect(funnel[0]!.advanced).toBe(funnel[1]!.entered);
   });
 
+  it('plans goals backward into months and paces them', async () => {
+    await runTransform({
+      warehouse,
+      log,
+      config: { asOf: '2026-02-28' },
+      goals: [
+        { id: 'q1_spend_cap', metric: 'spend', period: '2026-Q1', target: 6000 },
+        { id: 'leads_2026', metric: 'leads', period: '2026', target: 1000, split: 'seasonal' },
+        { id: 'paid_search_pipeline', metric: 'pipeline', period: '2026-Q1', target: 50, channel: 'Paid Search', model: 'linear' },
+      ],
+    });
+    const pacing = (await warehouse.knex('marts.goal_pacing').orderBy('goal_id').select()) as Array<Record<string, unknown>>;
+    expect(pacing.map((p) => p.goal_id)).toEqual(['leads_2026', 'paid_search_pipeline', 'q1_spend_cap']);
+    const cap = pacing.find((p) => p.goal_id === 'q1_spend_cap')!;
+    // 32 USD a day (10 USD + 20 EUR at 1.1) over Jan + Feb 2026 = 59 days; 2 of 3 months elapsed, even plan.
+    expect(Number(cap.actual_to_date)).toBeCloseTo(59 * 32, 6);
+    expect(Number(cap.elapsed_share)).toBeCloseTo(2 / 3, 9);
+    expect(Number(cap.target_to_date)).toBeCloseTo(4000, 6);
+    expect(Number(cap.forecast)).toBeCloseTo((59 * 32) / (2 / 3), 6);
+    expect(Number(cap.pace_pct)).toBeCloseTo((4000 / (59 * 32)) * 100, 2);
+    expect(cap).toMatchObject({ direction: 'at_most', kind: 'monetary', forecast_method: 'run_rate', on_track: true, currency: 'USD' });
+    const months = await warehouse.knex('marts.goal_monthly_targets').where({ goal_id: 'leads_2026' }).select('weight', 'target');
+    expect(months).toHaveLength(12);
+    expect(months.reduce((a, m) => a + Number(m.weight), 0)).toBeCloseTo(1, 9);
+    const pipelineGoal = pacing.find((p) => p.goal_id === 'paid_search_pipeline')!;
+    const actual = (await warehouse.knex.raw(
+      `SELECT coalesce(sum(pipeline), 0)::float8 AS p FROM marts.kpi_channel_monthly WHERE model = 'linear' AND channel = 'Paid Search' AND month IN ('2026-01-01', '2026-02-01')`,
+    )).rows[0].p as number;
+    expect(Number(pipelineGoal.actual_to_date)).toBeCloseTo(actual, 6);
+    expect(pipelineGoal.on_track).toBe(Number(pipelineGoal.forecast) >= 50);
+    await runTransform({ warehouse, log }); // back to the default state for the other tests
+  });
+
   it('is deterministic: a second run gives identical marts', async () => {
     const hash = async () => (await warehouse.knex.raw(`SELECT md5(string_agg(t::text, '' ORDER BY t::text)) AS h FROM marts.fct_attribution t`)).rows[0].h as string;
     const before = await hash();
