@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import * as m0001 from './migrations/0001_schemas_and_meta.ts';
 import * as m0002 from './migrations/0002_core_tables.ts';
+import * as m0003 from './migrations/0003_jobs.ts';
 import * as m0004 from './migrations/0004_marts.ts';
 import * as m0005 from './migrations/0005_kpi_marts.ts';
 import * as m0006 from './migrations/0006_goals.ts';
@@ -17,7 +18,7 @@ interface Migration {
 const migrations: ReadonlyArray<[name: string, migration: Migration]> = [
   ['0001_schemas_and_meta', m0001],
   ['0002_core_tables', m0002],
-  // 0003 is reserved for the jobs tables.
+  ['0003_jobs', m0003],
   ['0004_marts', m0004],
   ['0005_kpi_marts', m0005],
   ['0006_goals', m0006],

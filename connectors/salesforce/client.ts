@@ -61,6 +61,12 @@ interface TokenResponse {
   refresh_token?: string;
 }
 
+/**
+ * jsforce retries 429/5xx on its own (5 times, up to 15 s); mpm retries in call() instead, with
+ * the configured count, so a failing call is retried by one policy only.
+ */
+const REQUEST_OPTIONS = { retry: { maxRetries: 0 }, timeout: 120_000 };
+
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
 
 export class SalesforceClient {
@@ -196,7 +202,9 @@ export class SalesforceClient {
         const mapped = this.mapError(what, err);
         const retryable = mapped instanceof TransientError || (mapped instanceof RateLimitError && mapped.retryAfterMs <= 60_000);
         if (!retryable || attempt >= this.cfg.maxRetries) throw mapped;
-        const wait = mapped instanceof RateLimitError ? mapped.retryAfterMs : Math.floor(Math.random() * this.cfg.retryBaseMs * 2 ** attempt);
+        // Exponential backoff from retryBaseMs (full jitter for server errors); jsforce errors carry no Retry-After.
+        const step = this.cfg.retryBaseMs * 2 ** attempt;
+        const wait = mapped instanceof RateLimitError ? step : Math.floor(Math.random() * step);
         this.log.warn({ attempt: attempt + 1, waitMs: wait }, `${mapped.message}; retrying`);
         await sleep(wait, undefined, { signal: this.signal });
       }
@@ -256,7 +264,7 @@ export class SalesforceClient {
 
   /** GET /limits: seeds the usage guard ("Limits" resource, DailyApiRequests Max/Remaining). */
   async readLimits(): Promise<void> {
-    const limits = await this.call('limits', () => this.conn.request<Record<string, { Max?: number; Remaining?: number }>>(this.versionPath('/limits')));
+    const limits = await this.call('limits', () => this.conn.request<Record<string, { Max?: number; Remaining?: number }>>(this.versionPath('/limits'), REQUEST_OPTIONS));
     const daily = limits?.DailyApiRequests;
     if (daily && typeof daily.Max === 'number' && typeof daily.Remaining === 'number') {
       this.usage = { used: daily.Max - daily.Remaining, limit: daily.Max };
@@ -265,7 +273,7 @@ export class SalesforceClient {
   }
 
   async describe(object: string): Promise<DescribeField[]> {
-    const res = await this.call(`describe ${object}`, () => this.conn.request<{ fields?: unknown }>(this.versionPath(`/sobjects/${object}/describe`)));
+    const res = await this.call(`describe ${object}`, () => this.conn.request<{ fields?: unknown }>(this.versionPath(`/sobjects/${object}/describe`), REQUEST_OPTIONS));
     if (!Array.isArray(res?.fields)) throw new SchemaError(`salesforce: describe ${object}: response has no fields[]`, 'fields');
     return (res.fields as Array<{ name?: unknown; type?: unknown }>).map((f) => ({ name: String(f.name), type: String(f.type) }));
   }
@@ -274,14 +282,14 @@ export class SalesforceClient {
   async query(soql: string, options: { all: boolean; batchSize?: number }): Promise<QueryResponse> {
     const url = this.versionPath(`/${options.all ? 'queryAll' : 'query'}?q=${encodeURIComponent(soql)}`);
     const headers: Record<string, string> = options.batchSize ? { 'Sforce-Query-Options': `batchSize=${options.batchSize}` } : {};
-    const res = await this.call('query', () => this.conn.request<QueryResponse>({ method: 'GET', url, headers }));
+    const res = await this.call('query', () => this.conn.request<QueryResponse>({ method: 'GET', url, headers }, REQUEST_OPTIONS));
     return checkQueryResponse(res);
   }
 
   /** GET nextRecordsUrl. */
   async queryMore(nextRecordsUrl: string, batchSize?: number): Promise<QueryResponse> {
     const headers: Record<string, string> = batchSize ? { 'Sforce-Query-Options': `batchSize=${batchSize}` } : {};
-    const res = await this.call('query (next page)', () => this.conn.request<QueryResponse>({ method: 'GET', url: nextRecordsUrl, headers }));
+    const res = await this.call('query (next page)', () => this.conn.request<QueryResponse>({ method: 'GET', url: nextRecordsUrl, headers }, REQUEST_OPTIONS));
     return checkQueryResponse(res);
   }
 
@@ -306,12 +314,12 @@ export class SalesforceClient {
   async createBulkJob(soql: string, all: boolean): Promise<BulkJobInfo> {
     const body = JSON.stringify({ operation: all ? 'queryAll' : 'query', query: soql, contentType: 'CSV', columnDelimiter: 'COMMA', lineEnding: 'LF' });
     return this.call('create bulk query job', () =>
-      this.conn.request<BulkJobInfo>({ method: 'POST', url: this.versionPath('/jobs/query'), body, headers: { 'Content-Type': 'application/json' } }),
+      this.conn.request<BulkJobInfo>({ method: 'POST', url: this.versionPath('/jobs/query'), body, headers: { 'Content-Type': 'application/json' } }, REQUEST_OPTIONS),
     );
   }
 
   async bulkJob(jobId: string): Promise<BulkJobInfo> {
-    return this.call('bulk job status', () => this.conn.request<BulkJobInfo>(this.versionPath(`/jobs/query/${jobId}`)));
+    return this.call('bulk job status', () => this.conn.request<BulkJobInfo>(this.versionPath(`/jobs/query/${jobId}`), REQUEST_OPTIONS));
   }
 
   /** Polls until JobComplete; Failed/Aborted and timeouts are errors. */
@@ -361,7 +369,7 @@ export class SalesforceClient {
 
   async deleteBulkJob(jobId: string): Promise<void> {
     try {
-      await this.conn.request({ method: 'DELETE', url: this.versionPath(`/jobs/query/${jobId}`) });
+      await this.conn.request({ method: 'DELETE', url: this.versionPath(`/jobs/query/${jobId}`) }, REQUEST_OPTIONS);
     } catch (err) {
       // Only housekeeping: Salesforce removes jobs after 7 days anyway.
       this.log.debug({ err: scrub(String(err)) }, `could not delete bulk job ${jobId}`);

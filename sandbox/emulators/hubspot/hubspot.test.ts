@@ -208,6 +208,37 @@ describe('HubSpot emulator via @hubspot/api-client', () => {
   });
 });
 
+describe('HubSpot data changes during a paged search', () => {
+  it('re-evaluates each search page, so a mid-read modification makes an offset pager skip a record', async () => {
+    let now = Date.parse('2025-01-01T00:00:00Z');
+    const hs = createHubSpotEmulator(null, { now: () => now });
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      now += 1000;
+      ids.push(hs.store.insert('deals', { dealname: `D${i}` }));
+    }
+    const srv = await startEmulatorServer({ routes: hs.routes });
+    try {
+      now += 1000;
+      // After page 1 (D0, D1), the already-served D1 is modified and moves to the end of the sort
+      // order, so everything behind it shifts one place towards the served range.
+      hs.store.afterPage(1, () => hs.store.update('deals', ids[1] as string, { dealname: 'D1 changed' }), 'search');
+      const c = new Client({ accessToken: hs.state.initialAccessToken, basePath: srv.origin });
+      const seen: string[] = [];
+      let after: string | undefined = '0';
+      while (after !== undefined) {
+        const page = await c.crm.deals.searchApi.doSearch({ filterGroups: [], sorts: ['hs_lastmodifieddate'], properties: ['dealname'], limit: 2, after });
+        seen.push(...page.results.map((r) => r.properties['dealname'] ?? ''));
+        after = page.paging?.next?.after;
+      }
+      // D2 slid into the already-served offset range and is never seen.
+      expect(seen).toEqual(['D0', 'D1', 'D3', 'D4', 'D5', 'D1 changed']);
+    } finally {
+      await srv.close();
+    }
+  });
+});
+
 describe('HubSpot rate limits', () => {
   it('answers 429 with HubSpot headers past the 10-second and the search budgets', async () => {
     let now = 1_000_000;

@@ -354,13 +354,15 @@ export class HubSpotStore implements DataFaultTarget {
     return picks.map((p) => p.id);
   }
 
-  /** After page `page` of the next paged object read, modifies an object of that read that has
-   * not been served yet (else one already served). */
+  /** After page `page` of the next paged object read, modifies an object of that read that was
+   * already served (else any object of the read). */
   mutateDuringPaging(page: number, rand: () => number): void {
     this.afterPage(page, (ctx) => {
       if (!ctx.objectType) return;
-      const pending = ctx.ids.slice(ctx.served);
-      const pool = pending.length > 0 ? pending : ctx.ids;
+      // An already-served record is the hazardous pick: re-sorted reads (HubSpot search) shift
+      // pending records into the served range, cursor reads miss the change until the next sync.
+      const served = ctx.ids.slice(0, ctx.served);
+      const pool = served.length > 0 ? served : ctx.ids;
       const id = pool[Math.floor(rand() * pool.length)];
       if (id !== undefined) this.modifyObject(ctx.objectType, id, rand);
     });

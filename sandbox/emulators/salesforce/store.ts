@@ -240,12 +240,14 @@ export class SalesforceStore implements DataFaultTarget {
     return ids;
   }
 
-  /** After page `page` of the next paged read, modifies a record of that read not yet served
-   * (else one already served). */
+  /** After page `page` of the next paged read, modifies a record of that read that was already
+   * served (else any record of the read). */
   mutateDuringPaging(page: number, rand: () => number): void {
     this.afterPage(page, (ctx) => {
-      const pending = ctx.ids.slice(ctx.served);
-      const pool = pending.length > 0 ? pending : ctx.ids;
+      // An already-served record is the hazardous pick: re-sorted reads (HubSpot search) shift
+      // pending records into the served range, cursor reads miss the change until the next sync.
+      const served = ctx.ids.slice(0, ctx.served);
+      const pool = served.length > 0 ? served : ctx.ids;
       const id = pool[Math.floor(rand() * pool.length)];
       if (id !== undefined) this.modifyRecord(id, rand);
     });
