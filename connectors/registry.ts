@@ -1,11 +1,15 @@
 import type { ConnectorDefinition, ConnectorName } from './core/connector.ts';
 import { csvConnector } from './csv/index.ts';
+import { googleAdsConnector } from './google_ads/index.ts';
+import { salesforceConnector } from './salesforce/index.ts';
 
 /**
  * Every connector mpm ships. Adding a connector is its folder plus one line here.
  * (Typed loosely on Cfg: each connection's settings are parsed by its own connector's schema.)
  */
 export const connectors: ReadonlyArray<ConnectorDefinition<unknown>> = [
+  salesforceConnector as ConnectorDefinition<unknown>,
+  googleAdsConnector as ConnectorDefinition<unknown>,
   csvConnector as ConnectorDefinition<unknown>,
 ];
 
