@@ -1,0 +1,73 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = path.resolve(import.meta.dirname, '..');
+const tsx = path.join(root, 'node_modules/.bin/tsx');
+
+/** Starts `mpm sandbox start` and resolves once the env lines are out (the log line follows them on stderr). */
+function startCli(args: string[]) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpm-sandbox-'));
+  const child = spawn(tsx, [path.join(root, 'bin/mpm.ts'), 'sandbox', 'start', ...args], {
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? '', HOME: dir, LOG_LEVEL: 'info' },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+  const ready = new Promise<{ stdout: string }>((resolve, reject) => {
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+      if (stderr.includes('sandbox serving')) resolve({ stdout });
+    });
+    child.on('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
+  });
+  ready.catch(() => undefined); // awaited only by tests that expect the server to come up
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, ready, exited, stderr: () => stderr };
+}
+
+describe('mpm sandbox start', () => {
+  it('prints NAME=value lines the connectors read, serves the emulators with those tokens, and stops on SIGTERM', async () => {
+    const { child, ready, exited } = startCli(['--scale', 'tiny', '--seed', '7', '--port', '0']);
+    const { stdout } = await ready;
+    const env = Object.fromEntries(
+      stdout
+        .trim()
+        .split('\n')
+        .map((line) => {
+          const at = line.indexOf('=');
+          expect(at, `line '${line}' is NAME=value`).toBeGreaterThan(0);
+          return [line.slice(0, at), line.slice(at + 1)];
+        }),
+    );
+    for (const name of ['SALESFORCE_INSTANCE_URL', 'SALESFORCE_LOGIN_URL', 'SALESFORCE_ACCESS_TOKEN', 'HUBSPOT_BASE_URL', 'HUBSPOT_ACCESS_TOKEN', 'GOOGLE_ADS_BASE_URL', 'GOOGLE_OAUTH_TOKEN_URL']) {
+      expect(env[name], name).toBeTruthy();
+    }
+    const origin = env.SALESFORCE_INSTANCE_URL!;
+    expect(origin).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+
+    // The printed token is accepted; a wrong one is refused the way Salesforce refuses it.
+    const soql = encodeURIComponent('SELECT Id FROM Account LIMIT 1');
+    const ok = await fetch(`${origin}/services/data/v${env.SALESFORCE_API_VERSION}/query?q=${soql}`, { headers: { Authorization: `Bearer ${env.SALESFORCE_ACCESS_TOKEN}` } });
+    expect(ok.status).toBe(200);
+    const body = (await ok.json()) as { totalSize: number; records: unknown[] };
+    expect(body.records).toHaveLength(1);
+    const denied = await fetch(`${origin}/services/data/v${env.SALESFORCE_API_VERSION}/query?q=${soql}`, { headers: { Authorization: 'Bearer nope' } });
+    expect(denied.status).toBe(401);
+
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+
+  it('exits 2 naming the option on a bad scale or fault spec', async () => {
+    const bad = startCli(['--scale', 'enormous']);
+    expect(await bad.exited).toBe(2);
+    expect(bad.stderr()).toMatch(/--scale: unknown world scale: enormous/);
+    const faults = startCli(['--scale', 'tiny', '--faults', 'salesforce.query:nonsense']);
+    expect(await faults.exited).toBe(2);
+    expect(faults.stderr()).toMatch(/--faults: /);
+  });
+});
