@@ -71,3 +71,25 @@ describe('mpm sandbox start', () => {
     expect(faults.stderr()).toMatch(/--faults: /);
   });
 });
+
+describe('mpm demo', () => {
+  it('runs the whole pipeline offline on the embedded warehouse and prints the summary', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpm-demo-'));
+    const child = spawn(tsx, [path.join(root, 'bin/mpm.ts'), 'demo', '--scale', 'tiny'], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '', HOME: dir, LOG_LEVEL: 'error' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code, stderr).toBe(0);
+    expect(stdout).toMatch(/warehouse: pglite/);
+    expect(stdout).toMatch(/salesforce\.opportunity: success/);
+    expect(stdout).toMatch(/per channel, whole world, credit under w_shaped/);
+    expect(stdout).toMatch(/share of won-revenue credit per channel, by attribution model/);
+    expect(stdout).toMatch(/goal pacing:/);
+    expect(fs.existsSync(path.join(dir, '.mpm'))).toBe(true);
+  });
+});
