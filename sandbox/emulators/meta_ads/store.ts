@@ -1,0 +1,290 @@
+/**
+ * The Meta Ads emulator's data: ad accounts, campaigns and daily campaign metrics built from the
+ * world, async report runs, and the mutations tests and data faults use (restatements, malformed
+ * rows, schema drift, failing or stalling report runs).
+ */
+import type { AdDay, World } from '../../world/types.ts';
+import { addDays } from '../../world/dates.ts';
+import type { DataFaultTarget } from '../faults.ts';
+import { fnv1a, pickDistinct } from '../prng.ts';
+
+export interface MetaAdAccount {
+  /** Numeric id; the Graph path is act_<id>. */
+  id: string;
+  name: string;
+  currency: string;
+  timezoneName: string;
+}
+
+export interface MetaCampaign {
+  id: string;
+  accountId: string;
+  name: string;
+  /** Campaign `status` (Marketing API reference "Ad Campaign": ACTIVE, PAUSED, DELETED, ARCHIVED). */
+  status: 'ACTIVE' | 'PAUSED' | 'DELETED' | 'ARCHIVED';
+  objective: string;
+  startDate: string;
+  endDate: string;
+  /** Minor units of the account currency (Meta sends budgets as strings of cents). */
+  dailyBudget: number;
+}
+
+/** Metrics of one campaign on one account-local day. */
+export interface MetaDay {
+  date: string;
+  accountId: string;
+  campaignId: string;
+  spendMicros: number;
+  impressions: number;
+  clicks: number;
+  conversions: number;
+  conversionsValueMicros: number;
+}
+
+export type MetaMetrics = Pick<MetaDay, 'spendMicros' | 'impressions' | 'clicks' | 'conversions' | 'conversionsValueMicros'>;
+
+/** How a malformed row is broken when served. */
+export type MetaMalformKind = 'non_numeric_spend' | 'missing_campaign_id' | 'bad_date' | 'actions_not_a_list';
+
+export type ReportRunStatus = 'Job Not Started' | 'Job Started' | 'Job Running' | 'Job Completed' | 'Job Failed' | 'Job Skipped';
+
+/** What the next report runs do instead of completing normally. */
+export type ReportRunFate = 'fail' | 'stall';
+
+export interface ReportRun {
+  id: string;
+  accountId: string;
+  since: string;
+  until: string;
+  /** The insights query the run answers (fields, level, limit...), as posted. */
+  params: URLSearchParams;
+  status: ReportRunStatus;
+  percent: number;
+  polls: number;
+  fate: ReportRunFate | undefined;
+  createdAt: number;
+  completedAt: number | undefined;
+}
+
+export class UnknownMetaRowError extends Error {
+  constructor(campaignId: string, date: string) {
+    super(`no Meta insights row for campaign ${campaignId} on ${date}`);
+    this.name = 'UnknownMetaRowError';
+  }
+}
+
+const key = (campaignId: string, date: string): string => `${campaignId}|${date}`;
+
+export interface MetaAdsStoreOptions {
+  /** Polls of GET /{report_run_id} before a run completes. Default 2. */
+  pollsToComplete?: number;
+  /**
+   * Largest number of campaign-day rows one synchronous insights request may cover before Meta
+   * answers "Please reduce the amount of data" (code 100, subcode 1487534). Default 5,000.
+   */
+  maxSyncRows?: number;
+  /** Largest number of rows one async report run may cover before it ends "Job Failed". Default 50,000. */
+  maxAsyncRows?: number;
+}
+
+export class MetaAdsStore {
+  readonly accounts: readonly MetaAdAccount[];
+  readonly campaigns: readonly MetaCampaign[];
+  readonly endDate: string;
+  readonly pollsToComplete: number;
+  maxSyncRows: number;
+  maxAsyncRows: number;
+  private readonly days = new Map<string, MetaDay>();
+  private readonly malformed = new Map<string, MetaMalformKind>();
+  private readonly extra = new Map<string, unknown>();
+  private readonly runs = new Map<string, ReportRun>();
+  /** Fates queued for the next report runs, in order. */
+  private readonly fates: ReportRunFate[] = [];
+  private runSeq = 0;
+  private readonly seed: number;
+  /** Bumped on every mutation. */
+  version = 0;
+
+  constructor(world: World, opts: MetaAdsStoreOptions = {}) {
+    this.seed = world.seed;
+    this.endDate = world.endDate;
+    this.pollsToComplete = opts.pollsToComplete ?? 2;
+    this.maxSyncRows = opts.maxSyncRows ?? 5_000;
+    this.maxAsyncRows = opts.maxAsyncRows ?? 50_000;
+    this.accounts = world.adAccounts
+      .filter((a) => a.platform === 'meta_ads')
+      .map((a) => ({ id: a.id, name: a.name, currency: a.currency, timezoneName: a.timeZone }));
+    this.campaigns = world.campaigns
+      .filter((c) => c.platform === 'meta_ads' && c.adAccountId)
+      .map((c) => ({
+        id: c.id,
+        accountId: c.adAccountId as string,
+        name: c.name,
+        status: c.status === 'PAUSED' ? 'PAUSED' : 'ACTIVE',
+        objective: c.platformType ?? 'OUTCOME_LEADS',
+        startDate: c.startDate,
+        endDate: c.endDate,
+        dailyBudget: Math.round((c.dailyBudgetMicros ?? 0) / 10_000),
+      }));
+    for (const d of world.adDaily()) {
+      if (d.platform === 'meta_ads') this.days.set(key(d.campaignId, d.date), fromWorld(d));
+    }
+  }
+
+  account(id: string): MetaAdAccount | undefined {
+    return this.accounts.find((a) => a.id === id);
+  }
+
+  campaign(id: string): MetaCampaign | undefined {
+    return this.campaigns.find((c) => c.id === id);
+  }
+
+  accountCampaigns(accountId: string): MetaCampaign[] {
+    return this.campaigns.filter((c) => c.accountId === accountId).sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /**
+   * Rows of one account in since..until (inclusive), ordered by date then campaign id. Days without
+   * delivery are left out, as Insights leaves out objects with no stats.
+   */
+  accountDays(accountId: string, since: string, until: string): MetaDay[] {
+    const out: MetaDay[] = [];
+    for (const d of this.days.values()) {
+      if (d.accountId !== accountId || d.date < since || d.date > until) continue;
+      if (d.spendMicros === 0 && d.impressions === 0 && d.clicks === 0 && d.conversions === 0) continue;
+      out.push(d);
+    }
+    return out.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.campaignId.localeCompare(b.campaignId)));
+  }
+
+  /** How many campaign-day cells a report over the range touches (what Meta's data-per-call limit counts). */
+  cellCount(accountId: string, since: string, until: string): number {
+    const days = Math.round((Date.parse(`${until}T00:00:00Z`) - Date.parse(`${since}T00:00:00Z`)) / 86_400_000) + 1;
+    return Math.max(0, days) * this.accountCampaigns(accountId).length;
+  }
+
+  day(campaignId: string, date: string): MetaDay | undefined {
+    const d = this.days.get(key(campaignId, date));
+    return d ? { ...d } : undefined;
+  }
+
+  /** Changes a day's metrics after the fact (late conversions inside the attribution window). */
+  restate(campaignId: string, date: string, changes: Partial<MetaMetrics>): void {
+    const d = this.days.get(key(campaignId, date));
+    if (!d) throw new UnknownMetaRowError(campaignId, date);
+    Object.assign(d, changes);
+    this.version++;
+  }
+
+  malform(campaignId: string, date: string, kind: MetaMalformKind = 'non_numeric_spend'): void {
+    if (!this.days.has(key(campaignId, date))) throw new UnknownMetaRowError(campaignId, date);
+    this.malformed.set(key(campaignId, date), kind);
+    this.version++;
+  }
+
+  repair(campaignId: string, date: string): void {
+    this.malformed.delete(key(campaignId, date));
+    this.version++;
+  }
+
+  malformKind(campaignId: string, date: string): MetaMalformKind | undefined {
+    return this.malformed.get(key(campaignId, date));
+  }
+
+  /** Schema drift: a top-level field the client did not ask for, added to every insights row. */
+  addField(name: string, value: unknown): void {
+    this.extra.set(name, value);
+    this.version++;
+  }
+
+  extraFields(): ReadonlyMap<string, unknown> {
+    return this.extra;
+  }
+
+  /** The next `count` report runs fail ("Job Failed") or stall (stay "Job Running" forever). */
+  queueRunFates(fate: ReportRunFate, count = 1): void {
+    for (let i = 0; i < count; i++) this.fates.push(fate);
+  }
+
+  createRun(accountId: string, since: string, until: string, params: URLSearchParams, now: number): ReportRun {
+    this.runSeq++;
+    const id = String(6_000_000_000_000 + ((fnv1a(`meta-run|${this.seed}|${this.runSeq}`) >>> 0) % 900_000_000) * 1000 + this.runSeq);
+    let fate = this.fates.shift();
+    // A run over more data than Meta will compute fails the way large real jobs do.
+    if (fate === undefined && this.cellCount(accountId, since, until) > this.maxAsyncRows) fate = 'fail';
+    const run: ReportRun = { id, accountId, since, until, params, status: 'Job Not Started', percent: 0, polls: 0, fate, createdAt: now, completedAt: undefined };
+    this.runs.set(id, run);
+    return run;
+  }
+
+  run(id: string): ReportRun | undefined {
+    return this.runs.get(id);
+  }
+
+  /** All runs created so far, oldest first (tests check what was asked). */
+  allRuns(): ReportRun[] {
+    return [...this.runs.values()];
+  }
+
+  /** One poll: the run moves forward (or fails, or stalls at the same percentage). */
+  advance(run: ReportRun, now: number): void {
+    if (run.status === 'Job Completed' || run.status === 'Job Failed') return;
+    run.polls++;
+    if (run.fate === 'stall') {
+      run.status = 'Job Running';
+      run.percent = 38;
+      return;
+    }
+    if (run.polls >= this.pollsToComplete) {
+      run.status = run.fate === 'fail' ? 'Job Failed' : 'Job Completed';
+      run.percent = run.fate === 'fail' ? run.percent : 100;
+      run.completedAt = now;
+      return;
+    }
+    run.status = run.polls === 1 ? 'Job Started' : 'Job Running';
+    run.percent = Math.min(99, Math.round((run.polls / this.pollsToComplete) * 100));
+  }
+
+  /** Adapter for the sandbox's data-fault rules (`meta_ads:restate=7`, `meta_ads:malform=2`). */
+  faultTarget(): DataFaultTarget {
+    return {
+      restate: (days, rand) => {
+        const from = addDays(this.endDate, -(days - 1));
+        for (const d of this.days.values()) {
+          if (d.date < from) continue;
+          // Late conversions arrive within the attribution window; some rows get a spend correction.
+          const extra = Math.round(rand() * 3);
+          const perConv = d.conversions > 0 ? d.conversionsValueMicros / d.conversions : 40_000_000;
+          const changes: Partial<MetaMetrics> = {
+            conversions: Math.round((d.conversions + extra) * 100) / 100,
+            conversionsValueMicros: Math.round(d.conversionsValueMicros + extra * perConv),
+          };
+          if (rand() < 0.2) changes.spendMicros = Math.max(0, d.spendMicros + Math.round(((rand() - 0.5) * 0.04 * d.spendMicros) / 10_000) * 10_000);
+          this.restate(d.campaignId, d.date, changes);
+        }
+      },
+      malformRandom: (count, rand) => {
+        const kinds: MetaMalformKind[] = ['non_numeric_spend', 'missing_campaign_id', 'bad_date', 'actions_not_a_list'];
+        const picked = pickDistinct([...this.days.keys()].sort(), count, rand);
+        for (const k of picked) {
+          const d = this.days.get(k) as MetaDay;
+          this.malform(d.campaignId, d.date, kinds[Math.floor(rand() * kinds.length)] ?? 'non_numeric_spend');
+        }
+        return picked;
+      },
+    };
+  }
+}
+
+function fromWorld(d: AdDay): MetaDay {
+  return {
+    date: d.date,
+    accountId: d.adAccountId,
+    campaignId: d.campaignId,
+    spendMicros: d.spendMicros,
+    impressions: d.impressions,
+    clicks: d.clicks,
+    conversions: d.conversions,
+    conversionsValueMicros: d.conversionsValueMicros,
+  };
+}
