@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import jsforce from 'jsforce';
 import type { Connection } from 'jsforce';
 import type { Logger } from 'pino';
-import { HttpClient } from '../core/http.ts';
+import { HttpClient, parseRetryAfter } from '../core/http.ts';
 import { AuthError, ConfigError, MpmError, RateLimitError, RequestError, SchemaError, TransientError, UsageLimitError } from '../core/errors/index.ts';
 import { registerSecret, scrub } from '../../pipeline/secrets.ts';
 import type { SalesforceConfig } from './config.ts';
@@ -67,6 +67,8 @@ interface TokenResponse {
  */
 const REQUEST_OPTIONS = { retry: { maxRetries: 0 }, timeout: 120_000 };
 
+type JsforceTransport = Connection['_transport'];
+
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
 
 export class SalesforceClient {
@@ -77,6 +79,10 @@ export class SalesforceClient {
   /** Refreshes since the last successful call: a token refused right after a refresh is not refreshed forever. */
   private refreshesWithoutSuccess = 0;
   private usage: { used: number; limit: number } | undefined;
+  /** Retry-After of the last throttled/unavailable response, which jsforce's errors do not carry. */
+  private retryAfterMs: number | undefined;
+  /** jsforce request options: no jsforce retries, and a transport that notes Retry-After. */
+  private readonly requestOptions: typeof REQUEST_OPTIONS & { transport: Pick<JsforceTransport, 'httpRequest'> };
   /** API calls made by this client (tests and logs). */
   calls = 0;
 
@@ -114,6 +120,24 @@ export class SalesforceClient {
           }
         : {}),
     });
+    const base = this.conn._transport;
+    this.requestOptions = {
+      ...REQUEST_OPTIONS,
+      transport: {
+        httpRequest: (req, options) => {
+          const pending = base.httpRequest(req, options);
+          pending.then(
+            (res) => this.noteRetryAfter(res.statusCode, res.headers['retry-after']),
+            () => undefined,
+          );
+          return pending;
+        },
+      },
+    };
+  }
+
+  private noteRetryAfter(status: number, header: string | undefined): void {
+    if (status === 429 || status === 503) this.retryAfterMs = parseRetryAfter(header);
   }
 
   /** Gets a token up front when none is configured (refresh-token or client-credentials flow). */
@@ -195,6 +219,7 @@ export class SalesforceClient {
       this.checkBudget();
       try {
         this.calls++;
+        this.retryAfterMs = undefined;
         const result = await fn();
         this.refreshesWithoutSuccess = 0;
         return result;
@@ -202,9 +227,11 @@ export class SalesforceClient {
         const mapped = this.mapError(what, err);
         const retryable = mapped instanceof TransientError || (mapped instanceof RateLimitError && mapped.retryAfterMs <= 60_000);
         if (!retryable || attempt >= this.cfg.maxRetries) throw mapped;
-        // Exponential backoff from retryBaseMs (full jitter for server errors); jsforce errors carry no Retry-After.
+        // Exponential backoff from retryBaseMs (full jitter for server errors), never shorter than
+        // the response's Retry-After (noted by the transport, since jsforce errors drop headers).
         const step = this.cfg.retryBaseMs * 2 ** attempt;
-        const wait = mapped instanceof RateLimitError ? step : Math.floor(Math.random() * step);
+        const wait = Math.max(mapped instanceof RateLimitError ? step : Math.floor(Math.random() * step), this.retryAfterMs ?? 0);
+        if (wait > 60_000) throw mapped;
         this.log.warn({ attempt: attempt + 1, waitMs: wait }, `${mapped.message}; retrying`);
         await sleep(wait, undefined, { signal: this.signal });
       }
@@ -264,7 +291,7 @@ export class SalesforceClient {
 
   /** GET /limits: seeds the usage guard ("Limits" resource, DailyApiRequests Max/Remaining). */
   async readLimits(): Promise<void> {
-    const limits = await this.call('limits', () => this.conn.request<Record<string, { Max?: number; Remaining?: number }>>(this.versionPath('/limits'), REQUEST_OPTIONS));
+    const limits = await this.call('limits', () => this.conn.request<Record<string, { Max?: number; Remaining?: number }>>(this.versionPath('/limits'), this.requestOptions));
     const daily = limits?.DailyApiRequests;
     if (daily && typeof daily.Max === 'number' && typeof daily.Remaining === 'number') {
       this.usage = { used: daily.Max - daily.Remaining, limit: daily.Max };
@@ -273,7 +300,7 @@ export class SalesforceClient {
   }
 
   async describe(object: string): Promise<DescribeField[]> {
-    const res = await this.call(`describe ${object}`, () => this.conn.request<{ fields?: unknown }>(this.versionPath(`/sobjects/${object}/describe`), REQUEST_OPTIONS));
+    const res = await this.call(`describe ${object}`, () => this.conn.request<{ fields?: unknown }>(this.versionPath(`/sobjects/${object}/describe`), this.requestOptions));
     if (!Array.isArray(res?.fields)) throw new SchemaError(`salesforce: describe ${object}: response has no fields[]`, 'fields');
     return (res.fields as Array<{ name?: unknown; type?: unknown }>).map((f) => ({ name: String(f.name), type: String(f.type) }));
   }
@@ -282,14 +309,14 @@ export class SalesforceClient {
   async query(soql: string, options: { all: boolean; batchSize?: number }): Promise<QueryResponse> {
     const url = this.versionPath(`/${options.all ? 'queryAll' : 'query'}?q=${encodeURIComponent(soql)}`);
     const headers: Record<string, string> = options.batchSize ? { 'Sforce-Query-Options': `batchSize=${options.batchSize}` } : {};
-    const res = await this.call('query', () => this.conn.request<QueryResponse>({ method: 'GET', url, headers }, REQUEST_OPTIONS));
+    const res = await this.call('query', () => this.conn.request<QueryResponse>({ method: 'GET', url, headers }, this.requestOptions));
     return checkQueryResponse(res);
   }
 
   /** GET nextRecordsUrl. */
   async queryMore(nextRecordsUrl: string, batchSize?: number): Promise<QueryResponse> {
     const headers: Record<string, string> = batchSize ? { 'Sforce-Query-Options': `batchSize=${batchSize}` } : {};
-    const res = await this.call('query (next page)', () => this.conn.request<QueryResponse>({ method: 'GET', url: nextRecordsUrl, headers }, REQUEST_OPTIONS));
+    const res = await this.call('query (next page)', () => this.conn.request<QueryResponse>({ method: 'GET', url: nextRecordsUrl, headers }, this.requestOptions));
     return checkQueryResponse(res);
   }
 
@@ -314,12 +341,12 @@ export class SalesforceClient {
   async createBulkJob(soql: string, all: boolean): Promise<BulkJobInfo> {
     const body = JSON.stringify({ operation: all ? 'queryAll' : 'query', query: soql, contentType: 'CSV', columnDelimiter: 'COMMA', lineEnding: 'LF' });
     return this.call('create bulk query job', () =>
-      this.conn.request<BulkJobInfo>({ method: 'POST', url: this.versionPath('/jobs/query'), body, headers: { 'Content-Type': 'application/json' } }, REQUEST_OPTIONS),
+      this.conn.request<BulkJobInfo>({ method: 'POST', url: this.versionPath('/jobs/query'), body, headers: { 'Content-Type': 'application/json' } }, this.requestOptions),
     );
   }
 
   async bulkJob(jobId: string): Promise<BulkJobInfo> {
-    return this.call('bulk job status', () => this.conn.request<BulkJobInfo>(this.versionPath(`/jobs/query/${jobId}`), REQUEST_OPTIONS));
+    return this.call('bulk job status', () => this.conn.request<BulkJobInfo>(this.versionPath(`/jobs/query/${jobId}`), this.requestOptions));
   }
 
   /** Polls until JobComplete; Failed/Aborted and timeouts are errors. */
@@ -345,7 +372,8 @@ export class SalesforceClient {
   async bulkResults(jobId: string, locator: string | undefined, maxRecords: number): Promise<BulkResultsPage> {
     const http = new HttpClient({
       api: 'salesforce',
-      maxRetries: this.cfg.maxRetries,
+      // call() below retries; a second policy here would multiply the attempts (maxRetries² + ...).
+      maxRetries: 0,
       backoffBaseMs: this.cfg.retryBaseMs,
       signal: this.signal,
       auth: {
@@ -355,6 +383,7 @@ export class SalesforceClient {
         },
       },
       onResponse: (res) => {
+        this.noteRetryAfter(res.status, res.headers.get('retry-after') ?? undefined);
         const m = /api-usage=(\d+)\/(\d+)/.exec(res.headers.get('sforce-limit-info') ?? '');
         if (m) this.conn.limitInfo = { apiUsage: { used: Number(m[1]), limit: Number(m[2]) } };
       },
@@ -369,7 +398,7 @@ export class SalesforceClient {
 
   async deleteBulkJob(jobId: string): Promise<void> {
     try {
-      await this.conn.request({ method: 'DELETE', url: this.versionPath(`/jobs/query/${jobId}`) }, REQUEST_OPTIONS);
+      await this.conn.request({ method: 'DELETE', url: this.versionPath(`/jobs/query/${jobId}`) }, this.requestOptions);
     } catch (err) {
       // Only housekeeping: Salesforce removes jobs after 7 days anyway.
       this.log.debug({ err: scrub(String(err)) }, `could not delete bulk job ${jobId}`);

@@ -1,0 +1,424 @@
+import nock from 'nock';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createTestWarehouse } from '../../test/helpers/warehouse.ts';
+import type { Warehouse } from '../../warehouse/db.ts';
+import { resetSalesforceSessions } from './index.ts';
+import { FakeOrg, INSTANCE, LOGIN, sfId, sfStamp, type FakeField, type FakeRecord } from './nock-org.ts';
+import { ensureSalesforceRawTables, sfConnection, storedCheckpoint, syncStream } from './test-support.ts';
+
+/**
+ * The Salesforce connector against nock fixtures shaped like Salesforce's documented examples
+ * (see nock-org.ts for the responses and their sources), through jsforce, into real Postgres.
+ * Each test uses its own connection id, so their rows and checkpoints never meet.
+ */
+
+type TestWarehouse = Warehouse & { drop(): Promise<void> };
+let warehouse: TestWarehouse;
+
+const NOW = '2026-11-05T00:00:00.000Z';
+const at = (iso: string) => () => new Date(iso);
+const DAY = 86_400_000;
+
+const OPPORTUNITY_FIELDS: FakeField[] = [
+  { name: 'Id', type: 'id' },
+  { name: 'IsDeleted', type: 'boolean' },
+  { name: 'CreatedDate', type: 'datetime' },
+  { name: 'SystemModstamp', type: 'datetime' },
+  { name: 'LastModifiedDate', type: 'datetime' },
+  { name: 'CurrencyIsoCode', type: 'picklist' },
+  { name: 'Name', type: 'string' },
+  { name: 'StageName', type: 'picklist' },
+  { name: 'CloseDate', type: 'date' },
+  { name: 'IsClosed', type: 'boolean' },
+  { name: 'IsWon', type: 'boolean' },
+  { name: 'AccountId', type: 'reference' },
+  { name: 'Amount', type: 'currency' },
+  { name: 'Probability', type: 'percent' },
+  { name: 'Type', type: 'picklist' },
+  { name: 'LeadSource', type: 'picklist' },
+  { name: 'CampaignId', type: 'reference' },
+  // A formula field: its value changes without a new SystemModstamp.
+  { name: 'Days_Open__c', type: 'double' },
+];
+
+const HISTORY_FIELDS: FakeField[] = [
+  { name: 'Id', type: 'id' },
+  { name: 'IsDeleted', type: 'boolean' },
+  { name: 'CreatedDate', type: 'datetime' },
+  { name: 'SystemModstamp', type: 'datetime' },
+  { name: 'CurrencyIsoCode', type: 'picklist' },
+  { name: 'OpportunityId', type: 'reference' },
+  { name: 'StageName', type: 'picklist' },
+  { name: 'Amount', type: 'currency' },
+  { name: 'CloseDate', type: 'date' },
+  { name: 'Probability', type: 'percent' },
+];
+
+/** An Opportunity as the REST API returns it; `minute` spreads SystemModstamps from 2026-11-01 10:00 UTC. */
+function opportunity(n: number, minute: number | string = n, extra: Record<string, unknown> = {}): FakeRecord {
+  const stamp = typeof minute === 'string' ? sfStamp(minute) : sfStamp(new Date(Date.parse('2026-11-01T10:00:00Z') + minute * 60_000).toISOString());
+  return {
+    Id: sfId('006D', n),
+    IsDeleted: false,
+    CreatedDate: '2026-10-01T09:00:00.000+0000',
+    SystemModstamp: stamp,
+    LastModifiedDate: stamp,
+    CurrencyIsoCode: 'USD',
+    Name: `Acme - ${n} Widgets`,
+    StageName: 'Prospecting',
+    CloseDate: '2026-12-31',
+    IsClosed: false,
+    IsWon: false,
+    AccountId: sfId('001D', n % 7),
+    Amount: 1000 + n,
+    Probability: 10,
+    Type: 'New Business',
+    LeadSource: 'Web',
+    CampaignId: null,
+    Days_Open__c: 35,
+    ...extra,
+  };
+}
+
+function history(n: number, minute: number): FakeRecord {
+  const stamp = sfStamp(new Date(Date.parse('2026-11-01T10:00:00Z') + minute * 60_000).toISOString());
+  return {
+    Id: sfId('008D', n),
+    IsDeleted: false,
+    CreatedDate: stamp,
+    SystemModstamp: stamp,
+    CurrencyIsoCode: 'EUR',
+    OpportunityId: sfId('006D', Math.ceil(n / 3)),
+    StageName: ['Prospecting', 'Qualification', 'Closed Won'][n % 3],
+    Amount: 500 + n,
+    CloseDate: '2026-12-31',
+    Probability: [10, 20, 100][n % 3],
+  };
+}
+
+function org(opportunities: FakeRecord[] = [], histories: FakeRecord[] = []): FakeOrg {
+  const o = new FakeOrg();
+  o.define('Opportunity', OPPORTUNITY_FIELDS, opportunities);
+  o.define('OpportunityHistory', HISTORY_FIELDS, histories);
+  o.refreshTokens.add('5Aep861TSESvWeug_configured');
+  o.install();
+  return o;
+}
+
+function settings(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    instanceUrl: INSTANCE,
+    loginUrl: LOGIN,
+    accessToken: '00DD0000000K1zR!AQ4AQFpYwkaJ.initial',
+    refreshToken: '5Aep861TSESvWeug_configured',
+    clientId: '3MVG9lKcPoNINVBIPJjdw1J9LLM82HnFVVX19KY1uA5mu0',
+    clientSecret: '1955279925675241571',
+    pageSize: 200,
+    retryBaseMs: 0,
+    maxRetries: 2,
+    bulkPollIntervalMs: 0,
+    ...extra,
+  };
+}
+
+function sync(id: string, stream: string, opts: { mode?: 'incremental' | 'full'; now?: string; settings?: Record<string, unknown> } = {}) {
+  return syncStream(warehouse, sfConnection(settings(opts.settings), id), stream, { mode: opts.mode ?? 'incremental', now: at(opts.now ?? NOW) });
+}
+
+async function count(table: string, connection: string, where: Record<string, unknown> = {}): Promise<number> {
+  const row = (await warehouse.knex(table).where({ connection_id: connection, ...where }).count({ n: '*' }).first()) as { n: string | number };
+  return Number(row.n);
+}
+
+async function runStatus(runId: number): Promise<{ status: string; error: string | null }> {
+  return (await warehouse.knex('meta.sync_runs').where({ id: runId }).first('status', 'error')) as { status: string; error: string | null };
+}
+
+const queryPages = (o: FakeOrg) => o.apiRequests.filter((r) => /\/(query|queryAll)(\?|\/)/.test(r.path));
+
+beforeAll(async () => {
+  warehouse = await createTestWarehouse('postgres');
+  await ensureSalesforceRawTables(warehouse);
+  nock.disableNetConnect();
+});
+
+beforeEach(() => resetSalesforceSessions());
+
+afterEach(() => {
+  nock.cleanAll();
+});
+
+afterAll(async () => {
+  nock.enableNetConnect();
+  await warehouse?.drop();
+});
+
+describe('salesforce connector against nock fixtures', () => {
+  it('pages through queryAll with nextRecordsUrl (batchSize 200) and then reads only changes after the cursor', async () => {
+    const o = org(Array.from({ length: 450 }, (_, i) => opportunity(i + 1)));
+    const first = await sync('sf_paging', 'opportunity');
+    expect(first, first.error).toMatchObject({ status: 'success', pages: 3, counts: { read: 450, inserted: 450, quarantined: 0 } });
+    // COUNT() first (REST or Bulk?), then the read itself; both through queryAll so deletes come along.
+    expect(o.queries[0]).toBe('SELECT COUNT() FROM Opportunity');
+    expect(o.queries[1]).toMatch(/^SELECT Id, IsDeleted, CreatedDate, SystemModstamp, .* FROM Opportunity ORDER BY SystemModstamp ASC, Id ASC$/);
+    const pages = queryPages(o);
+    expect(pages.map((p) => p.path.replace(/\?.*/, ''))).toEqual([
+      '/services/data/v62.0/queryAll',
+      '/services/data/v62.0/queryAll',
+      expect.stringMatching(/^\/services\/data\/v62\.0\/query\/01g\w+-200$/),
+      expect.stringMatching(/^\/services\/data\/v62\.0\/query\/01g\w+-400$/),
+    ]);
+    expect(pages.slice(1).map((p) => p.queryOptions)).toEqual(['batchSize=200', 'batchSize=200', 'batchSize=200']);
+    expect(await count('raw.salesforce__opportunity', 'sf_paging')).toBe(450);
+    expect(await count('core.fct_opportunity', 'sf_paging')).toBe(450);
+    const ckpt = (await storedCheckpoint(warehouse, 'opportunity', 'sf_paging')) as { cursor: { ts: string; id: string }; lastFullSyncAt: string };
+    expect(ckpt.cursor).toEqual({ ts: '2026-11-01T17:30:00.000Z', id: sfId('006D', 450) });
+    expect(ckpt.lastFullSyncAt).toBe(NOW);
+
+    // Three records change; the next run reads exactly those, from after the stored cursor.
+    for (const n of [3, 200, 449]) o.update('Opportunity', sfId('006D', n), { StageName: 'Negotiation/Review' }, '2026-11-04T08:00:00Z');
+    const second = await sync('sf_paging', 'opportunity', { now: '2026-11-05T01:00:00Z' });
+    expect(second).toMatchObject({ status: 'success', pages: 1, counts: { read: 3, updated: 3 } });
+    expect(o.queries.at(-1)).toContain(`WHERE ((SystemModstamp = 2026-11-01T17:30:00Z AND Id > '${sfId('006D', 450)}') OR SystemModstamp > 2026-11-01T17:30:00Z) ORDER BY SystemModstamp ASC, Id ASC`);
+    expect(await count('core.fct_opportunity', 'sf_paging', { stage: 'Negotiation/Review' })).toBe(3);
+  });
+
+  it('refreshes an expired session once on 401 INVALID_SESSION_ID and retries with the new token', async () => {
+    const o = org([opportunity(1), opportunity(2)]);
+    o.expireAllSessions();
+    const r = await sync('sf_refresh', 'opportunity');
+    expect(r, r.error).toMatchObject({ status: 'success', counts: { read: 2 } });
+    expect(o.tokenRequests).toHaveLength(1);
+    expect(Object.fromEntries(o.tokenRequests[0]!)).toMatchObject({ grant_type: 'refresh_token', refresh_token: '5Aep861TSESvWeug_configured', client_id: settings().clientId });
+    // Only the first request carried the dead token; every later one the refreshed token.
+    expect(o.apiRequests[0]?.token).toBe('00DD0000000K1zR!AQ4AQFpYwkaJ.initial');
+    expect(new Set(o.apiRequests.slice(1).map((q) => q.token))).toEqual(new Set(['00DD0000000K1zR!AQ4AQ.refreshed1']));
+  });
+
+  it('retries 503 SERVER_UNAVAILABLE, 429 and concurrent REQUEST_LIMIT_EXCEEDED, storing every page once', async () => {
+    const o = org(Array.from({ length: 450 }, (_, i) => opportunity(i + 1)));
+    o.fail(/\/query\/01g\w+-200/, 2, 503, [{ message: 'Server temporarily unavailable, please try again later', errorCode: 'SERVER_UNAVAILABLE' }]);
+    o.fail(/\/query\/01g\w+-400/, 1, 429, 'Too Many Requests', { 'content-type': 'text/plain', 'retry-after': '0' });
+    o.fail(/\/query\/01g\w+-400/, 1, 403, [{ message: 'ConcurrentPerOrgLongTxn Limit exceeded.', errorCode: 'REQUEST_LIMIT_EXCEEDED' }]);
+    const r = await sync('sf_retry', 'opportunity');
+    expect(r, r.error).toMatchObject({ status: 'success', pages: 3, counts: { read: 450, inserted: 450 } });
+    // page 2: two 503s then the page; page 3: a 429, a concurrency refusal, then the page.
+    expect(queryPages(o).filter((p) => p.path.endsWith('-200'))).toHaveLength(3);
+    expect(queryPages(o).filter((p) => p.path.endsWith('-400'))).toHaveLength(3);
+    expect(await count('raw.salesforce__opportunity', 'sf_retry')).toBe(450);
+  });
+
+  it('honours a long Retry-After by stopping at the last stored page instead of waiting or retrying', async () => {
+    const o = org(Array.from({ length: 450 }, (_, i) => opportunity(i + 1)));
+    o.fail(/\/query\/01g\w+-200/, 99, 429, 'Too Many Requests', { 'content-type': 'text/plain', 'retry-after': '3600' });
+    const r = await sync('sf_retry_after', 'opportunity');
+    expect(r).toMatchObject({ status: 'failed', pages: 1 });
+    expect(r.error).toMatch(/ERROR_HTTP_429/);
+    expect(queryPages(o).filter((p) => p.path.endsWith('-200'))).toHaveLength(1);
+  });
+
+  it('gives up after maxRetries on a persistent 503 with the checkpoint at the last stored page', async () => {
+    const o = org(Array.from({ length: 450 }, (_, i) => opportunity(i + 1)));
+    o.fail(/\/query\/01g\w+-400/, 99, 503, [{ message: 'Server temporarily unavailable, please try again later', errorCode: 'SERVER_UNAVAILABLE' }]);
+    const r = await sync('sf_503', 'opportunity');
+    expect(r).toMatchObject({ status: 'failed', pages: 2 });
+    expect(r.error).toMatch(/salesforce: query \(next page\): SERVER_UNAVAILABLE/);
+    expect(queryPages(o).filter((p) => p.path.endsWith('-400'))).toHaveLength(3); // maxRetries 2: three attempts, no storm
+    const ckpt = (await storedCheckpoint(warehouse, 'opportunity', 'sf_503')) as { cursor: { id: string } };
+    expect(ckpt.cursor.id).toBe(sfId('006D', 400));
+  });
+
+  it('marks queryAll IsDeleted records _deleted in raw and is_deleted in core', async () => {
+    const o = org(Array.from({ length: 5 }, (_, i) => opportunity(i + 1)));
+    await sync('sf_deletes', 'opportunity');
+    o.update('Opportunity', sfId('006D', 2), { IsDeleted: true }, '2026-11-04T09:00:00Z');
+    o.update('Opportunity', sfId('006D', 4), { IsDeleted: true }, '2026-11-04T09:01:00Z');
+    const r = await sync('sf_deletes', 'opportunity');
+    expect(r).toMatchObject({ status: 'success', counts: { read: 2, deleted: 2 } });
+    const raw = await warehouse.knex('raw.salesforce__opportunity').where({ connection_id: 'sf_deletes', _deleted: true }).orderBy('record_id').pluck('record_id');
+    expect(raw).toEqual([sfId('006D', 2), sfId('006D', 4)]);
+    const core = await warehouse.knex('core.fct_opportunity').where({ connection_id: 'sf_deletes', is_deleted: true }).orderBy('opportunity_id').pluck('opportunity_id');
+    expect(core).toEqual(raw);
+    expect(await count('core.fct_opportunity', 'sf_deletes', { is_deleted: false })).toBe(3);
+  });
+
+  it('keeps a field it does not know (schema drift) in raw and loads the record', async () => {
+    const o = org([opportunity(1), opportunity(2)]);
+    o.drift = { ForecastCategoryName: 'Pipeline', Next_Step_Date__c: '2026-11-20', Territory__r: { Name: 'EMEA' } };
+    const r = await sync('sf_drift', 'opportunity');
+    expect(r).toMatchObject({ status: 'success', counts: { read: 2, inserted: 2, quarantined: 0 } });
+    const raw = (await warehouse.knex('raw.salesforce__opportunity').where({ connection_id: 'sf_drift', record_id: sfId('006D', 1) }).first('payload')) as { payload: Record<string, unknown> };
+    expect(raw.payload).toMatchObject({ ForecastCategoryName: 'Pipeline', Next_Step_Date__c: '2026-11-20', Territory__r: { Name: 'EMEA' }, attributes: { type: 'Opportunity' } });
+    expect(await count('core.fct_opportunity', 'sf_drift')).toBe(2);
+  });
+
+  it('quarantines malformed records with the field and reason while the rest of the page loads', async () => {
+    org([
+      opportunity(1),
+      opportunity(2, 2, { Amount: '1,200.50' }),
+      opportunity(3, 3, { CloseDate: '31/12/2026' }),
+      opportunity(4, 4, { StageName: '' }),
+      opportunity(5, 5, { CurrencyIsoCode: 'usd' }),
+      opportunity(6),
+    ]);
+    const r = await sync('sf_malformed', 'opportunity');
+    expect(r).toMatchObject({ status: 'success', pages: 1, counts: { read: 6, quarantined: 4 } });
+    const q = await warehouse.knex('meta.quarantine').where({ connection: 'sf_malformed' }).orderBy('record_key').select('record_key', 'error_path', 'error_message');
+    expect(q).toEqual([
+      { record_key: sfId('006D', 2), error_path: 'Amount', error_message: expect.stringMatching(/^Amount: must be a number/) },
+      { record_key: sfId('006D', 3), error_path: 'CloseDate', error_message: 'CloseDate: must be a date YYYY-MM-DD' },
+      { record_key: sfId('006D', 4), error_path: 'StageName', error_message: 'StageName: is empty' },
+      { record_key: sfId('006D', 5), error_path: 'CurrencyIsoCode', error_message: 'CurrencyIsoCode: must be an ISO 4217 code' },
+    ]);
+    expect(await warehouse.knex('core.fct_opportunity').where({ connection_id: 'sf_malformed' }).orderBy('opportunity_id').pluck('opportunity_id')).toEqual([sfId('006D', 1), sfId('006D', 6)]);
+    // Nothing the vendor sent is dropped: the bad records are in raw as received.
+    expect(await count('raw.salesforce__opportunity', 'sf_malformed')).toBe(6);
+  });
+
+  it('does not skip records sharing the cursor SystemModstamp: resumes on (SystemModstamp, Id)', async () => {
+    // 450 records saved by one bulk update: a single SystemModstamp.
+    const o = org(Array.from({ length: 450 }, (_, i) => opportunity(i + 1, '2026-11-01T12:00:00Z')));
+    o.fail(/\/query\/01g\w+-400/, 99, 500, [{ message: 'An unexpected error occurred. Please include this ErrorId if you contact support: 1234-5678 (-1)', errorCode: 'UNKNOWN_EXCEPTION' }]);
+    const failed = await sync('sf_ties', 'opportunity');
+    expect(failed).toMatchObject({ status: 'failed', pages: 2, counts: { read: 400 } });
+    expect(((await storedCheckpoint(warehouse, 'opportunity', 'sf_ties')) as { cursor: unknown }).cursor).toEqual({ ts: '2026-11-01T12:00:00.000Z', id: sfId('006D', 400) });
+
+    o.heal(); // the outage is over
+    const resumed = await sync('sf_ties', 'opportunity');
+    expect(resumed).toMatchObject({ status: 'success', counts: { read: 50, inserted: 50 } });
+    expect(o.queries.at(-1)).toContain(`((SystemModstamp = 2026-11-01T12:00:00Z AND Id > '${sfId('006D', 400)}') OR SystemModstamp > 2026-11-01T12:00:00Z)`);
+    expect(await count('raw.salesforce__opportunity', 'sf_ties')).toBe(450);
+    expect(await count('core.fct_opportunity', 'sf_ties')).toBe(450);
+  });
+
+  it('keys OpportunityHistory on its own Id: failed pages, resumes and full re-reads never duplicate it', async () => {
+    // The last 20 rows are younger than cursorLagSeconds, so every run reads them again.
+    const rows = Array.from({ length: 300 }, (_, i) => history(i + 1, i < 280 ? i : 0));
+    for (const [i, row] of rows.entries()) {
+      if (i >= 280) {
+        const stamp = sfStamp(new Date(Date.parse(NOW) - (300 - i) * 1000).toISOString());
+        Object.assign(row, { SystemModstamp: stamp, CreatedDate: stamp });
+      }
+    }
+    const o = org([], rows);
+    o.fail(/\/query\/01g\w+-200/, 99, 500, [{ message: 'An unexpected error occurred.', errorCode: 'UNKNOWN_EXCEPTION' }]);
+    const failed = await sync('sf_history', 'opportunity_history');
+    expect(failed).toMatchObject({ status: 'failed', pages: 1 });
+    o.heal();
+    const resumed = await sync('sf_history', 'opportunity_history');
+    expect(resumed).toMatchObject({ status: 'success', counts: { read: 100 } });
+    const again = await sync('sf_history', 'opportunity_history', { now: '2026-11-05T00:00:01Z' });
+    expect(again.counts).toMatchObject({ read: 20, unchanged: 20, inserted: 0 });
+    const full = await sync('sf_history', 'opportunity_history', { mode: 'full', now: '2026-11-05T00:00:02Z' });
+    expect(full.counts).toMatchObject({ read: 300, unchanged: 300, inserted: 0, updated: 0 });
+
+    expect(await count('raw.salesforce__opportunity_history', 'sf_history')).toBe(300);
+    const stats = (await warehouse.knex('core.fct_opportunity_stage_history').where({ connection_id: 'sf_history' }).first(warehouse.knex.raw('count(*)::int AS n'), warehouse.knex.raw('count(DISTINCT history_id)::int AS ids'))) as { n: number; ids: number };
+    expect(stats).toEqual({ n: 300, ids: 300 });
+  });
+
+  it('uses the newest refresh token after a rotation, in later runs of the same process', async () => {
+    const o = org([opportunity(1)]);
+    o.rotateRefreshTokens = true;
+    o.expireAllSessions();
+    expect((await sync('sf_rotate', 'opportunity')).status).toBe('success');
+    o.expireAllSessions();
+    o.update('Opportunity', sfId('006D', 1), { Amount: 99 }, '2026-11-04T10:00:00Z');
+    const second = await sync('sf_rotate', 'opportunity');
+    expect(second, second.error).toMatchObject({ status: 'success', counts: { read: 1, updated: 1 } });
+    // The configured token was revoked by the first refresh; the second refresh used its successor.
+    expect(o.tokenRequests.map((f) => f.get('refresh_token'))).toEqual(['5Aep861TSESvWeug_configured', '5Aep861.rotated1']);
+  });
+
+  it('fails at once with a clear message on invalid_grant, without a retry storm or leaking the token', async () => {
+    const o = org([opportunity(1)]);
+    o.refreshTokens.clear(); // revoked
+    o.expireAllSessions();
+    const r = await sync('sf_invalid_grant', 'opportunity');
+    expect(r.status).toBe('failed');
+    expect(r.error).toMatch(/token request refused \(invalid_grant: expired access\/refresh token\) by https:\/\/login\.salesforce\.com; the refresh token is expired, revoked or was rotated out: authorize the connected app again and update refreshToken/);
+    expect(r.error).not.toContain('5Aep861TSESvWeug_configured');
+    expect(o.tokenRequests).toHaveLength(1);
+    expect(o.apiRequests).toHaveLength(1); // the 401 that triggered the refresh; nothing after
+    expect(await runStatus(r.runId)).toMatchObject({ status: 'failed' });
+  });
+
+  it('ends the run partial on the daily limit (403 TotalRequests) with the checkpoint at the last stored page, and resumes', async () => {
+    const o = org(Array.from({ length: 450 }, (_, i) => opportunity(i + 1)));
+    o.fail(/\/query\/01g\w+-400/, 99, 403, [{ message: 'TotalRequests Limit exceeded.', errorCode: 'REQUEST_LIMIT_EXCEEDED' }]);
+    const r = await sync('sf_daily', 'opportunity');
+    expect(r).toMatchObject({ status: 'partial', pages: 2, counts: { read: 400 } });
+    expect(r.error).toMatch(/REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded\. \(daily API request limit reached\)/);
+    expect(queryPages(o).filter((p) => p.path.endsWith('-400'))).toHaveLength(1); // not retried
+    expect(await runStatus(r.runId)).toMatchObject({ status: 'partial' });
+    expect(((await storedCheckpoint(warehouse, 'opportunity', 'sf_daily')) as { cursor: { id: string } }).cursor.id).toBe(sfId('006D', 400));
+
+    o.heal(); // the next day
+    const next = await sync('sf_daily', 'opportunity', { now: '2026-11-06T00:00:00Z' });
+    expect(next).toMatchObject({ status: 'success', counts: { read: 50, inserted: 50 } });
+    expect(await count('raw.salesforce__opportunity', 'sf_daily')).toBe(450);
+  });
+
+  it('stops partial before the configured share of the daily limit, read from Sforce-Limit-Info', async () => {
+    const o = org(Array.from({ length: 450 }, (_, i) => opportunity(i + 1)));
+    o.apiLimit = 1000;
+    o.apiUsed = 795;
+    // limits (796), describe (797), COUNT() (798), page 1 (799), page 2 (800 = 80 %): stop before page 3.
+    const r = await sync('sf_share', 'opportunity', { settings: { apiUsageShare: 0.8 } });
+    expect(r).toMatchObject({ status: 'partial', pages: 2 });
+    expect(r.error).toMatch(/800 of the org's 1000 daily API requests are used, at or above apiUsageShare 80 %; stopped at the last stored page/);
+    expect(o.apiRequests).toHaveLength(5);
+    expect(((await storedCheckpoint(warehouse, 'opportunity', 'sf_share')) as { cursor: { id: string } }).cursor.id).toBe(sfId('006D', 400));
+  });
+
+  it('re-reads a stream in full every fullResyncEvery, so formula fields that keep SystemModstamp are refreshed', async () => {
+    const o = org(Array.from({ length: 5 }, (_, i) => opportunity(i + 1)));
+    const objects = { opportunity: { extraFields: ['Days_Open__c'], fullResyncEvery: '7d' } };
+    const day = (n: number) => new Date(Date.parse(NOW) + n * DAY).toISOString();
+    const days = async (id: string) =>
+      ((await warehouse.knex('raw.salesforce__opportunity').where({ connection_id: 'sf_resync', record_id: id }).first('payload')) as { payload: { Days_Open__c: number } }).payload.Days_Open__c;
+
+    expect((await sync('sf_resync', 'opportunity', { now: day(0), settings: { objects } })).counts.read).toBe(5);
+    o.recalculate('Opportunity', sfId('006D', 3), { Days_Open__c: 36 });
+    // A day later: incremental, and the recalculated formula is invisible to SystemModstamp.
+    const daily = await sync('sf_resync', 'opportunity', { now: day(1), settings: { objects } });
+    expect(daily.counts.read).toBe(0);
+    expect(o.queries.at(-1)).toContain('WHERE ((SystemModstamp =');
+    expect(await days(sfId('006D', 3))).toBe(35);
+    // Seven days after the last full read: the whole object again, without a cursor.
+    const weekly = await sync('sf_resync', 'opportunity', { now: day(7), settings: { objects } });
+    expect(weekly.counts).toMatchObject({ read: 5, updated: 1, unchanged: 4 });
+    expect(o.queries.at(-1)).toMatch(/FROM Opportunity ORDER BY SystemModstamp ASC, Id ASC$/);
+    expect(await days(sfId('006D', 3))).toBe(36);
+    const ckpt = (await storedCheckpoint(warehouse, 'opportunity', 'sf_resync')) as { lastFullSyncAt: string; fullReadStartedAt: string | null };
+    expect(ckpt).toMatchObject({ lastFullSyncAt: day(7), fullReadStartedAt: null });
+    expect((await sync('sf_resync', 'opportunity', { now: day(8), settings: { objects } })).counts.read).toBe(0);
+
+    expect(() => sfConnection(settings({ objects: { opportunity: { fullResyncEvery: 'weekly' } } }), 'bad')).toThrow(/objects\.opportunity\.fullResyncEvery: must look like '7d', '12h' or '30m'/);
+  });
+
+  it('reads large first syncs through a Bulk API 2.0 job, following Sforce-Locator and resuming at the stored locator', async () => {
+    const o = org(Array.from({ length: 250 }, (_, i) => opportunity(i + 1)));
+    o.fail(/\/jobs\/query\/750\w+\/results\?.*locator=200/, 99, 500, [{ message: 'An unexpected error occurred.', errorCode: 'UNKNOWN_EXCEPTION' }]);
+    const bulk = { bulkThreshold: 100, bulkPageSize: 100 };
+    const failed = await sync('sf_bulk', 'opportunity', { settings: bulk });
+    expect(failed).toMatchObject({ status: 'failed', pages: 2, counts: { read: 200 } });
+    const ckpt = (await storedCheckpoint(warehouse, 'opportunity', 'sf_bulk')) as { bulk: { jobId: string; locator: string } };
+    expect(ckpt.bulk).toMatchObject({ jobId: expect.stringMatching(/^750/), locator: '200' });
+    // One retry policy: maxRetries 2 means three requests for the failing set, not nine.
+    expect(o.apiRequests.filter((q) => /locator=200/.test(q.path))).toHaveLength(3);
+
+    o.heal();
+    const resumed = await sync('sf_bulk', 'opportunity', { settings: bulk });
+    expect(resumed).toMatchObject({ status: 'success', pages: 1, counts: { read: 50, inserted: 50 } });
+    expect(o.apiRequests.filter((q) => q.method === 'POST' && q.path.includes('/jobs/query'))).toHaveLength(1); // the job was reused, not recreated
+    expect(o.apiRequests.some((q) => q.method === 'DELETE')).toBe(true);
+    // CSV values typed by describe: the same JSON types as REST records.
+    const raw = (await warehouse.knex('raw.salesforce__opportunity').where({ connection_id: 'sf_bulk', record_id: sfId('006D', 7) }).first('payload')) as { payload: Record<string, unknown> };
+    expect(raw.payload).toMatchObject({ IsClosed: false, Amount: 1007, Probability: 10, CampaignId: null, SystemModstamp: '2026-11-01T10:07:00.000Z' });
+    expect(await count('core.fct_opportunity', 'sf_bulk')).toBe(250);
+    const done = (await storedCheckpoint(warehouse, 'opportunity', 'sf_bulk')) as { bulk: unknown; cursor: { ts: string } };
+    expect(done.bulk).toBeNull();
+    expect(done.cursor.ts).toBe('2026-11-01T14:10:00.000Z');
+  });
+});
