@@ -1,6 +1,7 @@
 import type { ConnectorDefinition, ConnectorName } from './core/connector.ts';
 import { csvConnector } from './csv/index.ts';
 import { googleAdsConnector } from './google_ads/index.ts';
+import { metaAdsConnector } from './meta_ads/index.ts';
 import { salesforceConnector } from './salesforce/index.ts';
 
 /**
@@ -10,6 +11,7 @@ import { salesforceConnector } from './salesforce/index.ts';
 export const connectors: ReadonlyArray<ConnectorDefinition<unknown>> = [
   salesforceConnector as ConnectorDefinition<unknown>,
   googleAdsConnector as ConnectorDefinition<unknown>,
+  metaAdsConnector as ConnectorDefinition<unknown>,
   csvConnector as ConnectorDefinition<unknown>,
 ];
 
