@@ -4,7 +4,9 @@ import { MpmError } from '../connectors/core/errors/index.ts';
 import { scrub } from '../pipeline/secrets.ts';
 import { Runtime } from './runtime.ts';
 import * as demo from './commands/demo.ts';
+import * as docs from './commands/docs.ts';
 import * as fx from './commands/fx.ts';
+import * as grants from './commands/grants.ts';
 import * as migrate from './commands/migrate.ts';
 import * as quarantine from './commands/quarantine.ts';
 import * as sandbox from './commands/sandbox.ts';
@@ -14,7 +16,7 @@ import * as sync from './commands/sync.ts';
 import * as transform from './commands/transform.ts';
 
 /** Each command is a module with register(program, runtime); add new ones to this list. */
-const commands = [migrate, sources, sync, status, quarantine, transform, fx, sandbox, demo];
+const commands = [migrate, sources, sync, status, quarantine, transform, fx, sandbox, demo, docs, grants];
 
 function fail(message: string, code: number, err?: unknown): void {
   process.stderr.write(`mpm: ${scrub(message)}\n`);
