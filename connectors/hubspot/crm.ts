@@ -1,0 +1,212 @@
+import { z } from 'zod';
+import type { Page, StreamContext } from '../core/connector.ts';
+import { SchemaError } from '../core/errors/index.ts';
+import { HubSpotApi, unknownPropertyError, type HubSpotResponse } from './api.ts';
+import type { CrmObject, HubSpotConfig } from './config.ts';
+import { parseInstant } from './values.ts';
+
+/**
+ * Reading CRM objects (https://developers.hubspot.com/docs/api/crm/understanding-the-crm):
+ *  - full: the list endpoint `GET /crm/v3/objects/{object}` with `after` paging, then the recycle
+ *    bin (`archived=true`), whose records are marked deleted;
+ *  - incremental: the search endpoint `POST /crm/v3/objects/{object}/search` on the modification
+ *    date, ascending (https://developers.hubspot.com/docs/api/crm/search). Every page is a new
+ *    query from the last timestamp seen (keyset paging) instead of `after` offsets: an offset
+ *    never approaches the 10,000-result ceiling of one query, and a record modified during the
+ *    read (it moves to the end of the order) cannot shift an unread record past a page boundary.
+ *    When a whole page shares one timestamp, that timestamp is read in hs_object_id order
+ *    (timestamp EQ T and hs_object_id GT lastId), so any number of records may share it.
+ *    Then the recycle bin, as in a full sync (search does not return archived records).
+ */
+
+export const crmCheckpointSchema = z.object({
+  /** list: full read of live records; search: incremental; archived: recycle bin; done: complete. */
+  phase: z.enum(['list', 'search', 'archived', 'done']),
+  /** Paging token of the list / archived phase. */
+  after: z.string().optional(),
+  /** Search lower bound, epoch ms: records modified at or after it (after it when `strict`) are unread. */
+  since: z.number().int().optional(),
+  strict: z.boolean().optional(),
+  /** Ids already stored whose modification time equals `since` (skipped when read again). */
+  seenAtSince: z.array(z.string()).optional(),
+  /** Reading the records at exactly `since` in id order, after this id. */
+  idCursor: z.string().optional(),
+  /** Where the next incremental run starts once this pass completes (epoch ms). */
+  nextSince: z.number().int().optional(),
+});
+export type CrmCheckpoint = z.infer<typeof crmCheckpointSchema>;
+
+/** One object of a list / search / batch-read response (loosely: the stream schema validates it). */
+const objectEnvelope = z.looseObject({ id: z.string(), properties: z.record(z.string(), z.unknown()).optional() });
+export type CrmObjectResult = z.infer<typeof objectEnvelope>;
+const listEnvelope = z.looseObject({
+  results: z.array(z.unknown()),
+  paging: z.looseObject({ next: z.looseObject({ after: z.string() }).optional() }).optional(),
+});
+
+export function parseEnvelope(res: HubSpotResponse, what: string): { results: unknown[]; after: string | undefined } {
+  const parsed = listEnvelope.safeParse(res.data);
+  if (!parsed.success) throw new SchemaError(`hubspot: ${what}: response has no results[] (${parsed.error.issues[0]?.message ?? 'invalid'})`, 'results');
+  return { results: parsed.data.results, after: parsed.data.paging?.next?.after };
+}
+
+/** The id of a result, for cursors and follow-up requests; results without one still go to the loader. */
+export function idOf(result: unknown): string | undefined {
+  const r = objectEnvelope.safeParse(result);
+  return r.success ? r.data.id : undefined;
+}
+
+function cursorOf(result: unknown, property: string): number | undefined {
+  const r = objectEnvelope.safeParse(result);
+  const v = r.success ? r.data.properties?.[property] : undefined;
+  if (typeof v !== 'string') return undefined;
+  const iso = parseInstant(v);
+  return iso === undefined ? undefined : Date.parse(iso);
+}
+
+const propertiesEnvelope = z.looseObject({ results: z.array(z.looseObject({ name: z.string() })) });
+
+/** Checks the configured extra properties against /crm/v3/properties/{object}; a typo is a ConfigError. */
+export async function validateExtraProperties(api: HubSpotApi, object: CrmObject, extra: readonly string[]): Promise<void> {
+  if (extra.length === 0) return;
+  // https://developers.hubspot.com/docs/api/crm/properties: GET /crm/v3/properties/{objectType} -> results[].name
+  const res = await api.json({ path: `/crm/v3/properties/${object}` });
+  const parsed = propertiesEnvelope.safeParse(res.data);
+  if (!parsed.success) throw new SchemaError(`hubspot: /crm/v3/properties/${object}: response has no results[].name`);
+  const known = parsed.data.results.map((p) => p.name);
+  const set = new Set(known);
+  for (const p of extra) if (!set.has(p)) throw unknownPropertyError(object, p, known);
+}
+
+export interface CrmReadSpec {
+  object: CrmObject;
+  /** hs_lastmodifieddate (contacts: lastmodifieddate). */
+  cursorProperty: string;
+  properties: readonly string[];
+  propertiesWithHistory?: readonly string[];
+  /** List page size (<= 100; 50 with propertiesWithHistory). */
+  listLimit: number;
+  /** Search page size (<= 200). */
+  searchLimit: number;
+  /** Read the recycle bin too. */
+  includeArchived: boolean;
+  /** Turns a page of list/search results into the stream's records (e.g. batch reads, associations). */
+  expand(results: unknown[], phase: 'list' | 'search' | 'archived'): Promise<unknown[]>;
+}
+
+const DAY_MS = 86_400_000;
+
+export async function* readCrm(ctx: StreamContext<HubSpotConfig>, api: HubSpotApi, spec: CrmReadSpec, checkpoint: CrmCheckpoint | undefined): AsyncIterable<Page<CrmCheckpoint>> {
+  const windowFrom = ctx.window ? Date.parse(`${ctx.window.from}T00:00:00Z`) : undefined;
+  const windowTo = ctx.window ? Date.parse(`${ctx.window.to}T00:00:00Z`) + DAY_MS : undefined;
+
+  let state: CrmCheckpoint;
+  /** The scheduled cursor a windowed read must leave as it found it. */
+  let keep: CrmCheckpoint | undefined;
+  if (ctx.window) {
+    // A window reads exactly those days by search, whatever the cursor says (backfills keep their
+    // checkpoint under their own scope, so a stored search state there is this window's).
+    const resumable = ctx.mode === 'backfill' && checkpoint?.phase === 'search' && checkpoint.since !== undefined && checkpoint.since >= (windowFrom ?? 0);
+    state = resumable ? checkpoint : { phase: 'search', since: windowFrom };
+    keep = ctx.mode === 'backfill' ? undefined : checkpoint;
+  } else if (ctx.mode === 'full' || checkpoint === undefined) {
+    state = { phase: 'list', nextSince: ctx.now().getTime() };
+  } else if (checkpoint.phase === 'done') {
+    state = { phase: 'search', since: Math.max(0, (checkpoint.since ?? 0) - ctx.config.lookbackMs) };
+  } else {
+    state = checkpoint;
+  }
+
+  const base = `/crm/v3/objects/${spec.object}`;
+  const listQs = (archived: boolean, after: string | undefined) => ({
+    limit: spec.listLimit,
+    properties: spec.properties.join(','),
+    ...(spec.propertiesWithHistory?.length ? { propertiesWithHistory: spec.propertiesWithHistory.join(',') } : {}),
+    archived,
+    after,
+  });
+
+  if (state.phase === 'list') {
+    for (;;) {
+      const res = await api.json({ path: base, qs: listQs(false, state.after) });
+      const { results, after } = parseEnvelope(res, base);
+      state = after ? { ...state, after } : { phase: spec.includeArchived ? 'archived' : 'done', nextSince: state.nextSince, ...(spec.includeArchived ? {} : { since: state.nextSince }) };
+      yield { records: await spec.expand(results, 'list'), checkpoint: state };
+      if (!after || ctx.signal.aborted) break;
+    }
+    if (ctx.signal.aborted) return;
+  }
+
+  if (state.phase === 'search') {
+    const seen = new Set(state.seenAtSince ?? []);
+    let maxSeen = state.since ?? 0;
+    for (;;) {
+      if (ctx.signal.aborted) return;
+      const since = state.since ?? 0;
+      const upper = windowTo !== undefined ? [{ propertyName: spec.cursorProperty, operator: 'LT', value: String(windowTo) }] : [];
+      if (state.idCursor !== undefined) {
+        const body = {
+          filterGroups: [{ filters: [{ propertyName: spec.cursorProperty, operator: 'EQ', value: String(since) }, { propertyName: 'hs_object_id', operator: 'GT', value: state.idCursor }, ...upper] }],
+          sorts: [{ propertyName: 'hs_object_id', direction: 'ASCENDING' }],
+          properties: [...spec.properties],
+          limit: spec.searchLimit,
+        };
+        const { results, after } = parseEnvelope(await api.json({ method: 'POST', path: `${base}/search`, body, search: true }), `${base}/search`);
+        const lastId = results.map(idOf).filter((id): id is string => id !== undefined).at(-1);
+        if (results.length === 0 || lastId === undefined) {
+          state = { phase: 'search', since, strict: true, nextSince: state.nextSince };
+          continue;
+        }
+        state = after ? { phase: 'search', since, idCursor: lastId, nextSince: state.nextSince } : { phase: 'search', since, strict: true, nextSince: state.nextSince };
+        yield { records: await spec.expand(results, 'search'), checkpoint: state };
+        continue;
+      }
+      const body = {
+        filterGroups: [{ filters: [{ propertyName: spec.cursorProperty, operator: state.strict ? 'GT' : 'GTE', value: String(since) }, ...upper] }],
+        sorts: [{ propertyName: spec.cursorProperty, direction: 'ASCENDING' }],
+        properties: [...spec.properties],
+        limit: spec.searchLimit,
+      };
+      const { results, after } = parseEnvelope(await api.json({ method: 'POST', path: `${base}/search`, body, search: true }), `${base}/search`);
+      if (results.length === 0) break;
+      const stamps = results.map((r) => cursorOf(r, spec.cursorProperty) ?? since);
+      const maxT = Math.max(...stamps);
+      maxSeen = Math.max(maxSeen, maxT);
+      if (results.length >= spec.searchLimit && stamps.every((t) => t === maxT) && (maxT === since || after !== undefined)) {
+        // A full page on one timestamp: keyset on the timestamp alone cannot advance; read it by id.
+        state = { phase: 'search', since: maxT, idCursor: '0', nextSince: state.nextSince };
+        if (maxT !== since) yield { records: await spec.expand(results, 'search'), checkpoint: state };
+        seen.clear();
+        continue;
+      }
+      const fresh = results.filter((r, i) => !(stamps[i] === since && !state.strict && seen.has(idOf(r) ?? '')));
+      const atMax = results.filter((_, i) => stamps[i] === maxT).map(idOf).filter((id): id is string => id !== undefined);
+      const nextSeen = maxT === since && !state.strict ? new Set([...seen, ...atMax]) : new Set(atMax);
+      state = { phase: 'search', since: maxT, seenAtSince: [...nextSeen], nextSince: state.nextSince };
+      seen.clear();
+      for (const id of nextSeen) seen.add(id);
+      if (fresh.length > 0 || !after) yield { records: await spec.expand(fresh, 'search'), checkpoint: state };
+      if (!after) break;
+    }
+    const cursor = Math.max(maxSeen, state.since ?? 0);
+    if (ctx.window) {
+      // Keep the scheduled cursor where it was: a window read must never move it.
+      state = keep ?? { phase: 'done', since: cursor };
+      yield { records: [], checkpoint: state };
+      return;
+    }
+    state = spec.includeArchived ? { phase: 'archived', nextSince: cursor } : { phase: 'done', since: cursor };
+    yield { records: [], checkpoint: state };
+  }
+
+  if (state.phase === 'archived') {
+    for (;;) {
+      if (ctx.signal.aborted) return;
+      const res = await api.json({ path: base, qs: listQs(true, state.after) });
+      const { results, after } = parseEnvelope(res, `${base}?archived=true`);
+      state = after ? { ...state, after } : { phase: 'done', since: state.nextSince };
+      yield { records: await spec.expand(results, 'archived'), checkpoint: state };
+      if (!after) break;
+    }
+  }
+}

@@ -1,0 +1,185 @@
+import { z } from 'zod';
+import { defineConnector, defineStream, type StreamContext, type StreamDefinition } from '../core/connector.ts';
+import { SchemaError } from '../core/errors/index.ts';
+import { HubSpotApi } from './api.ts';
+import { batchReadObjects, readAssociations } from './associations.ts';
+import { HUBSPOT_ENV, hubspotConfigSchema, hubspotFromEnv, type CrmObject, type HubSpotConfig } from './config.ts';
+import { crmCheckpointSchema, idOf, readCrm, validateExtraProperties, type CrmCheckpoint, type CrmReadSpec } from './crm.ts';
+import {
+  emailEventRecord,
+  formSubmissionRecord,
+  normalizeEmailEvent,
+  normalizeFormSubmission,
+  readEmailEvents,
+  readFormSubmissions,
+  windowCheckpointSchema,
+} from './marketing.ts';
+import { companyRecord, contactRecord, CURSOR_PROPERTY, DEFAULT_PROPERTIES, dealRecord, normalizeCompany, normalizeContact, normalizeDeal } from './objects.ts';
+
+export { hubspotConfigSchema, type HubSpotConfig } from './config.ts';
+export { crmCheckpointSchema, type CrmCheckpoint } from './crm.ts';
+
+function openApi(ctx: StreamContext<HubSpotConfig>): HubSpotApi {
+  return new HubSpotApi({ connectionId: ctx.connectionId, config: ctx.config, log: ctx.log, signal: ctx.signal });
+}
+
+/** Default properties plus the configured extras, after checking the extras exist in the portal. */
+async function propertiesFor(api: HubSpotApi, ctx: StreamContext<HubSpotConfig>, object: CrmObject): Promise<string[]> {
+  const extra = ctx.config.extraProperties[object];
+  await validateExtraProperties(api, object, extra);
+  return [...new Set<string>([...DEFAULT_PROPERTIES[object], ...extra])];
+}
+
+const DEAL_HISTORY = ['dealstage'];
+
+async function* readDeals(ctx: StreamContext<HubSpotConfig>, checkpoint: CrmCheckpoint | undefined) {
+  const api = openApi(ctx);
+  const properties = await propertiesFor(api, ctx, 'deals');
+  const spec: CrmReadSpec = {
+    object: 'deals',
+    cursorProperty: CURSOR_PROPERTY.deals,
+    properties,
+    propertiesWithHistory: DEAL_HISTORY,
+    // The list endpoint returns at most 50 records per page when propertiesWithHistory is asked for.
+    listLimit: 50,
+    // One batch read (<= 100 inputs) per search page.
+    searchLimit: 100,
+    includeArchived: true,
+    async expand(results, phase) {
+      const ids = results.map(idOf).filter((id): id is string => id !== undefined);
+      // Search results carry no property history: batch-read the page with it.
+      const objects: unknown[] = phase === 'search' ? [...(await batchReadObjects(api, 'deals', ids, properties, DEAL_HISTORY)), ...results.filter((r) => idOf(r) === undefined)] : results;
+      if (phase === 'archived' || ids.length === 0) return objects;
+      const contacts = await readAssociations(api, 'deals', 'contacts', ids);
+      const companies = await readAssociations(api, 'deals', 'companies', ids);
+      return objects.map((o) => {
+        const id = idOf(o);
+        if (id === undefined || o === null || typeof o !== 'object') return o;
+        return { ...o, _associations: { contacts: contacts.get(id) ?? [], companies: companies.get(id) ?? [] } };
+      });
+    },
+  };
+  yield* readCrm(ctx, api, spec, checkpoint);
+}
+
+async function* readPlain(object: 'contacts' | 'companies', ctx: StreamContext<HubSpotConfig>, checkpoint: CrmCheckpoint | undefined) {
+  const api = openApi(ctx);
+  const properties = await propertiesFor(api, ctx, object);
+  yield* readCrm(
+    ctx,
+    api,
+    { object, cursorProperty: CURSOR_PROPERTY[object], properties, listLimit: 100, searchLimit: 200, includeArchived: true, expand: async (results) => results },
+    checkpoint,
+  );
+}
+
+const isArchived = <R extends { archived?: boolean | undefined }>(r: R): boolean => r.archived === true;
+const stream = defineStream<HubSpotConfig>();
+
+const pipelineRecord = z.looseObject({
+  id: z.string().min(1),
+  label: z.string().nullish(),
+  archived: z.boolean().optional(),
+  stages: z.array(z.looseObject({ id: z.string(), label: z.string().nullish(), metadata: z.looseObject({}).optional() })).default([]),
+});
+const pipelinesResponse = z.looseObject({ results: z.array(z.unknown()) });
+const noCheckpoint = z.object({ readAt: z.string() });
+
+export const hubspotStreams = {
+  deals: stream({
+    name: 'deals',
+    description: 'Deals with pipeline, stage, amount and currency, dealstage history (propertiesWithHistory) and their contact and company associations',
+    primaryKey: ['id'],
+    cursorField: CURSOR_PROPERTY.deals,
+    pageSize: 100,
+    recordSchema: dealRecord,
+    checkpointSchema: crmCheckpointSchema,
+    targets: ['core.fct_opportunity', 'core.fct_opportunity_stage_history', 'core.bridge_opportunity_person'],
+    isDeleted: isArchived,
+    normalize: normalizeDeal,
+    read: readDeals,
+  }),
+  deal_pipelines: stream({
+    name: 'deal_pipelines',
+    description: 'Deal pipelines and their stages (labels, order, probability, closed flags); read whole every sync',
+    primaryKey: ['id'],
+    cursorField: undefined,
+    pageSize: 100,
+    recordSchema: pipelineRecord,
+    checkpointSchema: noCheckpoint,
+    targets: [],
+    isDeleted: isArchived,
+    normalize: () => ({}),
+    async *read(ctx) {
+      const api = openApi(ctx);
+      // GET /crm/v3/pipelines/deals (https://developers.hubspot.com/docs/api/crm/pipelines): results[] with stages[].
+      const res = await api.json({ path: '/crm/v3/pipelines/deals' });
+      const parsed = pipelinesResponse.safeParse(res.data);
+      if (!parsed.success) throw new SchemaError('hubspot: /crm/v3/pipelines/deals: response has no results[]', 'results');
+      yield { records: parsed.data.results, checkpoint: { readAt: ctx.now().toISOString() } };
+    },
+  }),
+  contacts: stream({
+    name: 'contacts',
+    description: 'Contacts with lifecycle stage dates, original source (hs_analytics_*) and UTM properties; the original source also as a touchpoint',
+    primaryKey: ['id'],
+    cursorField: CURSOR_PROPERTY.contacts,
+    pageSize: 200,
+    recordSchema: contactRecord,
+    checkpointSchema: crmCheckpointSchema,
+    targets: ['core.dim_person', 'core.fct_touchpoint'],
+    isDeleted: isArchived,
+    normalize: (r) => normalizeContact(r),
+    read: (ctx, checkpoint) => readPlain('contacts', ctx, checkpoint),
+  }),
+  companies: stream({
+    name: 'companies',
+    description: 'Companies (name, domain, industry, country)',
+    primaryKey: ['id'],
+    cursorField: CURSOR_PROPERTY.companies,
+    pageSize: 200,
+    recordSchema: companyRecord,
+    checkpointSchema: crmCheckpointSchema,
+    targets: ['core.dim_account'],
+    isDeleted: isArchived,
+    normalize: (r) => normalizeCompany(r),
+    read: (ctx, checkpoint) => readPlain('companies', ctx, checkpoint),
+  }),
+  email_events: stream({
+    name: 'email_events',
+    description: 'Marketing email events (emailEventTypes, default sends, opens, clicks); clicks become touchpoints',
+    primaryKey: ['id'],
+    cursorField: 'created',
+    pageSize: 1000,
+    recordSchema: emailEventRecord,
+    checkpointSchema: windowCheckpointSchema,
+    targets: ['core.fct_touchpoint'],
+    normalize: (r) => normalizeEmailEvent(r),
+    read: async function* (ctx, checkpoint) {
+      yield* readEmailEvents(ctx, openApi(ctx), checkpoint);
+    },
+  }),
+  form_submissions: stream({
+    name: 'form_submissions',
+    description: 'Form submissions of every form, with the page URL (UTM parameters); each a form-fill touchpoint',
+    primaryKey: ['conversionId'],
+    cursorField: 'submittedAt',
+    pageSize: 50,
+    recordSchema: formSubmissionRecord,
+    checkpointSchema: windowCheckpointSchema,
+    targets: ['core.fct_touchpoint'],
+    normalize: (r) => normalizeFormSubmission(r),
+    read: async function* (ctx, checkpoint) {
+      yield* readFormSubmissions(ctx, openApi(ctx), checkpoint);
+    },
+  }),
+};
+
+export const hubspotConnector = defineConnector<HubSpotConfig>({
+  name: 'hubspot',
+  description: 'HubSpot CRM and marketing: deals (stage history, associations), pipelines, contacts, companies, email events, form submissions',
+  configSchema: hubspotConfigSchema,
+  env: HUBSPOT_ENV,
+  fromEnv: hubspotFromEnv,
+  streams: Object.values(hubspotStreams) as ReadonlyArray<StreamDefinition<HubSpotConfig, unknown, unknown>>,
+});
