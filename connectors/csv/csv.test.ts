@@ -7,7 +7,9 @@ import type { ConnectorDefinition } from '../core/connector.ts';
 import { buildConnection } from '../../pipeline/config/connections.ts';
 import { retryQuarantine } from '../../pipeline/quarantine.ts';
 import { runSync } from '../../pipeline/sync.ts';
+import { runTransform } from '../../pipeline/transform/index.ts';
 import { createTestWarehouse } from '../../test/helpers/warehouse.ts';
+import { googleAdsConnector } from '../google_ads/index.ts';
 import { csvConnector } from './index.ts';
 
 const log = pino({ level: 'silent' });
@@ -92,6 +94,69 @@ describe('csv connector', () => {
     const r = await syncOnce('window', { path: file }, { mode: 'backfill', window: { from: '2026-05-10', to: '2026-05-31' } });
     expect(r.counts.read).toBe(1);
     expect(await warehouse.knex('meta.sync_state').where({ connection: 'window' }).pluck('scope')).toEqual(['window:2026-05-10..2026-05-31']);
+  });
+
+  it('names a header without the required columns once, instead of quarantining every row', async () => {
+    const file = path.join(dir, 'header.csv');
+    fs.writeFileSync(file, 'Day,Channel,Campaign,Cost,Currency\n2026-07-01,Print,Mag,10.00,USD\n');
+    const r = await syncOnce('header', { path: file });
+    expect(r).toMatchObject({ status: 'failed', pages: 0 });
+    expect(r.error).toMatch(/connection header: .*header\.csv: the header row has no date, spend columns; expected date, channel, campaign, spend\[, currency, impressions, clicks\] \(found: day, channel, campaign, cost, currency\)/);
+    fs.writeFileSync(file, 'date,channel,campaign,spend,spend\n2026-07-01,Print,Mag,10.00,11.00\n');
+    expect((await syncOnce('header', { path: file })).error).toMatch(/the header row has column spend twice/);
+    expect(Number((await warehouse.knex('meta.quarantine').where({ connection: 'header' }).count({ n: '*' }).first())!.n)).toBe(0);
+  });
+
+  it('skips rows of bare delimiters that spreadsheet exports append', async () => {
+    const file = writeCsv('excel.csv', ['2026-07-01,Print,Mag,10.00,USD,1,1', ',,,,,,', ',,,,,,']);
+    const r = await syncOnce('excel', { path: file });
+    expect(r).toMatchObject({ status: 'success', counts: { read: 1, quarantined: 0 } });
+  });
+
+  it('refuses a second row for the same date and campaign, naming both lines, rather than keep only one', async () => {
+    const file = writeCsv('dupes.csv', ['2026-07-01,Print,Mag,10.00,USD,1,1', '2026-07-02,Print,Mag,10.00,USD,1,1', '2026-07-01,Events, Mag ,25.00,USD,1,1']);
+    const r = await syncOnce('dupes', { path: file });
+    expect(r.status).toBe('failed');
+    expect(r.error).toMatch(/dupes\.csv line 4: date 2026-07-01 and campaign "Mag" already appear on line 2; the file needs one row per date and campaign/);
+  });
+
+  it('writes the same core shape as the ad connectors, and the spend mart picks offline rows up by channel', async () => {
+    const file = writeCsv('offline.csv', ['2026-08-03,Events,Expo Booth,5000.00,USD,,', '2026-08-03,Print,Industry Magazine,1900.39,usd,61572,246']);
+    expect((await syncOnce('offline', { path: file, accountId: 'offline-emea' })).status).toBe('success');
+
+    // Same columns as a Google Ads row, column for column.
+    const ads = googleAdsConnector.streams.find((s) => s.name === 'campaign_daily')!;
+    const adRecord = {
+      customer: { id: '1234567890', currencyCode: 'USD', timeZone: 'America/New_York' },
+      campaign: { id: '111', name: 'Brand', status: 'ENABLED', advertisingChannelType: 'SEARCH' },
+      segments: { date: '2026-08-03' },
+      metrics: { costMicros: '1000000', impressions: '10', clicks: '1', conversions: 1, conversionsValue: 2 },
+    };
+    const adRows = ads.normalize(ads.recordSchema.parse(adRecord), { connectionId: 'x', config: {} });
+    const adCampaigns = googleAdsConnector.streams.find((s) => s.name === 'campaigns')!;
+    const adCampaignRows = adCampaigns.normalize(adCampaigns.recordSchema.parse(adRecord), { connectionId: 'x', config: {} });
+    const stream = csvConnector.streams[0]!;
+    const csvRows = stream.normalize(stream.recordSchema.parse({ date: '2026-08-03', channel: 'Print', campaign: 'Mag', spend: '1.00', currency: 'USD' }), {
+      connectionId: 'x',
+      config: { accountId: 'offline' },
+    });
+    const keys = (rows: Record<string, unknown>[] | undefined) => Object.keys(rows?.[0] ?? {}).sort();
+    expect(keys(csvRows['core.fct_ad_spend_daily'])).toEqual(keys(adRows['core.fct_ad_spend_daily']));
+    expect(keys(csvRows['core.dim_campaign'])).toEqual(keys(adCampaignRows['core.dim_campaign']));
+
+    const spend = await warehouse.knex('core.fct_ad_spend_daily').where({ connection_id: 'offline' }).orderBy('campaign_id').select('campaign_id', 'account_id', 'campaign_name', 'channel_hint', 'currency', 'spend', 'impressions', 'clicks', 'conversions', 'source_system');
+    expect(spend).toEqual([
+      { campaign_id: 'Expo Booth', account_id: 'offline-emea', campaign_name: 'Expo Booth', channel_hint: 'Events', currency: 'USD', spend: '5000.00', impressions: 0, clicks: 0, conversions: '0', source_system: 'csv' },
+      { campaign_id: 'Industry Magazine', account_id: 'offline-emea', campaign_name: 'Industry Magazine', channel_hint: 'Print', currency: 'USD', spend: '1900.39', impressions: 61572, clicks: 246, conversions: '0', source_system: 'csv' },
+    ]);
+
+    // The CSV channel column is the hint the channel rules read: Events by default, Print by a rule.
+    await runTransform({ warehouse, log, config: { channelRules: [{ channel: 'Offline Media', hint: ['print', 'sponsorship', 'direct mail'] }] }, full: true });
+    const mart = await warehouse.knex('marts.fct_ad_spend_daily').where({ connection_id: 'offline' }).orderBy('campaign_id').select('campaign_id', 'channel', 'spend', 'source_system');
+    expect(mart).toEqual([
+      { campaign_id: 'Expo Booth', channel: 'Events', spend: '5000.00', source_system: 'csv' },
+      { campaign_id: 'Industry Magazine', channel: 'Offline Media', spend: '1900.39', source_system: 'csv' },
+    ]);
   });
 
   it('names the missing file', async () => {

@@ -69,6 +69,23 @@ async function fileFingerprint(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
+/** Columns a spend file must have; currency, impressions and clicks may be absent (defaults apply). */
+const REQUIRED_COLUMNS = ['date', 'channel', 'campaign', 'spend'] as const;
+
+/** A header without a required column is a file problem, not thousands of bad rows: say so once. */
+function checkHeader(connectionId: string, file: string, header: readonly string[]): void {
+  const missing = REQUIRED_COLUMNS.filter((c) => !header.includes(c));
+  const repeated = header.filter((c, i) => c !== '' && header.indexOf(c) !== i);
+  if (missing.length === 0 && repeated.length === 0) return;
+  const problems = [
+    ...(missing.length ? [`no ${missing.join(', ')} column${missing.length > 1 ? 's' : ''}`] : []),
+    ...(repeated.length ? [`column ${[...new Set(repeated)].join(', ')} twice`] : []),
+  ];
+  throw new ConfigError(
+    `connection ${connectionId}: ${file}: the header row has ${problems.join(' and ')}; expected date, channel, campaign, spend[, currency, impressions, clicks] (found: ${header.join(', ') || 'nothing'})`,
+  );
+}
+
 async function* readSpend(ctx: StreamContext<CsvConfig>, checkpoint: CsvCheckpoint | undefined): AsyncIterable<Page<CsvCheckpoint>> {
   const file = path.resolve(ctx.config.path);
   if (!fs.existsSync(file)) throw new ConfigError(`connection ${ctx.connectionId}: path: file ${file} does not exist`);
@@ -79,13 +96,37 @@ async function* readSpend(ctx: StreamContext<CsvConfig>, checkpoint: CsvCheckpoi
     return;
   }
   const skip = sameFile ? checkpoint.rowsDone : 0;
+  let header: string[] | undefined;
   const parser = fs.createReadStream(file).pipe(
-    parse({ columns: (header: string[]) => header.map((h) => h.trim().toLowerCase()), delimiter: ctx.config.delimiter, bom: true, skip_empty_lines: true, trim: false, relax_column_count: true }),
+    parse({
+      columns: (names: string[]) => (header = names.map((h) => h.trim().toLowerCase())),
+      delimiter: ctx.config.delimiter,
+      bom: true,
+      skip_empty_lines: true,
+      // Spreadsheet exports end with rows of bare delimiters (",,,,,,"): not data, not errors.
+      skip_records_with_empty_values: true,
+      trim: false,
+      relax_column_count: true,
+      info: true,
+    }),
   );
   let rowsDone = 0;
   let buffer: unknown[] = [];
-  for await (const row of parser as AsyncIterable<Record<string, string>>) {
+  /** Line of the first row of each (date, campaign): both rows would become one core row, so one would silently vanish. */
+  const firstLine = new Map<string, number>();
+  for await (const { record: row, info } of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
+    if (rowsDone === 0) checkHeader(ctx.connectionId, file, header ?? []);
     rowsDone++;
+    if (typeof row.date === 'string' && typeof row.campaign === 'string' && row.date.trim() !== '' && row.campaign.trim() !== '') {
+      const key = `${row.date.trim()}|${row.campaign.trim()}`;
+      const first = firstLine.get(key);
+      if (first !== undefined) {
+        throw new ConfigError(
+          `connection ${ctx.connectionId}: ${file} line ${info.lines}: date ${row.date.trim()} and campaign "${row.campaign.trim()}" already appear on line ${first}; the file needs one row per date and campaign (add the amounts up, or name the campaigns apart)`,
+        );
+      }
+      firstLine.set(key, info.lines);
+    }
     if (rowsDone <= skip) continue;
     if (ctx.window && typeof row.date === 'string' && (row.date < ctx.window.from || row.date > ctx.window.to)) continue;
     buffer.push(row);
@@ -95,6 +136,7 @@ async function* readSpend(ctx: StreamContext<CsvConfig>, checkpoint: CsvCheckpoi
       if (ctx.signal.aborted) return;
     }
   }
+  if (rowsDone === 0 && header) checkHeader(ctx.connectionId, file, header);
   yield { records: buffer, checkpoint: { fingerprint, rowsDone, complete: true } };
 }
 
@@ -130,7 +172,8 @@ const spend = defineStream<CsvConfig>()({
         },
       ],
       'core.dim_campaign': [
-        { campaign_id: record.campaign, name: record.campaign, channel_hint: record.channel, currency, account_id: config.accountId, campaign_type: 'offline' },
+        // The ad connectors' dim_campaign shape; an offline campaign has no platform status or time zone.
+        { campaign_id: record.campaign, name: record.campaign, channel_hint: record.channel, currency, account_id: config.accountId, campaign_type: 'offline', status: null, time_zone: null },
       ],
     };
   },
