@@ -1,6 +1,8 @@
 import type { ConnectorDefinition, ConnectorName } from './core/connector.ts';
 import { csvConnector } from './csv/index.ts';
+import { ga4Connector } from './ga4/index.ts';
 import { googleAdsConnector } from './google_ads/index.ts';
+import { hubspotConnector } from './hubspot/index.ts';
 import { metaAdsConnector } from './meta_ads/index.ts';
 import { salesforceConnector } from './salesforce/index.ts';
 
@@ -10,8 +12,10 @@ import { salesforceConnector } from './salesforce/index.ts';
  */
 export const connectors: ReadonlyArray<ConnectorDefinition<unknown>> = [
   salesforceConnector as ConnectorDefinition<unknown>,
+  hubspotConnector as ConnectorDefinition<unknown>,
   googleAdsConnector as ConnectorDefinition<unknown>,
   metaAdsConnector as ConnectorDefinition<unknown>,
+  ga4Connector as ConnectorDefinition<unknown>,
   csvConnector as ConnectorDefinition<unknown>,
 ];
 
