@@ -132,13 +132,14 @@ describe('csv connector', () => {
       segments: { date: '2026-08-03' },
       metrics: { costMicros: '1000000', impressions: '10', clicks: '1', conversions: 1, conversionsValue: 2 },
     };
-    const adRows = ads.normalize(ads.recordSchema.parse(adRecord), { connectionId: 'x', config: {} });
+    const adConfig = googleAdsConnector.configSchema.parse({ customerIds: '1234567890', developerToken: 'd', clientId: 'c', clientSecret: 's', refreshToken: 'r' });
+    const adRows = ads.normalize(ads.recordSchema.parse(adRecord), { connectionId: 'x', config: adConfig });
     const adCampaigns = googleAdsConnector.streams.find((s) => s.name === 'campaigns')!;
-    const adCampaignRows = adCampaigns.normalize(adCampaigns.recordSchema.parse(adRecord), { connectionId: 'x', config: {} });
+    const adCampaignRows = adCampaigns.normalize(adCampaigns.recordSchema.parse(adRecord), { connectionId: 'x', config: adConfig });
     const stream = csvConnector.streams[0]!;
     const csvRows = stream.normalize(stream.recordSchema.parse({ date: '2026-08-03', channel: 'Print', campaign: 'Mag', spend: '1.00', currency: 'USD' }), {
       connectionId: 'x',
-      config: { accountId: 'offline' },
+      config: csvConnector.configSchema.parse({ path: 'unused.csv' }),
     });
     const keys = (rows: Record<string, unknown>[] | undefined) => Object.keys(rows?.[0] ?? {}).sort();
     expect(keys(csvRows['core.fct_ad_spend_daily'])).toEqual(keys(adRows['core.fct_ad_spend_daily']));
