@@ -84,7 +84,9 @@ export function classifyGraphResponse(response: Pick<HttpResponse, 'status' | 'h
   const parsed = graphError.safeParse(response.data);
   if (!parsed.success) return undefined; // not a Graph error body: the generic status rules apply
   const e = parsed.data.error;
-  const detail = scrub(`(#${e.code ?? '?'}${e.error_subcode ? `/${e.error_subcode}` : ''}) ${e.message ?? ''}${e.fbtrace_id ? ` [fbtrace_id ${e.fbtrace_id}]` : ''}`);
+  // Graph prefixes some messages with "(#code)" itself; the code/subcode is printed once.
+  const message = (e.message ?? '').replace(/^\(#\d+\)\s*/, '');
+  const detail = scrub(`(#${e.code ?? '?'}${e.error_subcode ? `/${e.error_subcode}` : ''}) ${message}${e.fbtrace_id ? ` [fbtrace_id ${e.fbtrace_id}]` : ''}`);
   if (isThrottleCode(e.code)) {
     const usage = readUsage(response.headers);
     const wait = usage.regainMs || parseRetryAfter(response.headers.get('retry-after')) || defaultWaitMs;

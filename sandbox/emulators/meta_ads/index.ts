@@ -73,7 +73,7 @@ const INSIGHT_FIELDS = new Set([
 ]);
 const DEFAULT_INSIGHT_FIELDS = ['spend', 'impressions', 'clicks'];
 const ACCOUNT_FIELDS = new Set(['id', 'account_id', 'name', 'currency', 'timezone_name', 'timezone_offset_hours_utc', 'account_status', 'business_name']);
-const CAMPAIGN_FIELDS = new Set(['id', 'account_id', 'name', 'status', 'effective_status', 'configured_status', 'objective', 'start_time', 'stop_time', 'daily_budget', 'created_time', 'updated_time', 'buying_type']);
+const CAMPAIGN_FIELDS = new Set(['id', 'account_id', 'name', 'status', 'effective_status', 'configured_status', 'objective', 'start_time', 'stop_time', 'daily_budget', 'lifetime_budget', 'created_time', 'updated_time', 'buying_type']);
 const HOUR_MS = 3_600_000;
 
 type GraphError = { message: string; type: string; code: number; error_subcode?: number; error_user_title?: string; error_user_msg?: string; is_transient?: boolean };
@@ -305,7 +305,7 @@ export function createMetaAdsEmulator(world: World, opts: MetaAdsEmulatorOptions
     switch (store.malformKind(d.campaignId, d.date)) {
       case 'non_numeric_spend': row.spend = 'N/A'; break;
       case 'missing_campaign_id': delete row.campaign_id; break;
-      case 'bad_date': row.date_start = `${d.date.slice(0, 5)}13-45`; row.date_stop = row.date_start; break;
+      case 'bad_date': row.date_start = d.date.replace(/-/g, ''); row.date_stop = row.date_start; break;
       case 'actions_not_a_list': row.actions = `${convType}:${countString(d.conversions)}`; break;
       case undefined: break;
     }
@@ -372,6 +372,7 @@ export function createMetaAdsEmulator(world: World, opts: MetaAdsEmulatorOptions
         else if (f === 'start_time') out.start_time = `${c.startDate}T00:00:00+0000`;
         else if (f === 'stop_time') { if (c.endDate < store.endDate) out.stop_time = `${addDays(c.endDate, 1)}T00:00:00+0000`; }
         else if (f === 'daily_budget') out.daily_budget = String(c.dailyBudget);
+        else if (f === 'lifetime_budget') out.lifetime_budget = '0'; // the world's campaigns run on daily budgets
         else if (f === 'created_time') out.created_time = created;
         else if (f === 'updated_time') out.updated_time = created;
         else if (f === 'buying_type') out.buying_type = 'AUCTION';

@@ -1,0 +1,377 @@
+import nock from 'nock';
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ConnectorDefinition } from '../core/connector.ts';
+import { rawTableName } from '../core/connector.ts';
+import { buildConnection } from '../../pipeline/config/connections.ts';
+import { runSync } from '../../pipeline/sync.ts';
+import { createTestWarehouse } from '../../test/helpers/warehouse.ts';
+import { adAccountExample, campaignsPageExample, insightsPageExample, reportRunExample, tokenErrorExample, throttleErrorExample } from '../../sandbox/emulators/meta_ads/fixtures.ts';
+import { addDays } from './dates.ts';
+import { classifyGraphResponse, readUsage } from './api.ts';
+import { addDecimals, metaAdsConnector, sumActions } from './index.ts';
+
+/**
+ * A fake Graph API with nock, answering from the documented example shapes
+ * (sandbox/emulators/meta_ads/fixtures.ts): the ad account, campaigns, synchronous insights with
+ * cursor paging, and the async report-run flow, over a table of daily rows the tests edit.
+ */
+
+const BASE = 'https://graph.test.example';
+const V = 'v26.0';
+const ACCOUNT = '1234567890';
+const TOKEN = 'EAAtest-token-0123456789';
+const log = pino({ level: 'silent' });
+
+type Row = Record<string, unknown>;
+
+class FakeGraph {
+  rows = new Map<string, Row>();
+  /** Every request (method, path, query) in order. */
+  requests: Array<{ method: string; path: string; query: URLSearchParams }> = [];
+  /** Synchronous insights over more days than this are refused with "reduce the amount of data". */
+  maxSyncDays = Infinity;
+  /** Scripted statuses per created report run (consumed per poll; the last one repeats). */
+  runScripts: Array<Array<[string, number]>> = [];
+  runs = new Map<string, { since: string; until: string; script: Array<[string, number]> }>();
+
+  put(campaignId: string, date: string, over: Row = {}): void {
+    const template = insightsPageExample.data[0] as Row;
+    this.rows.set(`${campaignId}|${date}`, { ...template, account_id: ACCOUNT, campaign_id: campaignId, campaign_name: `Campaign ${campaignId}`, date_start: date, date_stop: date, ...over });
+  }
+
+  private inRange(since: string, until: string): Row[] {
+    return [...this.rows.values()]
+      .filter((r) => String(r.date_start) >= since && String(r.date_start) <= until)
+      .sort((a, b) => `${a.date_start}|${a.campaign_id}`.localeCompare(`${b.date_start}|${b.campaign_id}`));
+  }
+
+  private page(path: string, query: URLSearchParams, rows: Row[]): Row {
+    const limit = Number(query.get('limit') ?? 25);
+    const offset = Number(Buffer.from(query.get('after') ?? 'MA==', 'base64').toString());
+    const data = rows.slice(offset, offset + limit);
+    const body: Row = { data, paging: { cursors: { before: Buffer.from(String(offset)).toString('base64'), after: Buffer.from(String(offset + data.length)).toString('base64') } } };
+    if (offset + limit < rows.length) {
+      const next = new URLSearchParams(query);
+      next.set('after', Buffer.from(String(offset + limit)).toString('base64'));
+      (body.paging as Row).next = `${BASE}${path}?${next.toString()}`;
+    }
+    return body;
+  }
+
+  install(): void {
+    const record = (method: string, uri: string) => {
+      const url = new URL(uri, BASE);
+      this.requests.push({ method, path: url.pathname, query: url.searchParams });
+      return url;
+    };
+    const range = (q: URLSearchParams) => JSON.parse(q.get('time_range') ?? '{}') as { since: string; until: string };
+    nock(BASE, { reqheaders: { authorization: `Bearer ${TOKEN}` } })
+      .persist()
+      .get(new RegExp(`^/${V}/act_\\d+\\?`))
+      .reply((uri) => {
+        record('GET', uri);
+        return [200, adAccountExample];
+      })
+      .get(new RegExp(`^/${V}/act_\\d+/campaigns\\?`))
+      .reply((uri) => {
+        const url = record('GET', uri);
+        const list = [...(campaignsPageExample.data as Row[]), { ...(campaignsPageExample.data[0] as Row), id: '120210000000000002', name: 'Old', status: 'DELETED', effective_status: 'DELETED', stop_time: '2026-08-20T00:00:00-0700' }];
+        return [200, this.page(url.pathname, url.searchParams, list)];
+      })
+      .get(new RegExp(`^/${V}/act_\\d+/insights\\?`))
+      .reply((uri) => {
+        const url = record('GET', uri);
+        const r = range(url.searchParams);
+        const days = Math.round((Date.parse(r.until) - Date.parse(r.since)) / 86_400_000) + 1;
+        if (days > this.maxSyncDays) return [400, { error: { message: "Please reduce the amount of data you're asking for, then retry your request", type: 'OAuthException', code: 100, error_subcode: 1487534, fbtrace_id: 'Atrace' } }];
+        return [200, this.page(url.pathname, url.searchParams, this.inRange(r.since, r.until))];
+      })
+      .post(new RegExp(`^/${V}/act_\\d+/insights\\?`))
+      .reply((uri) => {
+        const url = record('POST', uri);
+        const id = String(6023920149050 + this.runs.size);
+        this.runs.set(id, { ...range(url.searchParams), script: this.runScripts.shift() ?? [['Job Running', 50], ['Job Completed', 100]] });
+        return [200, { report_run_id: id }];
+      })
+      .get(new RegExp(`^/${V}/\\d+(\\?|$)`))
+      .reply((uri) => {
+        const url = record('GET', uri);
+        const run = this.runs.get(url.pathname.split('/')[2] ?? '');
+        if (!run) return [400, { error: { message: 'Unsupported get request.', type: 'GraphMethodException', code: 100, error_subcode: 33 } }];
+        const [status, percent] = (run.script.length > 1 ? run.script.shift() : run.script[0]) as [string, number];
+        const body: Row = { ...reportRunExample, id: url.pathname.split('/')[2], async_status: status, async_percent_completion: percent, date_start: run.since, date_stop: run.until };
+        if (status === 'Job Failed') Object.assign(body, { error_code: 100, error_subcode: 1487534, error_message: "Please reduce the amount of data you're asking for, then retry your request" });
+        return [200, body];
+      })
+      .get(new RegExp(`^/${V}/\\d+/insights(\\?|$)`))
+      .reply((uri) => {
+        const url = record('GET', uri);
+        const run = this.runs.get(url.pathname.split('/')[2] ?? '');
+        if (!run) return [400, { error: { message: 'no such run', type: 'OAuthException', code: 100 } }];
+        return [200, this.page(url.pathname, url.searchParams, this.inRange(run.since, run.until))];
+      });
+  }
+
+  insightRanges(): string[] {
+    return this.requests
+      .filter((r) => r.path.endsWith('/insights') && r.path.includes('/act_') && !r.query.has('after'))
+      .map((r) => `${r.method} ${range(r.query)}`);
+    function range(q: URLSearchParams): string {
+      const t = JSON.parse(q.get('time_range') ?? '{}') as { since: string; until: string };
+      return `${t.since}..${t.until}`;
+    }
+  }
+}
+
+const baseSettings = {
+  accessToken: TOKEN,
+  adAccountIds: `act_${ACCOUNT}`,
+  baseUrl: BASE,
+  pageSize: 2,
+  pollIntervalMs: 0,
+  asyncStallTimeoutMs: 60_000,
+  rateLimitWaitMs: 5,
+  throttleMaxDelayMs: 0,
+  maxRetries: 2,
+};
+
+/** 12:00 UTC on 2026-09-01 is 05:00 in Los Angeles (the example account's zone): yesterday is 08-31. */
+const NOW = () => new Date('2026-09-01T12:00:00Z');
+
+describe('meta_ads connector (nock, documented examples)', () => {
+  let warehouse: Awaited<ReturnType<typeof createTestWarehouse>>;
+  beforeAll(async () => {
+    warehouse = await createTestWarehouse('postgres');
+    nock.disableNetConnect();
+  });
+  afterEach(() => nock.cleanAll());
+  afterAll(async () => {
+    nock.enableNetConnect();
+    await warehouse?.drop();
+  });
+
+  const connect = (id: string, settings: Record<string, unknown> = {}) =>
+    buildConnection(id, metaAdsConnector as ConnectorDefinition<unknown>, { ...baseSettings, ...settings }, 'file');
+  const stream = (name: string) => {
+    const s = metaAdsConnector.streams.find((x) => x.name === name);
+    if (!s) throw new Error(`no stream ${name}`);
+    return s;
+  };
+  const sync = (id: string, name: string, options: { settings?: Record<string, unknown>; mode?: 'full' | 'incremental' | 'backfill'; now?: () => Date } = {}) =>
+    runSync({ warehouse, connection: connect(id, options.settings), stream: stream(name), mode: options.mode ?? 'incremental', log, now: options.now ?? NOW });
+  const spendRows = (connection: string) =>
+    warehouse.knex('core.fct_ad_spend_daily').where({ connection_id: connection }).orderBy(['date', 'campaign_id']).select('campaign_id', 'date', 'spend', 'impressions', 'clicks', 'conversions', 'conversion_value', 'currency', 'account_id', 'channel_hint');
+  const cursor = async (connection: string, name = 'campaign_insights_daily') =>
+    ((await warehouse.knex('meta.sync_state').where({ connection, stream: name, scope: 'incremental' }).first('cursor')) as { cursor: unknown } | undefined)?.cursor;
+
+  it('sums decimal strings exactly and only the configured action types', () => {
+    expect(addDecimals(['0.1', '0.2'])).toBe('0.3');
+    expect(addDecimals(['1.5', '2.25', '3'])).toBe('6.75');
+    expect(addDecimals([])).toBe('0');
+    expect(addDecimals(['-1.5', '1'])).toBe('-0.5');
+    const actions = [
+      { action_type: 'link_click', value: '43' },
+      { action_type: 'offsite_conversion.fb_pixel_lead', value: '2' },
+      { action_type: 'lead', value: '2' },
+      { action_type: 'purchase', value: '1' },
+    ];
+    expect(sumActions(actions, ['lead', 'purchase'])).toBe('3');
+    expect(sumActions(undefined, ['lead'])).toBe('0');
+  });
+
+  it('reads the usage headers and maps Graph errors (throttle codes, token, reduce data)', () => {
+    const headers = new Headers({
+      'x-business-use-case-usage': JSON.stringify({ [ACCOUNT]: [{ type: 'ads_insights', call_count: 95, total_cputime: 20, total_time: 20, estimated_time_to_regain_access: 3 }] }),
+      'x-ad-account-usage': JSON.stringify({ acc_id_util_pct: 9.67, reset_time_duration: 0 }),
+    });
+    expect(readUsage(headers)).toEqual({ percent: 95, regainMs: 180_000 });
+    const throttled = classifyGraphResponse({ status: 400, headers, data: throttleErrorExample, text: '' }, 1000);
+    expect(throttled).toMatchObject({ name: 'RateLimitError', retryAfterMs: 180_000 });
+    for (const code of [4, 17, 32, 613, 80004]) {
+      const e = classifyGraphResponse({ status: 400, headers: new Headers(), data: { error: { message: 'limit', type: 'OAuthException', code } }, text: '' }, 1234);
+      expect(e).toMatchObject({ name: 'RateLimitError', retryAfterMs: 1234 });
+    }
+    expect(classifyGraphResponse({ status: 400, headers: new Headers(), data: tokenErrorExample, text: '' }, 1)).toMatchObject({ name: 'AuthError' });
+    expect(classifyGraphResponse({ status: 400, headers: new Headers(), data: { error: { message: "Please reduce the amount of data you're asking for", code: 1 } }, text: '' }, 1)).toMatchObject({ name: 'ReduceDataError' });
+    expect(classifyGraphResponse({ status: 400, headers: new Headers(), data: { error: { message: '(#100) bogus is not valid for fields param', code: 100 } }, text: '' }, 1)).toMatchObject({ name: 'RequestError' });
+  });
+
+  it('validates settings with errors naming the field, and reads META_* env variables', () => {
+    expect(() => connect('bad', { adAccountIds: 'act_12x' })).toThrow(/adAccountIds.*numeric ad account id/);
+    expect(() => connect('bad2', { apiVersion: '26' })).toThrow(/apiVersion: must look like v26.0/);
+    expect(metaAdsConnector.fromEnv({})).toBeUndefined();
+    const env = { META_ACCESS_TOKEN: TOKEN, META_AD_ACCOUNT_ID: 'act_1, 2', META_BASE_URL: BASE, META_API_VERSION: 'v25.0' };
+    const conn = buildConnection('meta_ads', metaAdsConnector as ConnectorDefinition<unknown>, metaAdsConnector.fromEnv(env) ?? {}, 'env');
+    expect(conn.config).toMatchObject({ adAccountIds: ['1', '2'], baseUrl: BASE, apiVersion: 'v25.0', lookbackDays: 28 });
+  });
+
+  it('pages synchronous insights, keeps unknown fields in raw, quarantines malformed rows and normalizes spend in account currency', async () => {
+    const fake = new FakeGraph();
+    for (const date of ['2026-08-27', '2026-08-28', '2026-08-29']) fake.put('111', date);
+    fake.put('222', '2026-08-28', { spend: '1234.5', impressions: '9007199254740', quality_ranking: 'ABOVE_AVERAGE' });
+    fake.put('333', '2026-08-29', { spend: 'N/A' });
+    fake.put('444', '2026-08-30', { actions: 'lead:2' });
+    fake.install();
+
+    const result = await sync('sync_read', 'campaign_insights_daily', { mode: 'full', settings: { startDate: '2026-08-27' } });
+    expect(result).toMatchObject({ status: 'success', counts: { read: 6, quarantined: 2 } });
+    // 5 days < asyncMinDays (8): one synchronous read, paged by 2 rows through paging.next.
+    expect(fake.insightRanges()).toEqual(['GET 2026-08-27..2026-08-31']);
+    expect(fake.requests.filter((r) => r.path.endsWith('/insights')).length).toBe(3);
+    const first = fake.requests.find((r) => r.path.endsWith(`act_${ACCOUNT}/insights`));
+    expect(first?.query.get('level')).toBe('campaign');
+    expect(first?.query.get('time_increment')).toBe('1');
+    expect(first?.query.get('fields')).toBe('account_id,account_currency,campaign_id,campaign_name,spend,impressions,clicks,actions,action_values');
+
+    const rows = await spendRows('sync_read');
+    expect(rows).toHaveLength(4);
+    expect(rows.find((r) => r.campaign_id === '111')).toEqual({
+      campaign_id: '111', date: '2026-08-27', spend: '80.11', impressions: 5413, clicks: 43, conversions: '2', conversion_value: '120', currency: 'USD', account_id: ACCOUNT, channel_hint: 'paid_social',
+    });
+    expect(rows.find((r) => r.campaign_id === '222')).toMatchObject({ spend: '1234.5', impressions: 9007199254740 });
+    const raw = await warehouse.knex(rawTableName('meta_ads', 'campaign_insights_daily')).where({ connection_id: 'sync_read', record_id: `${ACCOUNT}|222|2026-08-28` }).first('payload');
+    expect(raw.payload.quality_ranking).toBe('ABOVE_AVERAGE');
+    const quarantine = await warehouse.knex('meta.quarantine').where({ connection: 'sync_read' }).orderBy('record_key').select('record_key', 'error_message');
+    expect(quarantine).toEqual([
+      { record_key: `${ACCOUNT}|333|2026-08-29`, error_message: expect.stringContaining('spend: must be a decimal number') },
+      { record_key: `${ACCOUNT}|444|2026-08-30`, error_message: expect.stringContaining('actions') },
+    ]);
+    expect(await cursor('sync_read')).toEqual({ accounts: { [ACCOUNT]: { through: '2026-08-31' } } });
+  });
+
+  it('reads the ad account and campaigns (deleted ones flagged)', async () => {
+    const fake = new FakeGraph();
+    fake.install();
+    expect(await sync('lists', 'ad_accounts')).toMatchObject({ status: 'success', counts: { read: 1 } });
+    const acc = await warehouse.knex(rawTableName('meta_ads', 'ad_accounts')).where({ connection_id: 'lists' }).first('payload');
+    expect(acc.payload).toMatchObject({ currency: 'USD', timezone_name: 'America/Los_Angeles' });
+    expect(await sync('lists', 'campaigns')).toMatchObject({ status: 'success', counts: { read: 2, deleted: 1 } });
+    const campaigns = await warehouse.knex('core.dim_campaign').where({ connection_id: 'lists' }).orderBy('campaign_id').select('campaign_id', 'status', 'campaign_type', 'channel_hint', 'start_date', 'end_date', 'is_deleted');
+    expect(campaigns).toEqual([
+      { campaign_id: '120210000000000001', status: 'ACTIVE', campaign_type: 'OUTCOME_LEADS', channel_hint: 'paid_social', start_date: '2026-08-01', end_date: null, is_deleted: false },
+      { campaign_id: '120210000000000002', status: 'DELETED', campaign_type: 'OUTCOME_LEADS', channel_hint: 'paid_social', start_date: '2026-08-01', end_date: '2026-08-19', is_deleted: true },
+    ]);
+  });
+
+  it('runs the async report flow: create, poll until Job Completed at 100 %, read the pages', async () => {
+    const fake = new FakeGraph();
+    for (const date of ['2026-08-20', '2026-08-25', '2026-08-31']) fake.put('111', date);
+    fake.runScripts.push([['Job Not Started', 0], ['Job Running', 40], ['Job Completed', 90], ['Job Completed', 100]]);
+    fake.install();
+    const result = await sync('async', 'campaign_insights_daily', { mode: 'full', settings: { startDate: '2026-08-18', asyncMinDays: 8 } });
+    expect(result).toMatchObject({ status: 'success', counts: { read: 3 } });
+    expect(fake.insightRanges()).toEqual(['POST 2026-08-18..2026-08-31']);
+    // 'Job Completed' at 90 % is not done yet (Meta sets the status before the percentage).
+    expect(fake.requests.filter((r) => /^\/v26\.0\/\d+$/.test(r.path))).toHaveLength(4);
+    expect(fake.requests.filter((r) => /^\/v26\.0\/\d+\/insights$/.test(r.path))).toHaveLength(2);
+    expect((await spendRows('async')).map((r) => r.date)).toEqual(['2026-08-20', '2026-08-25', '2026-08-31']);
+  });
+
+  it('overwrites restated days inside the 28-day lookback instead of adding rows, and totals equal a fresh pull', async () => {
+    const fake = new FakeGraph();
+    for (let d = '2026-07-20'; d <= '2026-08-31'; d = addDays(d, 1)) fake.put('111', d, { spend: '10.5' });
+    fake.install();
+    const settings = { startDate: '2026-07-20', asyncMinDays: 100, chunkDays: 60, pageSize: 100 };
+    expect(await sync('restate', 'campaign_insights_daily', { settings })).toMatchObject({ status: 'success' });
+    // The next day: late conversions and a cost correction land on 08-30.
+    fake.put('111', '2026-08-30', { spend: '12.75', actions: [{ action_type: 'lead', value: '5' }] });
+    fake.put('111', '2026-09-01', { spend: '1' });
+    fake.requests = [];
+    const second = await sync('restate', 'campaign_insights_daily', { settings, now: () => new Date('2026-09-02T12:00:00Z') });
+    expect(second).toMatchObject({ status: 'success' });
+    // Lookback 28 days before yesterday (09-01): 08-05..09-01.
+    expect(fake.insightRanges()).toEqual(['GET 2026-08-05..2026-09-01']);
+    const rows = await spendRows('restate');
+    expect(rows).toHaveLength(44);
+    expect(rows.find((r) => r.date === '2026-08-30')).toMatchObject({ spend: '12.75', conversions: '5' });
+    const total = await warehouse.knex('core.fct_ad_spend_daily').where({ connection_id: 'restate' }).sum({ s: 'spend' }).first();
+    expect(Number(total?.s)).toBeCloseTo(42 * 10.5 + 12.75 + 1, 6);
+    // A fresh full pull gives the same table.
+    await sync('restate_fresh', 'campaign_insights_daily', { settings, mode: 'full', now: () => new Date('2026-09-02T12:00:00Z') });
+    expect(await spendRows('restate_fresh')).toEqual(rows);
+  });
+
+  it('splits a range Meta refuses ("Please reduce the amount of data") in half, recursively', async () => {
+    const fake = new FakeGraph();
+    for (let d = '2026-08-25'; d <= '2026-08-31'; d = addDays(d, 1)) fake.put('111', d);
+    fake.maxSyncDays = 2;
+    fake.install();
+    const result = await sync('split', 'campaign_insights_daily', { mode: 'full', settings: { startDate: '2026-08-25' } });
+    expect(result.status).toBe('success');
+    expect(result.warnings.some((w) => w.includes('split in two'))).toBe(true);
+    expect(fake.insightRanges()).toEqual([
+      'GET 2026-08-25..2026-08-31',
+      'GET 2026-08-25..2026-08-28',
+      'GET 2026-08-25..2026-08-26',
+      'GET 2026-08-27..2026-08-28',
+      'GET 2026-08-29..2026-08-31',
+      'GET 2026-08-29..2026-08-30',
+      'GET 2026-08-31..2026-08-31',
+    ]);
+    expect(await spendRows('split')).toHaveLength(7);
+  });
+
+  it('splits an async run that fails, and leaves a stalled run running (never cancelled) while asking for smaller ranges', async () => {
+    const fake = new FakeGraph();
+    for (let d = '2026-08-28'; d <= '2026-08-31'; d = addDays(d, 1)) fake.put('111', d);
+    fake.runScripts.push([['Job Running', 10], ['Job Failed', 10]]); // 08-28..08-31 fails
+    fake.runScripts.push([['Job Running', 30], ['Job Running', 30]]); // 08-28..08-29 stalls at 30 %
+    fake.install();
+    const result = await sync('async_split', 'campaign_insights_daily', { mode: 'full', settings: { startDate: '2026-08-28', asyncMinDays: 0, asyncStallTimeoutMs: 0 } });
+    expect(result.status).toBe('success');
+    expect(fake.insightRanges()).toEqual([
+      'POST 2026-08-28..2026-08-31',
+      'POST 2026-08-28..2026-08-29',
+      'POST 2026-08-28..2026-08-28',
+      'POST 2026-08-29..2026-08-29',
+      'POST 2026-08-30..2026-08-31',
+    ]);
+    expect(fake.requests.some((r) => r.method !== 'GET' && r.method !== 'POST')).toBe(false);
+    expect(await spendRows('async_split')).toHaveLength(4);
+  });
+
+  it('gives up on one day that keeps failing after asyncDayAttempts, keeping the checkpoint before it', async () => {
+    const fake = new FakeGraph();
+    fake.put('111', '2026-08-30');
+    fake.put('111', '2026-08-31');
+    fake.runScripts.push([['Job Completed', 100]], [['Job Failed', 0]], [['Job Failed', 0]]);
+    fake.install();
+    const result = await sync('day_fail', 'campaign_insights_daily', { settings: { startDate: '2026-08-30', asyncMinDays: 0, chunkDays: 1, asyncDayAttempts: 2 } });
+    expect(result.status).toBe('failed');
+    expect(result.error).toMatch(/act_1234567890 on 2026-08-31 failed 2 time/);
+    expect(await cursor('day_fail')).toEqual({ accounts: { [ACCOUNT]: { through: '2026-08-30' } } });
+  });
+
+  it('fails clearly on a refused token without leaking it, and leaves the checkpoint alone', async () => {
+    nock(BASE).get(new RegExp(`^/${V}/act_\\d+\\?`)).reply(400, { error: { ...tokenErrorExample.error, message: `Error validating access token ${TOKEN}: Session has expired` } });
+    const result = await sync('token', 'campaign_insights_daily', { settings: { startDate: '2026-08-30' } });
+    expect(result.status).toBe('failed');
+    expect(result.error).toMatch(/access token was refused \(#190\/463\)/);
+    expect(result.error).not.toContain(TOKEN);
+    expect(await cursor('token')).toBeUndefined();
+  });
+
+  it('waits out a short throttle (code 17) and retries; a long one (80004) ends the run with a rate-limit error', async () => {
+    const fake = new FakeGraph();
+    fake.put('111', '2026-08-31');
+    nock(BASE).get(new RegExp(`^/${V}/act_\\d+/insights\\?`)).reply(400, { error: { message: 'User request limit reached', type: 'OAuthException', code: 17, is_transient: true } });
+    fake.install();
+    const ok = await sync('throttle', 'campaign_insights_daily', { settings: { startDate: '2026-08-31' } });
+    expect(ok).toMatchObject({ status: 'success', counts: { read: 1 } });
+    expect(fake.insightRanges()).toEqual(['GET 2026-08-31..2026-08-31']);
+
+    nock.cleanAll();
+    nock(BASE)
+      .get(new RegExp(`^/${V}/act_\\d+/insights\\?`))
+      .reply(400, { error: { message: 'There have been too many calls to this ad-account.', type: 'OAuthException', code: 80004, error_subcode: 2446079 } }, {
+        'x-business-use-case-usage': JSON.stringify({ [ACCOUNT]: [{ type: 'ads_management', call_count: 100, total_cputime: 40, total_time: 40, estimated_time_to_regain_access: 30 }] }),
+      });
+    fake.install();
+    const before = await cursor('throttle');
+    const limited = await sync('throttle', 'campaign_insights_daily', { settings: { startDate: '2026-08-31', maxRetryWaitMs: 60_000 }, now: () => new Date('2026-09-02T12:00:00Z') });
+    expect(limited.status).toBe('failed');
+    expect(limited.error).toMatch(/rate limited \(#80004\/2446079\).*retry after 1800 s/);
+    expect(await cursor('throttle')).toEqual(before);
+  });
+});
