@@ -87,6 +87,13 @@ export class FakeOrg {
   readonly queries: string[] = [];
   /** Added to every served REST record (schema drift: a field the connector does not know). */
   drift: Record<string, unknown> = {};
+  /**
+   * Serve later pages with the records' current values (a record saved while a read pages shows
+   * up with its new SystemModstamp, out of order) instead of the snapshot taken at query time.
+   */
+  livePages = false;
+  /** Called before a query page is served, with the offset of its first record. */
+  beforePage: ((offset: number) => void) | undefined;
   private readonly failures: InjectedFailure[] = [];
   private readonly cursors = new Map<string, Cursor>();
   private readonly jobs = new Map<string, BulkJob>();
@@ -288,7 +295,9 @@ export class FakeOrg {
   }
 
   private page(locator: string, cursor: Cursor, offset: number, batch: number): Record<string, unknown> {
-    const slice = cursor.records.slice(offset, offset + batch);
+    this.beforePage?.(offset);
+    const current = new Map(this.records(cursor.object).map((r) => [r.Id, r]));
+    const slice = cursor.records.slice(offset, offset + batch).map((r) => (this.livePages ? (current.get(r.Id) ?? r) : r));
     const done = offset + batch >= cursor.records.length;
     const records = slice.map((r) => {
       const out: Record<string, unknown> = { attributes: { type: cursor.object, url: `/services/data/v${VERSION}/sobjects/${cursor.object}/${r.Id}` } };

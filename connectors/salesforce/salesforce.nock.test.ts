@@ -291,6 +291,28 @@ describe('salesforce connector against nock fixtures', () => {
     expect(await count('core.fct_opportunity', 'sf_ties')).toBe(450);
   });
 
+  it('does not let a record saved during the paged read move the cursor past records still to come', async () => {
+    const o = org(Array.from({ length: 450 }, (_, i) => opportunity(i + 1)));
+    o.livePages = true;
+    // While page 2 is requested, a user saves record 10 (already served) and record 350 (page 2).
+    const savedAt = new Date(Date.parse(NOW) - 60_000).toISOString();
+    o.beforePage = (offset) => {
+      if (offset !== 200) return;
+      o.update('Opportunity', sfId('006D', 10), { StageName: 'Closed Won', IsClosed: true, IsWon: true }, savedAt);
+      o.update('Opportunity', sfId('006D', 350), { StageName: 'Closed Lost', IsClosed: true }, savedAt);
+    };
+    const first = await sync('sf_live', 'opportunity');
+    expect(first).toMatchObject({ status: 'success', counts: { read: 450 } });
+    // Record 350 came in page 2 with a stamp newer than the cutoff (now - cursorLagSeconds): the
+    // cursor ends at the newest record older than the cutoff, not at record 350's stamp.
+    expect(((await storedCheckpoint(warehouse, 'opportunity', 'sf_live')) as { cursor: unknown }).cursor).toEqual({ ts: '2026-11-01T17:30:00.000Z', id: sfId('006D', 450) });
+    o.beforePage = undefined;
+    const next = await sync('sf_live', 'opportunity', { now: '2026-11-05T00:10:00Z' });
+    expect(next).toMatchObject({ status: 'success', counts: { read: 2 } });
+    const stages = await warehouse.knex('core.fct_opportunity').where({ connection_id: 'sf_live' }).whereIn('opportunity_id', [sfId('006D', 10), sfId('006D', 350)]).orderBy('opportunity_id').pluck('stage');
+    expect(stages).toEqual(['Closed Won', 'Closed Lost']);
+  });
+
   it('keys OpportunityHistory on its own Id: failed pages, resumes and full re-reads never duplicate it', async () => {
     // The last 20 rows are younger than cursorLagSeconds, so every run reads them again.
     const rows = Array.from({ length: 300 }, (_, i) => history(i + 1, i < 280 ? i : 0));
