@@ -1,0 +1,419 @@
+import nock from 'nock';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createTestWarehouse } from '../../test/helpers/warehouse.ts';
+import type { Warehouse } from '../../warehouse/db.ts';
+import { ensureHubSpotRawTables, hsConnection, syncHubSpot } from './test-support.ts';
+import { parseInstant } from './values.ts';
+
+/**
+ * A fake HubSpot CRM API with nock, answering from an in-memory portal in the documented shapes:
+ * list `GET /crm/v3/objects/{type}` ({ results[{ id, properties, createdAt, updatedAt, archived }],
+ * paging.next.after }, developers.hubspot.com/docs/api/crm/contacts "Retrieve contacts"), search
+ * `POST .../search` (filterGroups, sorts, limit <= 200, after; 400 past 10,000 results;
+ * developers.hubspot.com/docs/api/crm/search), batch read, v4 association batch read and the OAuth
+ * v1 token endpoint. Ties in the search sort come back in a hostile (descending id) order: HubSpot
+ * documents no tie order.
+ */
+
+const BASE = 'https://api.hubapi.com';
+const NOW = new Date('2026-11-01T00:00:00.000Z');
+const now = () => NOW;
+
+type Obj = { id: string; properties: Record<string, string | null>; createdAt: string; updatedAt: string; archived: boolean; [k: string]: unknown };
+interface Filter {
+  propertyName: string;
+  operator: string;
+  value?: string;
+}
+interface SearchBody {
+  filterGroups?: Array<{ filters: Filter[] }>;
+  sorts?: Array<{ propertyName: string; direction?: string }>;
+  properties?: string[];
+  limit?: number;
+  after?: string;
+}
+
+const CURSOR: Record<string, string> = { contacts: 'lastmodifieddate', companies: 'hs_lastmodifieddate', deals: 'hs_lastmodifieddate' };
+
+/** The documented contact example (id 512, Bryan Cooper) with another id and modification time. */
+function contact(id: number | string, modified: string, props: Record<string, string | null> = {}): Obj {
+  return {
+    id: String(id),
+    properties: { createdate: '2019-10-30T03:30:17.883Z', email: `bcooper${id}@biglytics.net`, firstname: 'Bryan', hs_object_id: String(id), lastmodifieddate: modified, lastname: 'Cooper', ...props },
+    createdAt: '2019-10-30T03:30:17.883Z',
+    updatedAt: modified,
+    archived: false,
+  };
+}
+
+const msCache = new Map<string, number>();
+function ms(value: string | null | undefined): number {
+  if (!value) return Number.NaN;
+  let t = msCache.get(value);
+  if (t === undefined) {
+    const iso = parseInstant(value);
+    msCache.set(value, (t = iso === undefined ? Number.NaN : Date.parse(iso)));
+  }
+  return t;
+}
+
+class FakeHubSpot {
+  live: Record<string, Obj[]> = { contacts: [], companies: [], deals: [] };
+  archived: Record<string, Obj[]> = { contacts: [], companies: [], deals: [] };
+  associations = new Map<string, Array<{ toObjectId: number; associationTypes: Array<{ category: string; typeId: number; label: string | null }> }>>();
+  listPageSize = 100;
+  ceiling = 10_000;
+  /** Responses served before the portal answers (errors to inject), in order. */
+  injected: Array<{ status: number; body: unknown; headers?: Record<string, string> }> = [];
+  requests: Array<{ method: string; path: string; auth: string | undefined; body: unknown }> = [];
+  searches: SearchBody[] = [];
+  tokens = new Set(['pat-na1-test']);
+  refreshTokens = new Set(['refresh-1']);
+  issued = 0;
+  /** Called after each search page is served (to change the portal between pages). */
+  afterSearch: ((n: number) => void) | undefined;
+
+  install(): void {
+    const self = this;
+    const intercept = (method: 'get' | 'post', path: RegExp, handler: (uri: string, body: unknown) => [number, unknown, Record<string, string>?]) => {
+      nock(BASE)
+        .persist()
+        .intercept(path, method.toUpperCase())
+        .reply(function (uri, body) {
+          const auth = this.req.headers.authorization as string | undefined;
+          self.requests.push({ method, path: uri, auth, body });
+          if (!uri.startsWith('/oauth')) {
+            const inject = self.injected.shift();
+            if (inject) return [inject.status, inject.body, inject.headers ?? {}];
+            if (!self.tokens.has((auth ?? '').replace(/^Bearer /, ''))) return [401, { status: 'error', message: 'The OAuth token used to make this call expired 2 minute(s) ago.', category: 'EXPIRED_AUTHENTICATION' }];
+          }
+          const [status, data, headers] = handler(uri, body);
+          return [status, data, { 'x-hubspot-ratelimit-max': '190', 'x-hubspot-ratelimit-remaining': '189', 'x-hubspot-ratelimit-interval-milliseconds': '10000', ...headers }];
+        });
+    };
+    intercept('post', /^\/oauth\/v1\/token$/, (_uri, body) => {
+      const form = new URLSearchParams(String(body));
+      if (form.get('grant_type') !== 'refresh_token' || !this.refreshTokens.has(form.get('refresh_token') ?? '')) return [400, { status: 'BAD_REFRESH_TOKEN', message: 'missing or unknown refresh token' }];
+      const token = `CJSP5qf1-fresh-${++this.issued}`;
+      this.tokens.add(token);
+      return [200, { token_type: 'bearer', refresh_token: form.get('refresh_token'), access_token: token, expires_in: 1800 }];
+    });
+    intercept('post', /^\/crm\/v3\/objects\/\w+\/search$/, (uri, body) => this.search(uri.split('/')[4] as string, body as SearchBody));
+    intercept('post', /^\/crm\/v3\/objects\/\w+\/batch\/read/, (uri, body) => {
+      const type = uri.split('/')[4] as string;
+      const ids = (body as { inputs: Array<{ id: string }> }).inputs.map((i) => i.id);
+      return [200, { status: 'COMPLETE', results: this.live[type]?.filter((o) => ids.includes(o.id)) ?? [], startedAt: NOW.toISOString(), completedAt: NOW.toISOString() }];
+    });
+    intercept('post', /^\/crm\/v4\/associations\/\w+\/\w+\/batch\/read$/, (uri, body) => {
+      const [, , , , from, to] = uri.split('/');
+      const ids = (body as { inputs: Array<{ id: string }> }).inputs.map((i) => i.id);
+      const results = ids.filter((id) => this.associations.has(`${from}:${id}:${to}`)).map((id) => ({ from: { id }, to: this.associations.get(`${from}:${id}:${to}`) }));
+      return [200, { status: 'COMPLETE', results, startedAt: NOW.toISOString(), completedAt: NOW.toISOString() }];
+    });
+    intercept('get', /^\/crm\/v3\/objects\/\w+(\?.*)?$/, (uri) => {
+      const url = new URL(uri, BASE);
+      const type = url.pathname.split('/')[4] as string;
+      const all = (url.searchParams.get('archived') === 'true' ? this.archived : this.live)[type] ?? [];
+      const from = Number(url.searchParams.get('after') ?? 0);
+      const page = all.slice(from, from + this.listPageSize);
+      const next = from + this.listPageSize < all.length ? { paging: { next: { after: String(from + this.listPageSize), link: `${BASE}${url.pathname}?after=${from + this.listPageSize}` } } } : {};
+      return [200, { results: page, ...next }];
+    });
+    intercept('get', /^\/crm\/v3\/properties\/\w+$/, () => [200, { results: [] }]);
+  }
+
+  private search(type: string, body: SearchBody): [number, unknown] {
+    this.searches.push(body);
+    const offset = Number(body.after ?? 0);
+    const limit = body.limit ?? 10;
+    if (offset + limit > this.ceiling) return [400, { status: 'error', message: 'There was a problem with the request.', category: 'VALIDATION_ERROR' }];
+    const value = (o: Obj, prop: string) => (prop === 'hs_object_id' ? Number(o.id) : ms(o.properties[prop]));
+    const test = (o: Obj, f: Filter): boolean => {
+      const v = value(o, f.propertyName);
+      const w = Number(f.value);
+      switch (f.operator) {
+        case 'EQ':
+          return v === w;
+        case 'GT':
+          return v > w;
+        case 'GTE':
+          return v >= w;
+        case 'LT':
+          return v < w;
+        default:
+          throw new Error(`fake search: operator ${f.operator}`);
+      }
+    };
+    const sort = body.sorts?.[0]?.propertyName ?? 'hs_object_id';
+    const rows = (this.live[type] ?? [])
+      .filter((o) => (body.filterGroups ?? []).length === 0 || (body.filterGroups ?? []).some((g) => g.filters.every((f) => test(o, f))))
+      // Ties in a hostile order: descending id.
+      .sort((a, b) => value(a, sort) - value(b, sort) || Number(b.id) - Number(a.id));
+    const page = rows.slice(offset, offset + limit).map((o) => ({ ...o, properties: Object.fromEntries((body.properties ?? []).filter((p) => p in o.properties).map((p) => [p, o.properties[p]])) }));
+    const n = this.searches.length;
+    queueMicrotask(() => this.afterSearch?.(n));
+    return [200, { total: rows.length, results: page, ...(offset + limit < rows.length ? { paging: { next: { after: String(offset + limit) } } } : {}) }];
+  }
+}
+
+let warehouse: Warehouse & { drop(): Promise<void> };
+let fake: FakeHubSpot;
+let seq = 0;
+
+function settings(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { accessToken: 'pat-na1-test', lookbackMs: 0, searchRequestsPerSecond: 1000, maxRetries: 2, ...extra };
+}
+
+/** A fresh connection id per test: raw rows, checkpoints and quarantine are per connection. */
+function conn(extra: Record<string, unknown> = {}) {
+  return hsConnection(settings(extra), `hs_${++seq}`);
+}
+
+async function seedCheckpoint(connection: string, stream: string, cursor: unknown): Promise<void> {
+  await warehouse.knex('meta.sync_state').insert({ connection, stream, scope: 'incremental', cursor: JSON.stringify(cursor) });
+}
+
+async function rawOf(connection: string, stream: string): Promise<Array<{ record_id: string; payload: Obj; _deleted: boolean }>> {
+  return warehouse.knex(`raw.hubspot__${stream}`).where({ connection_id: connection }).orderBy('record_id').select('record_id', 'payload', '_deleted');
+}
+
+beforeAll(async () => {
+  warehouse = await createTestWarehouse('postgres');
+  await ensureHubSpotRawTables(warehouse);
+  nock.disableNetConnect();
+});
+
+afterEach(() => {
+  nock.cleanAll();
+});
+
+afterAll(async () => {
+  nock.enableNetConnect();
+  await warehouse?.drop();
+});
+
+function newFake(): FakeHubSpot {
+  nock.cleanAll();
+  fake = new FakeHubSpot();
+  fake.install();
+  return fake;
+}
+
+describe('hubspot connector (nock)', () => {
+  it('pages a full sync through the list endpoint with after, then the recycle bin, marking archived records deleted', async () => {
+    const f = newFake();
+    f.listPageSize = 2;
+    for (let i = 0; i < 5; i++) f.live.contacts?.push(contact(512 + i, `2019-12-07T16:50:0${i}.678Z`, { hs_analytics_source: 'ORGANIC_SEARCH', hs_analytics_source_data_1: 'google' }));
+    f.archived.contacts?.push({ ...contact(600, '2019-12-08T10:00:00.000Z'), archived: true, archivedAt: '2019-12-08T10:00:00.000Z' });
+    const c = conn();
+    const r = await syncHubSpot(warehouse, c, 'contacts', { now });
+    expect(r.status, r.error).toBe('success');
+    expect(r.pages).toBe(4); // three list pages, one recycle-bin page
+    expect(r.counts).toMatchObject({ read: 6, inserted: 6, deleted: 1, quarantined: 0 });
+    const lists = f.requests.filter((q) => q.method === 'get' && q.path.startsWith('/crm/v3/objects/contacts'));
+    expect(lists.map((q) => new URL(q.path, BASE).searchParams.get('after'))).toEqual([null, '2', '4', null]);
+    expect(new URL(lists[0]?.path ?? '', BASE).searchParams.get('properties')?.split(',')).toEqual(expect.arrayContaining(['lastmodifieddate', 'hs_analytics_source', 'utm_campaign']));
+    const raw = await rawOf(c.id, 'contacts');
+    expect(raw.filter((x) => x._deleted).map((x) => x.record_id)).toEqual(['600']);
+    const people = await warehouse.knex('core.dim_person').where({ connection_id: c.id }).orderBy('person_id').select('person_id', 'is_deleted', 'original_source', 'email');
+    expect(people).toHaveLength(6);
+    expect(people.find((p) => p.person_id === '600')?.is_deleted).toBe(true);
+    expect(people[0]).toMatchObject({ person_id: '512', original_source: 'ORGANIC_SEARCH', email: 'bcooper512@biglytics.net', is_deleted: false });
+    const touch = await warehouse.knex('core.fct_touchpoint').where({ connection_id: c.id, person_id: '512' }).first('touch_type', 'occurred_at', 'status');
+    expect(touch).toMatchObject({ touch_type: 'original_source', status: 'ORGANIC_SEARCH' });
+    expect(await warehouse.knex('meta.sync_state').where({ connection: c.id, stream: 'contacts' }).first('cursor')).toEqual({ cursor: { phase: 'done', since: NOW.getTime() } });
+  });
+
+  it('keeps unknown fields and properties in raw (schema drift) and quarantines unparseable values with their path', async () => {
+    const f = newFake();
+    f.live.contacts?.push(
+      { ...contact(512, '2019-12-07T16:50:06.678Z', { hs_brand_new_property: 'x' }), propertiesWithHistoryVersion: 3 },
+      contact(513, '2019-12-07T16:50:07.678Z', { associatedcompanyid: 'n/a' }),
+      contact(514, '2019-12-07T16:50:08.678Z', { hs_lifecyclestage_lead_date: 'last tuesday' }),
+      contact(515, '2019-12-07T16:50:09.678Z', { hs_lifecyclestage_lead_date: '1575737409678' }),
+    );
+    const c = conn();
+    const r = await syncHubSpot(warehouse, c, 'contacts', { now });
+    expect(r.status, r.error).toBe('success');
+    expect(r.counts).toMatchObject({ read: 4, quarantined: 2 });
+    const raw = await rawOf(c.id, 'contacts');
+    expect(raw).toHaveLength(4);
+    expect(raw[0]?.payload.propertiesWithHistoryVersion).toBe(3);
+    expect(raw[0]?.payload.properties.hs_brand_new_property).toBe('x');
+    expect(raw[1]?.payload.properties.associatedcompanyid).toBe('n/a');
+    const q = await warehouse.knex('meta.quarantine').where({ connection: c.id }).orderBy('record_key').select('record_key', 'error_path', 'error_message');
+    expect(q.map((x) => [x.record_key, x.error_path])).toEqual([
+      ['513', 'properties.associatedcompanyid'],
+      ['514', 'properties.hs_lifecyclestage_lead_date'],
+    ]);
+    expect(q[0]?.error_message).toMatch(/expected a number, got "n\/a"/);
+    const people = await warehouse.knex('core.dim_person').where({ connection_id: c.id }).orderBy('person_id').select('person_id', 'lead_at');
+    expect(people.map((p) => p.person_id)).toEqual(['512', '515']);
+    // Epoch-millisecond strings are dates.
+    expect(new Date(people[1]?.lead_at as string).toISOString()).toBe('2019-12-07T16:50:09.678Z');
+  });
+
+  it('refreshes an expired OAuth access token once on 401 and retries with the new one', async () => {
+    const f = newFake();
+    f.live.companies?.push({ id: '900', properties: { name: 'Biglytics', domain: 'biglytics.net', hs_lastmodifieddate: '2019-12-07T16:50:06.678Z' }, createdAt: '2019-10-30T03:30:17.883Z', updatedAt: '2019-12-07T16:50:06.678Z', archived: false });
+    const c = conn({ accessToken: 'CJSP5qf1-expired', clientId: 'client-1', clientSecret: 'secret-1', refreshToken: 'refresh-1' });
+    const r = await syncHubSpot(warehouse, c, 'companies', { now });
+    expect(r.status, r.error).toBe('success');
+    expect(f.requests.map((q) => `${q.method} ${q.path.split('?')[0]} ${q.auth ?? ''}`)).toEqual([
+      'get /crm/v3/objects/companies Bearer CJSP5qf1-expired',
+      'post /oauth/v1/token ',
+      'get /crm/v3/objects/companies Bearer CJSP5qf1-fresh-1',
+      'get /crm/v3/objects/companies Bearer CJSP5qf1-fresh-1',
+    ]);
+    expect(String(f.requests[1]?.body)).toContain('grant_type=refresh_token');
+    expect(await warehouse.knex('core.dim_account').where({ connection_id: c.id }).pluck('name')).toEqual(['Biglytics']);
+  });
+
+  it('fails at once, naming the cause, when the refresh token is refused', async () => {
+    const f = newFake();
+    const c = conn({ accessToken: 'CJSP5qf1-expired', clientId: 'client-1', clientSecret: 'secret-1', refreshToken: 'revoked-token' });
+    const r = await syncHubSpot(warehouse, c, 'companies', { now });
+    expect(r.status).toBe('failed');
+    expect(r.error).toMatch(/OAuth refresh refused \(HTTP 400\)/);
+    expect(r.error).not.toContain('revoked-token');
+    expect(f.requests.filter((q) => q.path.startsWith('/oauth'))).toHaveLength(1);
+  });
+
+  it('waits out a 429 with Retry-After and continues; a DAILY 429 ends the run partial at the last stored page', async () => {
+    const f = newFake();
+    f.listPageSize = 1;
+    for (let i = 0; i < 3; i++) f.live.contacts?.push(contact(700 + i, `2019-12-07T16:50:0${i}.000Z`));
+    const throttle = { status: 429, body: { status: 'error', message: 'You have reached your ten_secondly_rolling limit.', errorType: 'RATE_LIMIT', policyName: 'TEN_SECONDLY_ROLLING' }, headers: { 'retry-after': '1', 'x-hubspot-ratelimit-remaining': '0' } };
+    f.injected.push(throttle);
+    const c = conn();
+    const ok = await syncHubSpot(warehouse, c, 'contacts', { now });
+    expect(ok.status, ok.error).toBe('success');
+    expect(ok.counts.read).toBe(3);
+    expect(f.requests[0]?.path).toBe(f.requests[1]?.path); // the throttled request, sent again
+
+    const g = newFake();
+    g.listPageSize = 1;
+    for (let i = 0; i < 3; i++) g.live.contacts?.push(contact(700 + i, `2019-12-07T16:50:0${i}.000Z`));
+    const c2 = conn();
+    // After the first page, the portal's daily limit is used up.
+    g.injected.push({ status: 200, body: { results: [contact(700, '2019-12-07T16:50:00.000Z')], paging: { next: { after: '1' } } } });
+    g.injected.push({ status: 429, body: { status: 'error', message: 'You have reached your daily limit.', errorType: 'RATE_LIMIT', policyName: 'DAILY' } });
+    const partial = await syncHubSpot(warehouse, c2, 'contacts', { now });
+    expect(partial.status).toBe('partial');
+    expect(partial.error).toMatch(/daily API limit/);
+    expect(partial.pages).toBe(1);
+    expect(await warehouse.knex('meta.sync_state').where({ connection: c2.id, stream: 'contacts' }).first('cursor')).toEqual({ cursor: { phase: 'list', after: '1', nextSince: NOW.getTime() } });
+    const run = await warehouse.knex('meta.sync_runs').where({ id: partial.runId }).first('status');
+    expect(run?.status).toBe('partial');
+  });
+
+  it('stops partial when the X-HubSpot-RateLimit-Daily headers show the configured share used', async () => {
+    const f = newFake();
+    f.live.contacts?.push(contact(800, '2019-12-07T16:50:00.000Z'));
+    f.injected.push({ status: 200, body: { results: [] }, headers: { 'x-hubspot-ratelimit-daily': '250000', 'x-hubspot-ratelimit-daily-remaining': '20000' } });
+    const r = await syncHubSpot(warehouse, conn({ dailyBudgetShare: 0.9 }), 'contacts', { now });
+    expect(r.status).toBe('partial');
+    expect(r.error).toMatch(/230000 of the portal's 250000 daily API calls are used/);
+  });
+
+  it('reads more records sharing one timestamp than the search ceiling allows, by id, skipping nothing at the slice boundaries', async () => {
+    const f = newFake();
+    // HubSpot's ceiling is 10,000 results per query; the fake's is 1,000 so the test stays small.
+    // The same holds at any ceiling: no query is paged past its first page.
+    f.ceiling = 1_000;
+    const t1 = '2026-10-01T12:00:00.000Z';
+    const tied = 1_050;
+    for (let i = 0; i < tied; i++) f.live.contacts?.push(contact(100_000 + i, t1));
+    for (let i = 0; i < 30; i++) f.live.contacts?.push(contact(200_000 + i, `2026-10-02T00:00:${String(i).padStart(2, '0')}.000Z`));
+    const c = conn();
+    await seedCheckpoint(c.id, 'contacts', { phase: 'done', since: Date.parse('2026-10-01T00:00:00.000Z') });
+    const r = await syncHubSpot(warehouse, c, 'contacts', { now });
+    expect(r.status, r.error).toBe('success');
+    const ids = (await rawOf(c.id, 'contacts')).map((x) => x.record_id);
+    expect(ids).toHaveLength(tied + 30);
+    expect(new Set(ids).size).toBe(tied + 30);
+    // No query pages past the first: each page is a new query from the last timestamp / id seen.
+    expect(f.searches.every((s) => s.after === undefined)).toBe(true);
+    const byId = f.searches.filter((s) => s.filterGroups?.[0]?.filters.some((x) => x.propertyName === 'hs_object_id'));
+    expect(byId.length).toBeGreaterThanOrEqual(Math.ceil(tied / 200));
+    expect(byId.every((s) => s.sorts?.[0]?.propertyName === 'hs_object_id')).toBe(true);
+    const ckpt = (await warehouse.knex('meta.sync_state').where({ connection: c.id, stream: 'contacts' }).first('cursor')) as { cursor: { phase: string; since: number } };
+    expect(ckpt.cursor).toEqual({ phase: 'done', since: Date.parse('2026-10-02T00:00:29.000Z') });
+  });
+
+  it('loses no record when records are modified while a search is paged', async () => {
+    const f = newFake();
+    for (let i = 0; i < 450; i++) f.live.contacts?.push(contact(300 + i, new Date(Date.parse('2026-10-01T00:00:00.000Z') + i * 1000).toISOString()));
+    const c = conn();
+    await seedCheckpoint(c.id, 'contacts', { phase: 'done', since: Date.parse('2026-09-30T00:00:00.000Z') });
+    f.afterSearch = (n) => {
+      if (n !== 1) return;
+      // After the first page: a served record and an unread one change; offset paging would now skip records.
+      const served = f.live.contacts?.[10] as Obj;
+      const unread = f.live.contacts?.[300] as Obj;
+      for (const [o, at] of [[served, '2026-10-05T00:00:00.000Z'], [unread, '2026-10-05T00:00:01.000Z']] as const) {
+        o.properties.lastmodifieddate = at;
+        o.properties.jobtitle = 'changed during the read';
+        o.updatedAt = at;
+      }
+    };
+    const r = await syncHubSpot(warehouse, c, 'contacts', { now });
+    expect(r.status, r.error).toBe('success');
+    const raw = await rawOf(c.id, 'contacts');
+    expect(raw).toHaveLength(450);
+    expect(raw.filter((x) => x.payload.properties.jobtitle === 'changed during the read').map((x) => x.record_id)).toEqual(['310', '600']);
+  });
+
+  it('reads deals with stage history by batch read and their associations with one v4 batch call per page', async () => {
+    const f = newFake();
+    const deal = (id: string, stage: string, modified: string, extra: Record<string, string | null> = {}): Obj => ({
+      id,
+      properties: { dealname: `Deal ${id}`, pipeline: 'default', dealstage: stage, amount: '1500.50', deal_currency_code: 'EUR', closedate: '2026-12-31T00:00:00.000Z', createdate: '2026-09-01T00:00:00.000Z', hs_lastmodifieddate: modified, hs_object_id: id, ...extra },
+      propertiesWithHistory: {
+        dealstage: [
+          { value: stage, timestamp: modified, sourceType: 'CRM_UI' },
+          { value: 'appointmentscheduled', timestamp: '2026-09-01T00:00:00.000Z', sourceType: 'CRM_UI' },
+        ],
+      },
+      createdAt: '2026-09-01T00:00:00.000Z',
+      updatedAt: modified,
+      archived: false,
+    });
+    f.live.deals?.push(deal('1001', 'qualifiedtobuy', '2026-10-10T00:00:00.000Z'), deal('1002', 'closedwon', '2026-10-11T00:00:00.000Z', { hs_is_closed: 'true', hs_is_closed_won: 'true' }), deal('1003', 'contractsent', '2026-10-12T00:00:00.000Z', { amount: 'TBD' }));
+    f.associations.set('deals:1001:contacts', [{ toObjectId: 512, associationTypes: [{ category: 'HUBSPOT_DEFINED', typeId: 3, label: null }] }, { toObjectId: 513, associationTypes: [{ category: 'HUBSPOT_DEFINED', typeId: 3, label: null }] }]);
+    f.associations.set('deals:1001:companies', [{ toObjectId: 900, associationTypes: [{ category: 'HUBSPOT_DEFINED', typeId: 341, label: null }] }, { toObjectId: 901, associationTypes: [{ category: 'HUBSPOT_DEFINED', typeId: 5, label: 'Primary' }] }]);
+    const c = conn();
+    await seedCheckpoint(c.id, 'deals', { phase: 'done', since: Date.parse('2026-10-01T00:00:00.000Z') });
+    const r = await syncHubSpot(warehouse, c, 'deals', { now });
+    expect(r.status, r.error).toBe('success');
+    expect(r.counts).toMatchObject({ read: 3, quarantined: 1 });
+    const calls = f.requests.map((q) => `${q.method} ${q.path.split('?')[0]}`);
+    expect(calls.filter((x) => x.includes('/crm/v4/associations/deals/contacts/batch/read'))).toHaveLength(1);
+    expect(calls.filter((x) => x.includes('/crm/v4/associations/deals/companies/batch/read'))).toHaveLength(1);
+    expect(calls.filter((x) => x.includes('/crm/v3/objects/deals/batch/read'))).toHaveLength(1);
+    const batch = f.requests.find((q) => q.path.startsWith('/crm/v3/objects/deals/batch/read'))?.body as { propertiesWithHistory: string[]; inputs: unknown[] };
+    expect(batch.propertiesWithHistory).toEqual(['dealstage']);
+    expect(batch.inputs).toHaveLength(3);
+
+    const opps = await warehouse.knex('core.fct_opportunity').where({ connection_id: c.id }).orderBy('opportunity_id').select('opportunity_id', 'account_id', 'amount', 'currency', 'stage', 'is_won', 'is_closed', 'closed_at');
+    expect(opps.map((o) => o.opportunity_id)).toEqual(['1001', '1002']);
+    expect(opps[0]).toMatchObject({ account_id: '901', currency: 'EUR', stage: 'qualifiedtobuy', is_closed: false, closed_at: null });
+    expect(Number(opps[0]?.amount)).toBe(1500.5);
+    expect(opps[1]).toMatchObject({ is_won: true, is_closed: true });
+    expect(new Date(opps[1]?.closed_at as string).toISOString()).toBe('2026-10-11T00:00:00.000Z');
+    expect(await warehouse.knex('core.bridge_opportunity_person').where({ connection_id: c.id }).orderBy('person_id').pluck('person_id')).toEqual(['512', '513']);
+    const history = await warehouse.knex('core.fct_opportunity_stage_history').where({ connection_id: c.id, opportunity_id: '1001' }).orderBy('entered_at').pluck('stage');
+    expect(history).toEqual(['appointmentscheduled', 'qualifiedtobuy']);
+    const q = await warehouse.knex('meta.quarantine').where({ connection: c.id }).first('record_key', 'error_path');
+    expect(q).toEqual({ record_key: '1003', error_path: 'properties.amount' });
+    // The raw deal keeps the vendor record and the associations read for it.
+    const raw = await rawOf(c.id, 'deals');
+    expect(raw.find((x) => x.record_id === '1003')?.payload.properties.amount).toBe('TBD');
+    expect((raw[0]?.payload._associations as { companies: unknown[] }).companies).toHaveLength(2);
+
+    // A second run re-reads nothing new and appends no history rows.
+    const again = await syncHubSpot(warehouse, c, 'deals', { now });
+    expect(again.status).toBe('success');
+    expect(await warehouse.knex('core.fct_opportunity_stage_history').where({ connection_id: c.id }).count('* as n')).toEqual([{ n: 4 }]);
+  });
+});
