@@ -2,25 +2,37 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const root = path.resolve(import.meta.dirname, '..');
-const tsx = path.join(root, 'node_modules/.bin/tsx');
+// node --import tsx (not the tsx binary): signals reach the CLI process itself, with no relay in between.
+const node = process.execPath;
+const tsxLoader = ['--import', pathToFileURL(path.join(root, 'node_modules/tsx/dist/loader.mjs')).href];
 
 /** Starts `mpm sandbox start` and resolves once the env lines are out (the log line follows them on stderr). */
 function startCli(args: string[]) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpm-sandbox-'));
-  const child = spawn(tsx, [path.join(root, 'bin/mpm.ts'), 'sandbox', 'start', ...args], {
+  const child = spawn(node, [...tsxLoader, path.join(root, 'bin/mpm.ts'), 'sandbox', 'start', ...args], {
     cwd: dir,
     env: { PATH: process.env.PATH ?? '', HOME: dir, LOG_LEVEL: 'info' },
   });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+  // stdout and stderr are separate pipes: wait for the log line that says how many env lines were
+  // printed, then for that many lines on stdout.
   const ready = new Promise<{ stdout: string }>((resolve, reject) => {
+    let expected = -1;
+    const check = () => {
+      if (expected >= 0 && stdout.split('\n').filter((l) => l !== '').length >= expected) resolve({ stdout });
+    };
+    child.stdout.on('data', check);
     child.stderr.on('data', (b: Buffer) => {
       stderr += b.toString();
-      if (stderr.includes('sandbox serving')) resolve({ stdout });
+      const m = /"envLines":(\d+)/.exec(stderr);
+      if (m) expected = Number(m[1]);
+      check();
     });
     child.on('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
   });
@@ -30,7 +42,7 @@ function startCli(args: string[]) {
 }
 
 describe('mpm sandbox start', () => {
-  it('prints NAME=value lines the connectors read, serves the emulators with those tokens, and stops on SIGTERM', async () => {
+  it('prints NAME=value lines the connectors read, serves the emulators with those tokens, and stops on SIGTERM', { timeout: 120_000 }, async () => {
     const { child, ready, exited } = startCli(['--scale', 'tiny', '--seed', '7', '--port', '0']);
     const { stdout } = await ready;
     const env = Object.fromEntries(
@@ -62,7 +74,7 @@ describe('mpm sandbox start', () => {
     expect(await exited).toBe(0);
   });
 
-  it('exits 2 naming the option on a bad scale or fault spec', async () => {
+  it('exits 2 naming the option on a bad scale or fault spec', { timeout: 120_000 }, async () => {
     const bad = startCli(['--scale', 'enormous']);
     expect(await bad.exited).toBe(2);
     expect(bad.stderr()).toMatch(/--scale: unknown world scale: enormous/);
@@ -73,9 +85,9 @@ describe('mpm sandbox start', () => {
 });
 
 describe('mpm demo', () => {
-  it('runs the whole pipeline offline on the embedded warehouse and prints the summary', async () => {
+  it('runs the whole pipeline offline on the embedded warehouse and prints the summary', { timeout: 300_000 }, async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpm-demo-'));
-    const child = spawn(tsx, [path.join(root, 'bin/mpm.ts'), 'demo', '--scale', 'tiny'], {
+    const child = spawn(node, [...tsxLoader, path.join(root, 'bin/mpm.ts'), 'demo', '--scale', 'tiny'], {
       cwd: dir,
       env: { PATH: process.env.PATH ?? '', HOME: dir, LOG_LEVEL: 'error' },
     });

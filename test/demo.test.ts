@@ -18,7 +18,7 @@ describe('npm run demo (runDemo on the tiny world)', () => {
     for (const w of opened) await w.drop();
   });
 
-  it('syncs every registered connector from the sandbox, transforms, and gives the same figures twice and on both warehouses', async () => {
+  it('syncs every registered connector from the sandbox, transforms, and gives the same figures twice and on both warehouses', { timeout: 300_000 }, async () => {
     const pg = await createTestWarehouse('postgres');
     opened.push(pg);
     const first = await runDemo({ warehouse: pg, log, scale: 'tiny' });

@@ -61,7 +61,7 @@ export function register(program: Command, rt: Runtime): void {
         process.stdout.write(`${name}=${value}\n`);
       }
       rt.log.info(
-        { url: box.url, apis: box.apis, seed: box.world.seed, scale: box.world.scale, from: box.world.startDate, to: box.world.endDate },
+        { url: box.url, apis: box.apis, envLines: Object.keys(box.env).length, seed: box.world.seed, scale: box.world.scale, from: box.world.startDate, to: box.world.endDate },
         'sandbox serving; stop with Ctrl-C',
       );
       await new Promise<void>((resolve) => {
