@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import nock from 'nock';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +9,8 @@ import { runSync } from '../../pipeline/sync.ts';
 import { createTestWarehouse } from '../../test/helpers/warehouse.ts';
 import { adAccountExample, campaignsPageExample, insightsPageExample, reportRunExample, tokenErrorExample, throttleErrorExample } from '../../sandbox/emulators/meta_ads/fixtures.ts';
 import { addDays } from './dates.ts';
-import { classifyGraphResponse, readUsage } from './api.ts';
+import { ACCOUNT_FIELDS, MetaAdsApi, classifyGraphResponse, readUsage } from './api.ts';
+import { metaAdsConfigSchema } from './config.ts';
 import { addDecimals, metaAdsConnector, sumActions } from './index.ts';
 
 /**
@@ -195,6 +197,31 @@ describe('meta_ads connector (nock, documented examples)', () => {
     expect(classifyGraphResponse({ status: 400, headers: new Headers(), data: tokenErrorExample, text: '' }, 1)).toMatchObject({ name: 'AuthError' });
     expect(classifyGraphResponse({ status: 400, headers: new Headers(), data: { error: { message: "Please reduce the amount of data you're asking for", code: 1 } }, text: '' }, 1)).toMatchObject({ name: 'ReduceDataError' });
     expect(classifyGraphResponse({ status: 400, headers: new Headers(), data: { error: { message: '(#100) bogus is not valid for fields param', code: 100 } }, text: '' }, 1)).toMatchObject({ name: 'RequestError' });
+  });
+
+  it('spaces requests out as the usage headers climb (none below throttleAtPercent, the maximum at 100 %)', async () => {
+    const client = new MetaAdsApi(metaAdsConfigSchema.parse({ ...baseSettings, throttleAtPercent: 80, throttleMaxDelayMs: 1000 }));
+    nock(BASE)
+      .get(`/${V}/act_${ACCOUNT}`)
+      .query(true)
+      .reply(200, adAccountExample, { 'x-ad-account-usage': JSON.stringify({ acc_id_util_pct: 90, reset_time_duration: 0, ads_api_access_tier: 'standard_access' }) });
+    await client.account(ACCOUNT);
+    expect(client.usagePercent).toBe(90);
+    expect(client.pacingDelayMs()).toBe(500);
+    client.usagePercent = 79;
+    expect(client.pacingDelayMs()).toBe(0);
+    client.usagePercent = 100;
+    expect(client.pacingDelayMs()).toBe(1000);
+  });
+
+  it('sends the token as access_token with appsecret_proof when so configured, never in a header', async () => {
+    const proof = createHmac('sha256', 'app-secret-xyz').update(TOKEN).digest('hex');
+    nock(BASE, { badheaders: ['authorization'] })
+      .get(`/${V}/act_${ACCOUNT}`)
+      .query({ fields: ACCOUNT_FIELDS.join(','), access_token: TOKEN, appsecret_proof: proof })
+      .reply(200, adAccountExample);
+    const result = await sync('query_token', 'ad_accounts', { settings: { tokenIn: 'query', appSecret: 'app-secret-xyz' } });
+    expect(result).toMatchObject({ status: 'success', counts: { read: 1 } });
   });
 
   it('validates settings with errors naming the field, and reads META_* env variables', () => {

@@ -76,7 +76,10 @@ export class UnknownMetaRowError extends Error {
 const key = (campaignId: string, date: string): string => `${campaignId}|${date}`;
 
 export interface MetaAdsStoreOptions {
-  /** Polls of GET /{report_run_id} before a run completes. Default 2. */
+  /**
+   * Polls of GET /{report_run_id} before a run completes. Default 1 (small reports finish at once,
+   * which keeps the demo quick); tests set more to see 'Job Started' / 'Job Running'.
+   */
   pollsToComplete?: number;
   /**
    * Largest number of campaign-day rows one synchronous insights request may cover before Meta
@@ -108,7 +111,7 @@ export class MetaAdsStore {
   constructor(world: World, opts: MetaAdsStoreOptions = {}) {
     this.seed = world.seed;
     this.endDate = world.endDate;
-    this.pollsToComplete = opts.pollsToComplete ?? 2;
+    this.pollsToComplete = opts.pollsToComplete ?? 1;
     this.maxSyncRows = opts.maxSyncRows ?? 5_000;
     this.maxAsyncRows = opts.maxAsyncRows ?? 50_000;
     this.accounts = world.adAccounts
