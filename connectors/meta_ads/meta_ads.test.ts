@@ -358,6 +358,21 @@ describe('meta_ads connector (nock, documented examples)', () => {
     expect(await spendRows('async_split')).toHaveLength(4);
   });
 
+  it('keeps polling a slow run for as long as its percentage rises, however long that takes (no split, no second run)', async () => {
+    const fake = new FakeGraph();
+    fake.put('111', '2026-08-31');
+    const script: Array<[string, number]> = [['Job Not Started', 0]];
+    for (let p = 5; p < 100; p += 5) script.push(['Job Running', p]);
+    script.push(['Job Completed', 100]);
+    fake.runScripts.push([...script]);
+    fake.install();
+    // A stall timeout of 0: any poll without progress would count as stalled; none happens.
+    const result = await sync('slow', 'campaign_insights_daily', { mode: 'full', settings: { startDate: '2026-08-25', asyncMinDays: 0, asyncStallTimeoutMs: 0 } });
+    expect(result).toMatchObject({ status: 'success', counts: { read: 1 }, warnings: [] });
+    expect(fake.insightRanges()).toEqual(['POST 2026-08-25..2026-08-31']);
+    expect(fake.requests.filter((r) => /^\/v26\.0\/\d+$/.test(r.path))).toHaveLength(script.length);
+  });
+
   it('gives up on one day that keeps failing after asyncDayAttempts, keeping the checkpoint before it', async () => {
     const fake = new FakeGraph();
     fake.put('111', '2026-08-30');
