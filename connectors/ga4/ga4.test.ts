@@ -305,12 +305,17 @@ describe('ga4 connector', () => {
     expect(run).toMatchObject({ status: 'partial', error: expect.stringContaining('daily quota exhausted') });
   });
 
-  it('stops (partial) before exhausting the daily tokens propertyQuota reports, and when the hourly refill is too far away', async () => {
+  it('slows down when hourly tokens run low, stops (partial) before exhausting the daily tokens propertyQuota reports, and when the hourly refill is too far away', async () => {
     const fake = new FakeGa4();
     for (const date of ['2026-07-01', '2026-07-02', '2026-07-03', '2026-07-04']) fake.put(row(date, 'a', 3));
     fake.install();
     fake.dailyLeft = 2_003; // the probe and the first chunk bring it to 2,001, the second to 2,000 - 1
-    const result = await sync('ga4_guard', { mode: 'full', now: at('2026-07-05T18:00:00Z'), settings: { startDate: '2026-07-01', chunkDays: 1, quota: { minDailyTokens: 2_000, minHourlyTokens: 0, slowDownHourlyTokens: 50_000, slowDownMs: 1, maxHourlyWaitMs: 0 } } });
+    const lines: string[] = [];
+    const captured = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const result = await sync('ga4_guard', { mode: 'full', log: captured, now: at('2026-07-05T18:00:00Z'), settings: { startDate: '2026-07-01', chunkDays: 1, quota: { minDailyTokens: 2_000, minHourlyTokens: 0, slowDownHourlyTokens: 50_000, slowDownMs: 1, maxHourlyWaitMs: 0 } } });
+    // Hourly tokens (39,999 and fewer) are below slowDownHourlyTokens: every later request waits first.
+    expect(lines.filter((l) => l.includes('GA4 hourly tokens running low: slowing down'))).toHaveLength(3);
+    expect(lines.join('\n')).not.toMatch(/client-secret-xyz|refresh-token-abc|ya29\.token/);
     expect(result.status).toBe('partial');
     expect(result.error).toMatch(/1999 daily tokens left \(below quota\.minDailyTokens 2000\); stopped before exhausting them/);
     expect(reports(fake)).toHaveLength(3);
