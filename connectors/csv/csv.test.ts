@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ConnectorDefinition } from '../core/connector.ts';
+import { rawTableName, type ConnectorDefinition } from '../core/connector.ts';
 import { buildConnection } from '../../pipeline/config/connections.ts';
 import { retryQuarantine } from '../../pipeline/quarantine.ts';
 import { runSync } from '../../pipeline/sync.ts';
@@ -158,6 +158,37 @@ describe('csv connector', () => {
       { campaign_id: 'Expo Booth', channel: 'Events', spend: '5000.00', source_system: 'csv' },
       { campaign_id: 'Industry Magazine', channel: 'Offline Media', spend: '1900.39', source_system: 'csv' },
     ]);
+  });
+
+  it('marks rows that left a changed file deleted, so a corrected campaign name does not count twice', async () => {
+    const file = writeCsv('edits.csv', ['2026-09-01,Print,Mag,100.00,USD,1,1', '2026-09-02,Print,Mag,200.00,USD,1,1', '2026-09-01,Events,Expo,50.00,USD,,']);
+    expect((await syncOnce('edits', { path: file })).counts).toMatchObject({ read: 3, deleted: 0 });
+    const live = async () =>
+      (await warehouse.knex('core.fct_ad_spend_daily').where({ connection_id: 'edits', is_deleted: false }).orderBy(['date', 'campaign_id']).select('date', 'campaign_id', 'spend')).map(
+        (r: { date: string; campaign_id: string; spend: string }) => `${r.date} ${r.campaign_id} ${r.spend}`,
+      );
+
+    // The 09-02 row is re-labelled and Expo is cancelled.
+    writeCsv('edits.csv', ['2026-09-01,Print,Mag,100.00,USD,1,1', '2026-09-02,Print,Magazine,200.00,USD,1,1']);
+    const edited = await syncOnce('edits', { path: file });
+    expect(edited.counts).toMatchObject({ deleted: 2 });
+    expect(await live()).toEqual(['2026-09-01 Mag 100.00', '2026-09-02 Magazine 200.00']);
+    expect(await warehouse.knex(rawTableName('csv', 'spend')).where({ connection_id: 'edits', _deleted: true }).orderBy('record_id').pluck('record_id')).toEqual(['2026-09-01|Expo', '2026-09-02|Mag']);
+    // The campaign itself is not deleted: other days may still carry it.
+    expect(await warehouse.knex('core.dim_campaign').where({ connection_id: 'edits', campaign_id: 'Mag' }).first('is_deleted')).toEqual({ is_deleted: false });
+
+    // Expo comes back and Magazine goes; the read fails after its first page (pages of 1) and
+    // resumes: what the file held before must survive the crash in the checkpoint.
+    writeCsv('edits.csv', ['2026-09-01,Print,Mag,100.00,USD,1,1', '2026-09-01,Events,Expo,55.00,USD,,']);
+    await warehouse.knex.raw(`CREATE OR REPLACE FUNCTION fail_on_expo() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.campaign_id = 'Expo' AND NEW.connection_id = 'edits' THEN RAISE EXCEPTION 'disk full'; END IF; RETURN NEW; END $$`);
+    await warehouse.knex.raw('CREATE TRIGGER fail_expo BEFORE INSERT OR UPDATE ON core.fct_ad_spend_daily FOR EACH ROW EXECUTE FUNCTION fail_on_expo()');
+    const crashed = await syncOnce('edits', { path: file, pageSize: 1 });
+    await warehouse.knex.raw('DROP TRIGGER fail_expo ON core.fct_ad_spend_daily');
+    expect(crashed).toMatchObject({ status: 'failed', pages: 1 });
+    const resumed = await syncOnce('edits', { path: file, pageSize: 1 });
+    expect(resumed).toMatchObject({ status: 'success', counts: { read: 2, deleted: 1 } });
+    expect(await live()).toEqual(['2026-09-01 Expo 55.00', '2026-09-01 Mag 100.00']);
   });
 
   it('names the missing file', async () => {

@@ -54,14 +54,30 @@ export const csvSpendRecord = z.looseObject({
 });
 export type CsvSpendRecord = z.infer<typeof csvSpendRecord>;
 
+/** A loaded row as [date, campaign] (as written in the file), channel and currency: enough to mark it deleted later. */
+const keptRow = z.tuple([z.string(), z.string(), z.string(), z.string()]);
+type KeptRow = z.infer<typeof keptRow>;
+
 const checkpointSchema = z.object({
   /** sha256 of the file the rows came from. */
   fingerprint: z.string(),
   /** Data rows stored so far. */
   rowsDone: z.number().int().nonnegative(),
   complete: z.boolean(),
+  /** Rows earlier reads loaded that this read has not finished checking against (deletes by absence). */
+  previous: z.array(keptRow).default([]),
+  /** Rows this read has loaded so far. */
+  seen: z.array(keptRow).default([]),
 });
 type CsvCheckpoint = z.infer<typeof checkpointSchema>;
+
+/** The currency a row is stored in, or undefined when it has none the connection can use. */
+function resolveCurrency(record: Pick<CsvSpendRecord, 'currency'>, config: Pick<CsvConfig, 'defaultCurrency'>): string | undefined {
+  const currency = record.currency && record.currency !== '' ? record.currency.toUpperCase() : config.defaultCurrency;
+  return currency && /^[A-Z]{3}$/.test(currency) ? currency : undefined;
+}
+
+const rowKey = (date: string, campaign: string): string => `${date.trim()}\u0001${campaign.trim()}`;
 
 async function fileFingerprint(file: string): Promise<string> {
   const hash = createHash('sha256');
@@ -96,6 +112,20 @@ async function* readSpend(ctx: StreamContext<CsvConfig>, checkpoint: CsvCheckpoi
     return;
   }
   const skip = sameFile ? checkpoint.rowsDone : 0;
+  // Deletes by absence: a row an earlier read loaded that the changed file no longer has (a
+  // corrected campaign name, a cancelled booking) is marked deleted, or its spend would count
+  // twice. Windows (backfills) and --full reads do not know the earlier rows and skip this.
+  const tracking = !ctx.window;
+  let previous: KeptRow[] = [];
+  let seen: KeptRow[] = [];
+  if (tracking && checkpoint) {
+    if (sameFile) {
+      previous = checkpoint.previous;
+      seen = [...checkpoint.seen];
+    } else {
+      previous = checkpoint.complete ? checkpoint.seen : [...checkpoint.previous, ...checkpoint.seen];
+    }
+  }
   let header: string[] | undefined;
   const parser = fs.createReadStream(file).pipe(
     parse({
@@ -130,14 +160,24 @@ async function* readSpend(ctx: StreamContext<CsvConfig>, checkpoint: CsvCheckpoi
     if (rowsDone <= skip) continue;
     if (ctx.window && typeof row.date === 'string' && (row.date < ctx.window.from || row.date > ctx.window.to)) continue;
     buffer.push(row);
+    if (tracking) {
+      const parsed = csvSpendRecord.safeParse(row);
+      const currency = parsed.success ? resolveCurrency(parsed.data, ctx.config) : undefined;
+      if (parsed.success && currency && typeof row.date === 'string' && typeof row.campaign === 'string') seen.push([row.date, row.campaign, parsed.data.channel, currency]);
+    }
     if (buffer.length >= ctx.config.pageSize) {
-      yield { records: buffer, checkpoint: { fingerprint, rowsDone, complete: false } };
+      yield { records: buffer, checkpoint: { fingerprint, rowsDone, complete: false, previous, seen: [...seen] } };
       buffer = [];
       if (ctx.signal.aborted) return;
     }
   }
   if (rowsDone === 0 && header) checkHeader(ctx.connectionId, file, header);
-  yield { records: buffer, checkpoint: { fingerprint, rowsDone, complete: true } };
+  const present = new Set(seen.map(([date, campaign]) => rowKey(date, campaign)));
+  const removed = new Map<string, KeptRow>();
+  for (const row of previous) if (!present.has(rowKey(row[0], row[1]))) removed.set(rowKey(row[0], row[1]), row);
+  if (removed.size > 0) ctx.log.info({ rows: removed.size }, `rows no longer in ${file} are marked deleted`);
+  for (const [date, campaign, channel, currency] of removed.values()) buffer.push({ date, campaign, channel, spend: '0', currency, _removed: true });
+  yield { records: buffer, checkpoint: { fingerprint, rowsDone, complete: true, previous: [], seen } };
 }
 
 const spend = defineStream<CsvConfig>()({
@@ -150,12 +190,14 @@ const spend = defineStream<CsvConfig>()({
   checkpointSchema,
   targets: ['core.fct_ad_spend_daily', 'core.dim_campaign'],
   read: readSpend,
+  // A row that left the file (see readSpend): its day's spend row is flagged, the campaign stays.
+  isDeleted: (record) => record._removed === true,
   normalize(record, { config }) {
-    const currency = record.currency && record.currency !== '' ? record.currency.toUpperCase() : config.defaultCurrency;
-    if (!currency || !/^[A-Z]{3}$/.test(currency)) {
+    const currency = resolveCurrency(record, config);
+    if (!currency) {
       throw new Error(`currency: ${record.currency ? `"${record.currency}" is not an ISO 4217 code` : 'is empty and the connection has no defaultCurrency'}`);
     }
-    return {
+    const day = {
       'core.fct_ad_spend_daily': [
         {
           campaign_id: record.campaign,
@@ -171,6 +213,10 @@ const spend = defineStream<CsvConfig>()({
           conversion_value: '0',
         },
       ],
+    };
+    if (record._removed === true) return day;
+    return {
+      ...day,
       'core.dim_campaign': [
         // The ad connectors' dim_campaign shape; an offline campaign has no platform status or time zone.
         { campaign_id: record.campaign, name: record.campaign, channel_hint: record.channel, currency, account_id: config.accountId, campaign_type: 'offline', status: null, time_zone: null },
