@@ -9,6 +9,7 @@ import * as fx from './commands/fx.ts';
 import * as grants from './commands/grants.ts';
 import * as migrate from './commands/migrate.ts';
 import * as quarantine from './commands/quarantine.ts';
+import * as report from './commands/report.ts';
 import * as sandbox from './commands/sandbox.ts';
 import * as sources from './commands/sources.ts';
 import * as status from './commands/status.ts';
@@ -16,7 +17,7 @@ import * as sync from './commands/sync.ts';
 import * as transform from './commands/transform.ts';
 
 /** Each command is a module with register(program, runtime); add new ones to this list. */
-const commands = [migrate, sources, sync, status, quarantine, transform, fx, sandbox, demo, docs, grants];
+const commands = [migrate, sources, sync, status, quarantine, transform, fx, sandbox, demo, docs, grants, report];
 
 function fail(message: string, code: number, err?: unknown): void {
   process.stderr.write(`mpm: ${scrub(message)}\n`);
