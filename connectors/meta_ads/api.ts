@@ -172,7 +172,7 @@ export class MetaAdsApi {
     return Math.round((max * (this.usagePercent - at)) / (100 - at));
   }
 
-  private async get(url: string, query: Record<string, string | number | undefined> = {}, method: 'GET' | 'POST' = 'GET'): Promise<unknown> {
+  private async call(url: string, query: Record<string, string | number | undefined> = {}, method: 'GET' | 'POST' = 'GET'): Promise<unknown> {
     const delay = this.pacingDelayMs();
     if (delay > 0) await sleep(delay, undefined, { signal: this.signal });
     return this.http.json({ method, url, query: { ...query, ...this.authQuery } });
@@ -180,14 +180,14 @@ export class MetaAdsApi {
 
   /** The ad account node: currency and time zone. */
   async account(accountId: string): Promise<unknown> {
-    return this.get(`act_${accountId}`, { fields: ACCOUNT_FIELDS.join(',') });
+    return this.call(`act_${accountId}`, { fields: ACCOUNT_FIELDS.join(',') });
   }
 
   /** Follows `paging.next` until it is absent (Graph API "Paginated Results"). */
   async *pages(url: string, query: Record<string, string | number | undefined>, what: string): AsyncGenerator<unknown[]> {
     let next: { url: string; query: Record<string, string | number | undefined> } | undefined = { url, query };
     while (next) {
-      const body = await this.get(next.url, next.query);
+      const body = await this.call(next.url, next.query);
       const parsed = pagingSchema.safeParse(body);
       if (!parsed.success) throw new SchemaError(`Meta Ads: ${what} did not return { data: [...], paging }`, '(response)');
       yield parsed.data.data;
@@ -217,14 +217,14 @@ export class MetaAdsApi {
 
   /** Starts an async report run (POST act_{id}/insights) and returns its id. */
   async createReportRun(accountId: string, range: DayRange): Promise<string> {
-    const body = await this.get(`act_${accountId}/insights`, this.insightsQuery(range), 'POST');
+    const body = await this.call(`act_${accountId}/insights`, this.insightsQuery(range), 'POST');
     const parsed = reportRunCreated.safeParse(body);
     if (!parsed.success) throw new SchemaError(`Meta Ads: creating a report run for act_${accountId} returned no report_run_id`, 'report_run_id');
     return parsed.data.report_run_id;
   }
 
   async reportRun(runId: string): Promise<ReportRunStatus> {
-    const body = await this.get(runId);
+    const body = await this.call(runId);
     const parsed = reportRunSchema.safeParse(body);
     if (!parsed.success) throw new SchemaError(`Meta Ads: report run ${runId} did not return async_status and async_percent_completion`, 'async_status');
     return parsed.data;

@@ -244,8 +244,9 @@ export function createMetaAdsEmulator(world: World, opts: MetaAdsEmulatorOptions
   };
 
   const checkInsightsQuery = (params: URLSearchParams): { fields: string[]; daily: boolean } => {
-    const level = params.get('level') ?? 'campaign';
-    if (level !== 'campaign') fail({ message: `(#100) The emulator serves level=campaign only, got level=${level}`, type: 'OAuthException', code: 100 });
+    // Without `level` Meta reports at the queried object's own level (the account); only campaign level is emulated.
+    const level = params.get('level') ?? 'account';
+    if (level !== 'campaign') fail({ message: `(#100) The sandbox emulates level=campaign only, got level=${level}`, type: 'OAuthException', code: 100 });
     const inc = params.get('time_increment') ?? 'all_days';
     if (inc !== '1' && inc !== 'all_days') fail({ message: `(#100) The emulator serves time_increment=1 or all_days, got ${inc}`, type: 'OAuthException', code: 100 });
     return { fields: fieldList(params, INSIGHT_FIELDS, DEFAULT_INSIGHT_FIELDS, 'https://developers.facebook.com/docs/marketing-api/reference/ads-insights/'), daily: inc === '1' };
