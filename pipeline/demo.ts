@@ -71,9 +71,10 @@ export interface DemoSummary {
 
 export const SUMMARY_MODEL = 'w_shaped';
 
-/** The day after `day`, at 06:00 UTC: the clock the connectors see. */
+/** The day after `day`, at 12:00 UTC: the clock the connectors see. In every ad account's time
+ * zone (UTC-12 to UTC+12) it is then already the next day, so "up to yesterday" is the world's last day. */
 function dayAfter(day: string): Date {
-  const d = new Date(`${day}T06:00:00Z`);
+  const d = new Date(`${day}T12:00:00Z`);
   d.setUTCDate(d.getUTCDate() + 1);
   return d;
 }
