@@ -68,6 +68,7 @@ export interface Ga4ApiSettings extends GoogleAuthSettings {
   baseUrl: string;
   timeoutMs: number;
   maxRetries: number;
+  retryBaseMs: number;
   quota: QuotaSettings;
 }
 
@@ -198,7 +199,10 @@ export class Ga4Api {
       this.requests++;
       let error: Error;
       try {
-        return (await send(headers)).data;
+        const { data } = await send(headers);
+        // gaxios hands back the text when a 200 body is not JSON (a cut-off response): retry it.
+        if (typeof data !== 'object' || data === null) throw new TransientError(`GA4: ${what} for property ${propertyId}: the response body is not JSON (truncated?)`);
+        return data;
       } catch (err) {
         if (this.env.signal.aborted) throw err;
         error = this.mapError(propertyId, what, err);
@@ -218,7 +222,7 @@ export class Ga4Api {
       if (error instanceof HourlyQuotaError) throw new UsageLimitError(`GA4 property ${propertyId}: ${error.message}; still exhausted after waiting for the hourly refill`, msUntilNextHour(this.env.now()));
       const retryable = error instanceof TransientError || error instanceof RateLimitError;
       if (!retryable || attempt >= this.settings.maxRetries) throw error;
-      const wait = error instanceof RateLimitError ? Math.min(error.retryAfterMs, 60_000) : Math.min(30_000, 500 * 2 ** attempt) * Math.random();
+      const wait = error instanceof RateLimitError ? Math.min(error.retryAfterMs, 60_000) : Math.min(30_000, this.settings.retryBaseMs * 2 ** attempt) * Math.random();
       await sleep(wait, undefined, { signal: this.env.signal });
     }
   }

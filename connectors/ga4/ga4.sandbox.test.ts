@@ -184,3 +184,36 @@ describe('failures GA4 users report, against the emulator', () => {
     }
   });
 });
+
+describe('ga4 connector through sandbox faults', () => {
+  it('rides out 429s with Retry-After, 5xx, resets, truncated bodies and expired tokens; malformed rows are quarantined, the rest match the world', async () => {
+    const clock = Date.parse('2026-11-01T15:00:00Z');
+    const sandbox = await startSandbox({
+      scale: 'tiny',
+      now: () => clock,
+      faults: 'seed=3;ga4.runReport:server_error@every=5;ga4.runReport:truncate@every=7;ga4.runReport:rate_limit=0@every=6;ga4.runReport:expired_token@every=9;ga4.runReport:reset@every=11;ga4:malform=3',
+    });
+    const warehouse = await prepared('postgres');
+    try {
+      const store = sandbox.stores.ga4 as Ga4Store;
+      const malformed = sandbox.dataFaultsApplied.find((a) => a.rule.api === 'ga4')?.ids ?? [];
+      expect(malformed).toHaveLength(3);
+      const result = await runSync({ warehouse, connection: connect(sandbox.env, { startDate: '2026-08-01', chunkDays: 7, retryBaseMs: 10 }), stream, mode: 'full', log, now: () => new Date(clock) });
+      expect(result.error).toBeUndefined();
+      expect(result).toMatchObject({ status: 'success', counts: { read: store.rows().length, quarantined: 3 } });
+      expect(sandbox.stats().routes['ga4.runReport']?.faults).toMatchObject({ server_error: expect.any(Number), truncate: expect.any(Number), rate_limit: expect.any(Number), expired_token: expect.any(Number), reset: expect.any(Number) });
+      // Every day's sessions equal the world's, minus the quarantined rows.
+      const expected = storeSessions(store);
+      for (const key of malformed) {
+        const [date, sessionSource, sessionMedium, sessionCampaignName] = key.split('\t') as [string, string, string, string];
+        const r = store.row({ date, sessionSource, sessionMedium, sessionCampaignName });
+        expected.set(date, (expected.get(date) ?? 0) - (r?.sessions ?? 0));
+      }
+      for (const [date, n] of expected) if (n === 0) expected.delete(date);
+      expect(await dailySessions(warehouse)).toEqual(expected);
+    } finally {
+      await sandbox.stop();
+      await warehouse.drop();
+    }
+  }, 120_000);
+});

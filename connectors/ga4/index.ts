@@ -69,6 +69,8 @@ export const ga4ConfigSchema = z
     timeoutMs: z.number().int().positive().default(120_000),
     /** Retries of a failed request (5xx, network, short rate limits). Default 5. */
     maxRetries: z.number().int().min(0).max(20).default(5),
+    /** First backoff before retrying a 5xx or network error, doubled each attempt (full jitter, at most 30 s). Default 500 ms. */
+    retryBaseMs: z.number().int().min(0).max(30_000).default(500),
   })
   .superRefine(checkGoogleAuth)
   .superRefine((cfg, ctx) => {
