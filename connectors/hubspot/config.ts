@@ -53,6 +53,13 @@ export const hubspotConfigSchema = z
      */
     lookbackMs: z.number().int().nonnegative().default(300_000),
     /**
+     * Days between full re-reads of the CRM objects in incremental mode (list endpoints instead of
+     * search). HubSpot keeps deleted records in the recycle bin for 90 days only and permanently
+     * deleted ones never appear there: a full re-read marks stored records it no longer finds as
+     * deleted. 0 turns it off. Default 7.
+     */
+    fullResyncEveryDays: z.number().int().nonnegative().default(7),
+    /**
      * Search requests per second. HubSpot's CRM search limit is 5/s per token: keep it at or below
      * 5 against HubSpot; higher values are for proxies and emulators with other limits. Default 4.
      */

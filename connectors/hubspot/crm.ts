@@ -1,3 +1,4 @@
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { z } from 'zod';
 import type { Page, StreamContext } from '../core/connector.ts';
 import { SchemaError } from '../core/errors/index.ts';
@@ -33,6 +34,17 @@ export const crmCheckpointSchema = z.object({
   idCursor: z.string().optional(),
   /** Where the next incremental run starts once this pass completes (epoch ms). */
   nextSince: z.number().int().optional(),
+  /**
+   * The ids of the live records stored so far (encodeIds). A periodic full re-read compares it
+   * with what the portal lists, because records purged from the recycle bin never appear as archived.
+   */
+  known: z.string().optional(),
+  /** During a full pass: the live ids listed so far (encodeIds). */
+  seen: z.string().optional(),
+  /** This full pass marks stored ids it does not find as deleted (not on a first or --full sync: nothing to compare). */
+  sweep: z.boolean().optional(),
+  /** When the last full pass started (epoch ms), for fullResyncEveryDays. */
+  lastFullAt: z.number().int().optional(),
 });
 export type CrmCheckpoint = z.infer<typeof crmCheckpointSchema>;
 
@@ -96,26 +108,91 @@ export interface CrmReadSpec {
 
 const DAY_MS = 86_400_000;
 
-export async function* readCrm(ctx: StreamContext<HubSpotConfig>, api: HubSpotApi, spec: CrmReadSpec, checkpoint: CrmCheckpoint | undefined): AsyncIterable<Page<CrmCheckpoint>> {
+/**
+ * A `sync --from/--to` window (not a backfill) is stored under the scheduled cursor's scope: every
+ * page of it carries that cursor unchanged (`fresh` when there is none yet), so neither the window
+ * nor an interruption of it moves the schedule.
+ */
+export async function* keepScheduledCursor<C>(ctx: StreamContext<HubSpotConfig>, checkpoint: C | undefined, fresh: C, read: (checkpoint: C | undefined) => AsyncIterable<Page<C>>): AsyncIterable<Page<C>> {
+  if (!ctx.window || ctx.mode === 'backfill') {
+    yield* read(checkpoint);
+    return;
+  }
+  const kept = checkpoint ?? fresh;
+  for await (const page of read(undefined)) yield { records: page.records, checkpoint: kept };
+}
+
+export function readCrm(ctx: StreamContext<HubSpotConfig>, api: HubSpotApi, spec: CrmReadSpec, checkpoint: CrmCheckpoint | undefined): AsyncIterable<Page<CrmCheckpoint>> {
+  return keepScheduledCursor<CrmCheckpoint>(ctx, checkpoint, { phase: 'list' }, (c) => readCrmPages(ctx, api, spec, c));
+}
+
+async function* readCrmPages(ctx: StreamContext<HubSpotConfig>, api: HubSpotApi, spec: CrmReadSpec, checkpoint: CrmCheckpoint | undefined): AsyncIterable<Page<CrmCheckpoint>> {
   const windowFrom = ctx.window ? Date.parse(`${ctx.window.from}T00:00:00Z`) : undefined;
   const windowTo = ctx.window ? Date.parse(`${ctx.window.to}T00:00:00Z`) + DAY_MS : undefined;
+  const nowMs = ctx.now().getTime();
+
+  // Tracking of the stored live ids (see crmCheckpointSchema.known); windows do not track.
+  const tracking = !ctx.window;
+  const known = new Set(tracking ? decodeIds(checkpoint?.known) : []);
+  let seenInPass: Set<string> | undefined = checkpoint?.phase === 'list' || (checkpoint?.phase === 'archived' && checkpoint.seen !== undefined) ? new Set(decodeIds(checkpoint.seen)) : undefined;
+  let sweep = checkpoint?.sweep === true;
+  let lastFullAt = checkpoint?.lastFullAt;
 
   let state: CrmCheckpoint;
-  /** The scheduled cursor a windowed read must leave as it found it. */
-  let keep: CrmCheckpoint | undefined;
   if (ctx.window) {
     // A window reads exactly those days by search, whatever the cursor says (backfills keep their
     // checkpoint under their own scope, so a stored search state there is this window's).
-    const resumable = ctx.mode === 'backfill' && checkpoint?.phase === 'search' && checkpoint.since !== undefined && checkpoint.since >= (windowFrom ?? 0);
+    const resumable = checkpoint?.phase === 'search' && checkpoint.since !== undefined && checkpoint.since >= (windowFrom ?? 0);
     state = resumable ? checkpoint : { phase: 'search', since: windowFrom };
-    keep = ctx.mode === 'backfill' ? undefined : checkpoint;
   } else if (ctx.mode === 'full' || checkpoint === undefined) {
-    state = { phase: 'list', nextSince: ctx.now().getTime() };
+    state = { phase: 'list', nextSince: nowMs };
+    known.clear();
+    seenInPass = new Set();
+    sweep = false;
+    lastFullAt = nowMs;
   } else if (checkpoint.phase === 'done') {
-    state = { phase: 'search', since: Math.max(0, (checkpoint.since ?? 0) - ctx.config.lookbackMs) };
+    const every = ctx.config.fullResyncEveryDays * DAY_MS;
+    // A cursor stored without lastFullAt (by a window or an earlier version) starts the count now.
+    lastFullAt ??= nowMs;
+    if (every > 0 && nowMs - lastFullAt >= every) {
+      // Periodic full re-read: records purged from the recycle bin (kept 90 days) or permanently
+      // deleted never show up as archived; only their absence from a full list tells.
+      ctx.log.info({ lastFullAt, everyDays: ctx.config.fullResyncEveryDays }, `hubspot ${spec.object}: periodic full re-read (deletes by absence)`);
+      state = { phase: 'list', nextSince: nowMs };
+      seenInPass = new Set();
+      sweep = true;
+      lastFullAt = nowMs;
+    } else {
+      state = { phase: 'search', since: Math.max(0, (checkpoint.since ?? 0) - ctx.config.lookbackMs) };
+    }
   } else {
-    state = checkpoint;
+    // A list phase stored without its start time (see keepScheduledCursor) starts it now.
+    state = checkpoint.phase === 'list' && checkpoint.nextSince === undefined ? { ...checkpoint, nextSince: nowMs } : checkpoint;
   }
+
+  /** The checkpoint stored with a page: the phase state plus the tracking state. */
+  const out = (s: CrmCheckpoint): CrmCheckpoint => {
+    if (!tracking) return s;
+    const { known: _k, seen: _s, sweep: _w, lastFullAt: _l, ...phase } = s;
+    return {
+      ...phase,
+      known: encodeIds(known),
+      ...(seenInPass && phase.phase !== 'done' ? { seen: encodeIds(seenInPass) } : {}),
+      ...(sweep && phase.phase !== 'done' ? { sweep: true } : {}),
+      ...(lastFullAt !== undefined ? { lastFullAt } : {}),
+    };
+  };
+  const live = (records: readonly unknown[], add: boolean) => {
+    if (!tracking) return;
+    for (const r of records) {
+      const id = idOf(r);
+      if (id === undefined) continue;
+      if (add) {
+        known.add(id);
+        seenInPass?.add(id);
+      } else known.delete(id);
+    }
+  };
 
   const base = `/crm/v3/objects/${spec.object}`;
   const listQs = (archived: boolean, after: string | undefined) => ({
@@ -130,8 +207,9 @@ export async function* readCrm(ctx: StreamContext<HubSpotConfig>, api: HubSpotAp
     for (;;) {
       const res = await api.json({ path: base, qs: listQs(false, state.after) });
       const { results, after } = parseEnvelope(res, base);
-      state = after ? { ...state, after } : { phase: spec.includeArchived ? 'archived' : 'done', nextSince: state.nextSince, ...(spec.includeArchived ? {} : { since: state.nextSince }) };
-      yield { records: await spec.expand(results, 'list'), checkpoint: state };
+      live(results, true);
+      state = after ? { ...state, after } : { phase: 'archived', nextSince: state.nextSince };
+      yield { records: await spec.expand(results, 'list'), checkpoint: out(state) };
       if (!after || ctx.signal.aborted) break;
     }
     if (ctx.signal.aborted) return;
@@ -158,7 +236,8 @@ export async function* readCrm(ctx: StreamContext<HubSpotConfig>, api: HubSpotAp
           continue;
         }
         state = after ? { phase: 'search', since, idCursor: lastId, nextSince: state.nextSince } : { phase: 'search', since, strict: true, nextSince: state.nextSince };
-        yield { records: await spec.expand(results, 'search'), checkpoint: state };
+        live(results, true);
+        yield { records: await spec.expand(results, 'search'), checkpoint: out(state) };
         continue;
       }
       const body = {
@@ -175,7 +254,10 @@ export async function* readCrm(ctx: StreamContext<HubSpotConfig>, api: HubSpotAp
       if (results.length >= spec.searchLimit && stamps.every((t) => t === maxT) && (maxT === since || after !== undefined)) {
         // A full page on one timestamp: keyset on the timestamp alone cannot advance; read it by id.
         state = { phase: 'search', since: maxT, idCursor: '0', nextSince: state.nextSince };
-        if (maxT !== since) yield { records: await spec.expand(results, 'search'), checkpoint: state };
+        if (maxT !== since) {
+          live(results, true);
+          yield { records: await spec.expand(results, 'search'), checkpoint: out(state) };
+        }
         seen.clear();
         continue;
       }
@@ -185,18 +267,17 @@ export async function* readCrm(ctx: StreamContext<HubSpotConfig>, api: HubSpotAp
       state = { phase: 'search', since: maxT, seenAtSince: [...nextSeen], nextSince: state.nextSince };
       seen.clear();
       for (const id of nextSeen) seen.add(id);
-      if (fresh.length > 0 || !after) yield { records: await spec.expand(fresh, 'search'), checkpoint: state };
+      live(fresh, true);
+      if (fresh.length > 0 || !after) yield { records: await spec.expand(fresh, 'search'), checkpoint: out(state) };
       if (!after) break;
     }
     const cursor = Math.max(maxSeen, state.since ?? 0);
     if (ctx.window) {
-      // Keep the scheduled cursor where it was: a window read must never move it.
-      state = keep ?? { phase: 'done', since: cursor };
-      yield { records: [], checkpoint: state };
+      yield { records: [], checkpoint: { phase: 'done', since: cursor } };
       return;
     }
-    state = spec.includeArchived ? { phase: 'archived', nextSince: cursor } : { phase: 'done', since: cursor };
-    yield { records: [], checkpoint: state };
+    state = { phase: 'archived', nextSince: cursor };
+    yield { records: [], checkpoint: out(state) };
   }
 
   if (state.phase === 'archived') {
@@ -204,9 +285,68 @@ export async function* readCrm(ctx: StreamContext<HubSpotConfig>, api: HubSpotAp
       if (ctx.signal.aborted) return;
       const res = await api.json({ path: base, qs: listQs(true, state.after) });
       const { results, after } = parseEnvelope(res, `${base}?archived=true`);
-      state = after ? { ...state, after } : { phase: 'done', since: state.nextSince };
-      yield { records: await spec.expand(results, 'archived'), checkpoint: state };
-      if (!after) break;
+      // Archived records are marked deleted through the recycle bin: they are no longer live ids.
+      live(results, false);
+      if (after) {
+        state = { ...state, after };
+        yield { records: await spec.expand(results, 'archived'), checkpoint: out(state) };
+        continue;
+      }
+      const records = await spec.expand(results, 'archived');
+      if (seenInPass) {
+        // End of a full pass: stored ids that are neither live nor in the recycle bin are gone.
+        const absent = sweep ? [...known].filter((id) => !seenInPass?.has(id)) : [];
+        if (absent.length > 0) ctx.warn(`hubspot ${spec.object}: ${absent.length} record(s) stored earlier are neither live nor in the recycle bin (purged or permanently deleted); marked deleted`, { ids: absent.slice(0, 20) });
+        for (const id of absent) records.push(tombstone(id));
+        known.clear();
+        for (const id of seenInPass) known.add(id);
+        seenInPass = undefined;
+        sweep = false;
+      }
+      state = { phase: 'done', since: state.nextSince };
+      yield { records, checkpoint: out(state) };
+      break;
     }
   }
+}
+
+/**
+ * The record stored for an id that a full re-read no longer finds anywhere: it replaces the last
+ * vendor version (for a permanently deleted contact that also removes the personal data HubSpot
+ * was asked to forget) and is marked deleted.
+ */
+export function tombstone(id: string): Record<string, unknown> {
+  return { id, properties: {}, archived: true, _deletedByAbsence: true };
+}
+
+/**
+ * A set of numeric ids, compact: sorted, delta-encoded in base 36, deflated, base64. About two to
+ * three bytes an id for a portal's ids; the checkpoint carries it on every page.
+ */
+export function encodeIds(ids: Iterable<string>): string {
+  const sorted = [...new Set(ids)].filter((id) => /^\d+$/.test(id)).map(BigInt).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  let prev = 0n;
+  const parts: string[] = [];
+  for (const id of sorted) {
+    parts.push((id - prev).toString(36));
+    prev = id;
+  }
+  return deflateRawSync(Buffer.from(parts.join(','))).toString('base64');
+}
+
+export function decodeIds(encoded: string | undefined): string[] {
+  if (!encoded) return [];
+  const text = inflateRawSync(Buffer.from(encoded, 'base64')).toString();
+  if (text === '') return [];
+  let prev = 0n;
+  return text.split(',').map((part) => {
+    prev += BigInt(parseInt36(part));
+    return prev.toString();
+  });
+}
+
+function parseInt36(part: string): bigint {
+  let n = 0n;
+  for (const ch of part) n = n * 36n + BigInt(parseInt(ch, 36));
+  return n;
 }

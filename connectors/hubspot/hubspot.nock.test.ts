@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestWarehouse } from '../../test/helpers/warehouse.ts';
 import type { Warehouse } from '../../warehouse/db.ts';
 import { ensureHubSpotRawTables, hsConnection, syncHubSpot } from './test-support.ts';
+import { decodeIds, encodeIds } from './crm.ts';
 import { parseInstant } from './values.ts';
 
 /**
@@ -221,7 +222,7 @@ describe('hubspot connector (nock)', () => {
     expect(people[0]).toMatchObject({ person_id: '512', original_source: 'ORGANIC_SEARCH', email: 'bcooper512@biglytics.net', is_deleted: false });
     const touch = await warehouse.knex('core.fct_touchpoint').where({ connection_id: c.id, person_id: '512' }).first('touch_type', 'occurred_at', 'status');
     expect(touch).toMatchObject({ touch_type: 'original_source', status: 'ORGANIC_SEARCH' });
-    expect(await warehouse.knex('meta.sync_state').where({ connection: c.id, stream: 'contacts' }).first('cursor')).toEqual({ cursor: { phase: 'done', since: NOW.getTime() } });
+    expect(await warehouse.knex('meta.sync_state').where({ connection: c.id, stream: 'contacts' }).first('cursor')).toMatchObject({ cursor: { phase: 'done', since: NOW.getTime(), lastFullAt: NOW.getTime() } });
   });
 
   it('keeps unknown fields and properties in raw (schema drift) and quarantines unparseable values with their path', async () => {
@@ -302,7 +303,7 @@ describe('hubspot connector (nock)', () => {
     expect(partial.status).toBe('partial');
     expect(partial.error).toMatch(/daily API limit/);
     expect(partial.pages).toBe(1);
-    expect(await warehouse.knex('meta.sync_state').where({ connection: c2.id, stream: 'contacts' }).first('cursor')).toEqual({ cursor: { phase: 'list', after: '1', nextSince: NOW.getTime() } });
+    expect(await warehouse.knex('meta.sync_state').where({ connection: c2.id, stream: 'contacts' }).first('cursor')).toMatchObject({ cursor: { phase: 'list', after: '1', nextSince: NOW.getTime() } });
     const run = await warehouse.knex('meta.sync_runs').where({ id: partial.runId }).first('status');
     expect(run?.status).toBe('partial');
   });
@@ -338,7 +339,7 @@ describe('hubspot connector (nock)', () => {
     expect(byId.length).toBeGreaterThanOrEqual(Math.ceil(tied / 200));
     expect(byId.every((s) => s.sorts?.[0]?.propertyName === 'hs_object_id')).toBe(true);
     const ckpt = (await warehouse.knex('meta.sync_state').where({ connection: c.id, stream: 'contacts' }).first('cursor')) as { cursor: { phase: string; since: number } };
-    expect(ckpt.cursor).toEqual({ phase: 'done', since: Date.parse('2026-10-02T00:00:29.000Z') });
+    expect(ckpt.cursor).toMatchObject({ phase: 'done', since: Date.parse('2026-10-02T00:00:29.000Z') });
   });
 
   it('loses no record when records are modified while a search is paged', async () => {
@@ -415,5 +416,68 @@ describe('hubspot connector (nock)', () => {
     const again = await syncHubSpot(warehouse, c, 'deals', { now });
     expect(again.status).toBe('success');
     expect(await warehouse.knex('core.fct_opportunity_stage_history').where({ connection_id: c.id }).count('* as n')).toEqual([{ n: 4 }]);
+  });
+
+  it('reads a --from/--to window by search without moving the scheduled cursor', async () => {
+    const f = newFake();
+    for (let i = 0; i < 6; i++) f.live.contacts?.push(contact(400 + i, `2026-10-0${i + 1}T12:00:00.000Z`));
+    const c = conn();
+    const scheduled = { phase: 'done', since: Date.parse('2026-10-20T00:00:00.000Z') };
+    await seedCheckpoint(c.id, 'contacts', scheduled);
+    const r = await syncHubSpot(warehouse, c, 'contacts', { now, window: { from: '2026-10-02', to: '2026-10-04' } });
+    expect(r.status, r.error).toBe('success');
+    expect((await rawOf(c.id, 'contacts')).map((x) => x.record_id)).toEqual(['401', '402', '403']);
+    const filters = f.searches[0]?.filterGroups?.[0]?.filters;
+    expect(filters).toEqual([
+      { propertyName: 'lastmodifieddate', operator: 'GTE', value: String(Date.parse('2026-10-02T00:00:00Z')) },
+      { propertyName: 'lastmodifieddate', operator: 'LT', value: String(Date.parse('2026-10-05T00:00:00Z')) },
+    ]);
+    expect(await warehouse.knex('meta.sync_state').where({ connection: c.id, stream: 'contacts', scope: 'incremental' }).first('cursor')).toEqual({ cursor: scheduled });
+  });
+
+  it('marks records deleted that a periodic full re-read finds neither live nor in the recycle bin', async () => {
+    const f = newFake();
+    for (let i = 0; i < 5; i++) f.live.contacts?.push(contact(512 + i, `2026-10-0${i + 1}T00:00:00.000Z`));
+    const c = conn({ fullResyncEveryDays: 7 });
+    const day = 86_400_000;
+    const at = (days: number) => () => new Date(NOW.getTime() + days * day);
+    expect((await syncHubSpot(warehouse, c, 'contacts', { now: at(0) })).status).toBe('success');
+    // 514 is purged (recycle bin emptied after 90 days, or a GDPR delete); 515 goes to the recycle bin.
+    const contacts = f.live.contacts ?? [];
+    const purged = contacts.splice(2, 1)[0] as Obj;
+    const binned = contacts.splice(2, 1)[0] as Obj;
+    f.archived.contacts?.push({ ...binned, archived: true, archivedAt: '2026-11-01T12:00:00.000Z' });
+    expect(purged.id).toBe('514');
+
+    const incremental = await syncHubSpot(warehouse, c, 'contacts', { now: at(1) });
+    expect(incremental.status).toBe('success');
+    expect(f.searches.length).toBe(1); // not due yet: search, then the recycle bin
+    expect((await rawOf(c.id, 'contacts')).filter((x) => x._deleted).map((x) => x.record_id)).toEqual(['515']);
+
+    const full = await syncHubSpot(warehouse, c, 'contacts', { now: at(8) });
+    expect(full.status, full.error).toBe('success');
+    expect(f.searches.length).toBe(1); // the periodic re-read lists instead of searching
+    expect(full.warnings.join(' ')).toMatch(/1 record\(s\) stored earlier are neither live nor in the recycle bin/);
+    const raw = await rawOf(c.id, 'contacts');
+    expect(raw.filter((x) => x._deleted).map((x) => x.record_id)).toEqual(['514', '515']);
+    expect(raw.find((x) => x.record_id === '514')?.payload).toEqual({ id: '514', properties: {}, archived: true, _deletedByAbsence: true });
+    const person = await warehouse.knex('core.dim_person').where({ connection_id: c.id, person_id: '514' }).first('is_deleted', 'email');
+    expect(person).toEqual({ is_deleted: true, email: null });
+
+    // The next due re-read has nothing left to mark.
+    const again = await syncHubSpot(warehouse, c, 'contacts', { now: at(16) });
+    expect(again.warnings).toEqual([]);
+    expect(again.counts.deleted).toBe(0);
+  });
+
+  it('keeps the stored id set compact and exact', () => {
+    const ids = ['512', '90000000001', '9007199254740993', '513', '1', '512'];
+    const encoded = encodeIds(ids);
+    expect(decodeIds(encoded)).toEqual(['1', '512', '513', '90000000001', '9007199254740993']);
+    const many = Array.from({ length: 100_000 }, (_, i) => String(1_000_000 + i * 37));
+    // Roughly a byte per id for a dense portal: the checkpoint stays small.
+    expect(encodeIds(many).length).toBeLessThan(many.length * 2);
+    expect(decodeIds(encodeIds(many))).toEqual(many);
+    expect(decodeIds(encodeIds([]))).toEqual([]);
   });
 });

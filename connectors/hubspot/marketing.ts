@@ -4,6 +4,7 @@ import { SchemaError } from '../core/errors/index.ts';
 import type { CoreRows } from '../../warehouse/core-tables.ts';
 import type { HubSpotApi } from './api.ts';
 import type { HubSpotConfig } from './config.ts';
+import { keepScheduledCursor } from './crm.ts';
 import { pageOf, utmOf } from './values.ts';
 
 /**
@@ -85,16 +86,14 @@ function runWindow(ctx: StreamContext<HubSpotConfig>, checkpoint: WindowCheckpoi
   return { from: since === undefined ? 0 : Math.max(0, since - ctx.config.lookbackMs), to: ctx.now().getTime() };
 }
 
-/** What a finished run leaves: a `sync --from/--to` window never moves the scheduled cursor. */
-function finished(ctx: StreamContext<HubSpotConfig>, checkpoint: WindowCheckpoint | undefined, to: number): WindowCheckpoint {
-  if (ctx.window && ctx.mode !== 'backfill') return checkpoint?.since !== undefined ? { since: checkpoint.since } : {};
-  return { since: to };
-}
-
 const eventsResponse = z.looseObject({ events: z.array(z.unknown()), hasMore: z.boolean(), offset: z.string().optional() });
 
-export async function* readEmailEvents(ctx: StreamContext<HubSpotConfig>, api: HubSpotApi, checkpoint: WindowCheckpoint | undefined): AsyncIterable<Page<WindowCheckpoint>> {
-  const resume = checkpoint?.run && (ctx.mode !== 'full' || ctx.window) ? checkpoint.run : undefined;
+export function readEmailEvents(ctx: StreamContext<HubSpotConfig>, api: HubSpotApi, checkpoint: WindowCheckpoint | undefined): AsyncIterable<Page<WindowCheckpoint>> {
+  return keepScheduledCursor<WindowCheckpoint>(ctx, checkpoint, {}, (c) => readEmailEventPages(ctx, api, c));
+}
+
+async function* readEmailEventPages(ctx: StreamContext<HubSpotConfig>, api: HubSpotApi, checkpoint: WindowCheckpoint | undefined): AsyncIterable<Page<WindowCheckpoint>> {
+  const resume = ctx.mode !== 'full' ? checkpoint?.run : undefined;
   const { from, to } = resume ?? runWindow(ctx, checkpoint);
   const types = ctx.config.emailEventTypes;
   const base: WindowCheckpoint = checkpoint?.since !== undefined && !ctx.window ? { since: checkpoint.since } : {};
@@ -112,7 +111,7 @@ export async function* readEmailEvents(ctx: StreamContext<HubSpotConfig>, api: H
       offset = hasMore ? parsed.data.offset : undefined;
       if (hasMore && offset === undefined) throw new SchemaError('hubspot: /email/public/v1/events: hasMore without an offset', 'offset');
       const last = !hasMore && part === types.length - 1;
-      const state: WindowCheckpoint = last ? finished(ctx, checkpoint, to) : { ...base, run: { from, to, part: hasMore ? part : part + 1, ...(offset ? { offset } : {}) } };
+      const state: WindowCheckpoint = last ? { since: to } : { ...base, run: { from, to, part: hasMore ? part : part + 1, ...(offset ? { offset } : {}) } };
       yield { records, checkpoint: state };
       if (!hasMore) break;
     }
@@ -199,15 +198,19 @@ function emailValue(item: Record<string, unknown>): string | undefined {
   return hit?.value;
 }
 
-export async function* readFormSubmissions(ctx: StreamContext<HubSpotConfig>, api: HubSpotApi, checkpoint: WindowCheckpoint | undefined): AsyncIterable<Page<WindowCheckpoint>> {
-  const resume = checkpoint?.run?.parts && (ctx.mode !== 'full' || ctx.window) ? checkpoint.run : undefined;
+export function readFormSubmissions(ctx: StreamContext<HubSpotConfig>, api: HubSpotApi, checkpoint: WindowCheckpoint | undefined): AsyncIterable<Page<WindowCheckpoint>> {
+  return keepScheduledCursor<WindowCheckpoint>(ctx, checkpoint, {}, (c) => readFormSubmissionPages(ctx, api, c));
+}
+
+async function* readFormSubmissionPages(ctx: StreamContext<HubSpotConfig>, api: HubSpotApi, checkpoint: WindowCheckpoint | undefined): AsyncIterable<Page<WindowCheckpoint>> {
+  const resume = ctx.mode !== 'full' && checkpoint?.run?.parts ? checkpoint.run : undefined;
   const { from, to } = resume ?? runWindow(ctx, checkpoint);
   const forms = resume?.parts ?? (await listForms(api));
   const base: WindowCheckpoint = checkpoint?.since !== undefined && !ctx.window ? { since: checkpoint.since } : {};
   let part = resume?.part ?? 0;
   let after = resume?.offset;
   if (forms.length === 0) {
-    yield { records: [], checkpoint: finished(ctx, checkpoint, to) };
+    yield { records: [], checkpoint: { since: to } };
     return;
   }
   for (; part < forms.length; part++) {
@@ -231,7 +234,7 @@ export async function* readFormSubmissions(ctx: StreamContext<HubSpotConfig>, ap
       const next = reachedStart ? undefined : parsed.data.paging?.next?.after;
       after = next;
       const last = next === undefined && part === forms.length - 1;
-      const state: WindowCheckpoint = last ? finished(ctx, checkpoint, to) : { ...base, run: { from, to, part: next ? part : part + 1, parts: forms, ...(next ? { offset: next } : {}) } };
+      const state: WindowCheckpoint = last ? { since: to } : { ...base, run: { from, to, part: next ? part : part + 1, parts: forms, ...(next ? { offset: next } : {}) } };
       yield { records, checkpoint: state };
       if (next === undefined) break;
     }
