@@ -32,6 +32,7 @@ export const propertyQuotaSchema = z.looseObject({
   tokensPerDay: quotaStatus.optional(),
   tokensPerHour: quotaStatus.optional(),
   tokensPerProjectPerHour: quotaStatus.optional(),
+  serverErrorsPerProjectPerHour: quotaStatus.optional(),
   concurrentRequests: quotaStatus.optional(),
 });
 export type PropertyQuota = z.infer<typeof propertyQuotaSchema>;
@@ -111,6 +112,8 @@ export class Ga4Api {
   private readonly sdk: analyticsdata_v1beta.Analyticsdata;
   private readonly auth: GoogleAuth;
   private lastQuota = new Map<string, PropertyQuota>();
+  /** Server errors met per property since its last reported quota. */
+  private serverErrorsSinceQuota = new Map<string, number>();
   /** Requests sent (including retries). */
   requests = 0;
 
@@ -144,7 +147,10 @@ export class Ga4Api {
       const issue = parsed.error.issues[0];
       throw new SchemaError(`GA4: runReport of property ${propertyId} has an unexpected shape (${issue?.path.join('.')}: ${issue?.message})`, '(response)');
     }
-    if (parsed.data.propertyQuota) this.lastQuota.set(propertyId, parsed.data.propertyQuota);
+    if (parsed.data.propertyQuota) {
+      this.lastQuota.set(propertyId, parsed.data.propertyQuota);
+      this.serverErrorsSinceQuota.set(propertyId, 0);
+    }
     return parsed.data;
   }
 
@@ -177,6 +183,26 @@ export class Ga4Api {
     if (hourly < q.slowDownHourlyTokens && q.slowDownMs > 0) {
       this.env.log.info({ propertyId, hourlyTokensLeft: hourly, waitMs: q.slowDownMs }, 'GA4 hourly tokens running low: slowing down');
       await sleep(q.slowDownMs, undefined, { signal: this.env.signal });
+    }
+  }
+
+  /**
+   * "Standard Analytics Properties and cloud project pairs can have up to 10 server errors per hour"
+   * (PropertyQuota.serverErrorsPerProjectPerHour); past it every request is refused. Retrying a 5xx
+   * with one error left would lock the property out for the hour: stop partial instead.
+   */
+  private guardServerErrors(propertyId: string, error: TransientError): void {
+    const seen = (this.serverErrorsSinceQuota.get(propertyId) ?? 0) + 1;
+    this.serverErrorsSinceQuota.set(propertyId, seen);
+    const reported = this.lastQuota.get(propertyId)?.serverErrorsPerProjectPerHour?.remaining;
+    if (reported === undefined) return;
+    const left = reported - seen;
+    if (left <= 1) {
+      throw new UsageLimitError(
+        `GA4 property ${propertyId}: ${Math.max(0, left)} server error(s) per project per hour left after ${error.message}; stopped rather than retrying into the hourly lockout, resume within the hour`,
+        msUntilNextHour(this.env.now()),
+        { cause: error },
+      );
     }
   }
 
@@ -220,6 +246,7 @@ export class Ga4Api {
         continue;
       }
       if (error instanceof HourlyQuotaError) throw new UsageLimitError(`GA4 property ${propertyId}: ${error.message}; still exhausted after waiting for the hourly refill`, msUntilNextHour(this.env.now()));
+      if (error instanceof TransientError && error.status !== undefined && error.status >= 500) this.guardServerErrors(propertyId, error);
       const retryable = error instanceof TransientError || error instanceof RateLimitError;
       if (!retryable || attempt >= this.settings.maxRetries) throw error;
       const wait = error instanceof RateLimitError ? Math.min(error.retryAfterMs, 60_000) : Math.min(30_000, this.settings.retryBaseMs * 2 ** attempt) * Math.random();

@@ -45,6 +45,7 @@ class FakeGa4 {
   /** Remaining tokens reported in propertyQuota (decremented by 1 a report). */
   hourlyLeft = 40_000;
   dailyLeft = 200_000;
+  serverErrorsLeft = 10;
   /** Ranges longer than this many days answer with an "(other)" row and dataLossFromOtherRow. */
   otherAboveDays = Infinity;
   metricTypes: Record<string, string> = { sessions: 'TYPE_INTEGER', engagedSessions: 'TYPE_INTEGER', keyEvents: 'TYPE_FLOAT', totalUsers: 'TYPE_INTEGER', averageSessionDuration: 'TYPE_SECONDS' };
@@ -95,7 +96,7 @@ class FakeGa4 {
         tokensPerDay: { consumed: 1, remaining: this.dailyLeft },
         tokensPerHour: { consumed: 1, remaining: this.hourlyLeft },
         concurrentRequests: { consumed: 0, remaining: 10 },
-        serverErrorsPerProjectPerHour: { consumed: 0, remaining: 10 },
+        serverErrorsPerProjectPerHour: { consumed: 0, remaining: this.serverErrorsLeft },
         potentiallyThresholdedRequestsPerHour: { consumed: 0, remaining: 120 },
         tokensPerProjectPerHour: { consumed: 1, remaining: this.hourlyLeft },
       },
@@ -330,6 +331,27 @@ describe('ga4 connector', () => {
     expect(hourly.status).toBe('partial');
     expect(hourly.error).toMatch(/98 hourly tokens left|99 hourly tokens left/);
     expect(hourly.error).toMatch(/refills in 50 min/);
+  });
+
+  it('retries a 5xx, but stops (partial) instead of retrying into the server-errors-per-hour lockout', async () => {
+    const fake = new FakeGa4();
+    for (const date of ['2026-07-10', '2026-07-11']) fake.put(row(date, 'a', 3));
+    fake.install();
+    const error500 = { status: 500, body: { error: { code: 500, message: 'Internal error encountered.', status: 'INTERNAL' } } };
+    fake.injected.push(error500);
+    const retried = await sync('ga4_5xx', { mode: 'full', now: at('2026-07-12T18:00:00Z'), settings: { startDate: '2026-07-10', retryBaseMs: 1 } });
+    expect(retried.status).toBe('success');
+    nock.cleanAll();
+    const fake2 = new FakeGa4();
+    for (const date of ['2026-07-10', '2026-07-11']) fake2.put(row(date, 'a', 3));
+    fake2.serverErrorsLeft = 3;
+    fake2.install();
+    // The probe reports 3 server errors left; two 500s in a row leave 1: no third try.
+    fake2.injected.push({ status: 200, body: fake2.answer({ dateRanges: [{ startDate: '2026-07-11', endDate: '2026-07-11' }], metrics: [{ name: 'sessions' }] }) }, error500, error500, error500);
+    const stopped = await sync('ga4_5xx_stop', { mode: 'full', now: at('2026-07-12T18:00:00Z'), settings: { startDate: '2026-07-10', retryBaseMs: 1 } });
+    expect(stopped.status).toBe('partial');
+    expect(stopped.error).toMatch(/GA4 property 312345678: 1 server error\(s\) per project per hour left after .*HTTP 500.*; stopped rather than retrying into the hourly lockout/);
+    expect(fake2.injected).toHaveLength(1);
   });
 
   it('warns in sync_runs and re-requests smaller chunks when GA4 folds rows into "(other)"', async () => {
