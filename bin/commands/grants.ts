@@ -18,6 +18,8 @@ export function register(program: Command, rt: Runtime): void {
     .option('--password-env <VAR>', 'environment variable holding the LOGIN password (without it a new role is NOLOGIN; an existing one keeps its password)')
     .action(async (raw: unknown) => {
       const opts = parseOptions(grantsOptions, raw, 'grants');
+      // Fail before opening (and migrating) an embedded warehouse that cannot have roles anyway.
+      if (!rt.env.DATABASE_URL) throw new ConfigError('grants: needs a Postgres warehouse (set DATABASE_URL): the embedded PGlite warehouse has no roles or logins for BI tools to connect with');
       let password: string | undefined;
       if (opts.passwordEnv !== undefined) {
         password = process.env[opts.passwordEnv];

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { DEFAULT_REPORT_MODEL, defaultReportPath, writeReport } from '../../pipeline/report/index.ts';
+import { DEFAULT_REPORT_MODEL, defaultReportPath, parseReportQuery, writeReport } from '../../pipeline/report/index.ts';
 import { isoDay, parseOptions } from '../options.ts';
 import { say, type Runtime } from '../runtime.ts';
 
@@ -21,6 +21,7 @@ export function register(program: Command, rt: Runtime): void {
     .option('--model <name>', `attribution model of pipeline, revenue, customers and CAC (default ${DEFAULT_REPORT_MODEL})`)
     .action(async (raw: unknown) => {
       const opts = parseOptions(reportOptions, raw, 'report');
+      parseReportQuery(opts); // a bad model or range fails before the warehouse is opened
       const warehouse = await rt.warehouse();
       const result = await writeReport({ warehouse, out: opts.out ?? defaultReportPath(rt.env.MPM_DATA_DIR), from: opts.from, to: opts.to, model: opts.model });
       const months = result.data.months;
