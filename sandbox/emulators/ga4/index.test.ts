@@ -217,3 +217,28 @@ describe('GA4 emulator: getMetadata', () => {
     expect(env.GOOGLE_REFRESH_TOKEN).toBeTruthy();
   });
 });
+
+describe('GA4 emulator: data faults', () => {
+  it('restates the trailing days and malforms rows deterministically by seed', async () => {
+    const { mulberry32 } = await import('../prng.ts');
+    const run = () => {
+      const e = createGa4Emulator(world, { now: () => clock });
+      const target = e.store.faultTarget();
+      target.restate?.(3, mulberry32(7));
+      const ids = target.malformRandom?.(2, mulberry32(8)) ?? [];
+      return { e, ids };
+    };
+    const a = run();
+    const b = run();
+    expect(a.ids).toEqual(b.ids);
+    expect(a.ids).toHaveLength(2);
+    const changed = a.e.store.rows().filter((r) => {
+      const w = worldRows.find((x) => x.date === r.date && x.sessionSource === r.sessionSource && x.sessionMedium === r.sessionMedium && x.sessionCampaignName === r.sessionCampaignName);
+      return w !== undefined && w.sessions !== r.sessions;
+    });
+    expect(changed.length).toBeGreaterThan(0);
+    expect(changed.every((r) => r.date >= '2026-10-29')).toBe(true);
+    expect(a.e.store.rows()).toEqual(b.e.store.rows());
+    for (const id of a.ids) expect(a.e.store.malformKind(id)).toBeDefined();
+  });
+});
