@@ -5,6 +5,7 @@ import * as m0003 from './migrations/0003_jobs.ts';
 import * as m0004 from './migrations/0004_marts.ts';
 import * as m0005 from './migrations/0005_kpi_marts.ts';
 import * as m0006 from './migrations/0006_goals.ts';
+import * as m0007 from './migrations/0007_transform_state.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -22,6 +23,7 @@ const migrations: ReadonlyArray<[name: string, migration: Migration]> = [
   ['0004_marts', m0004],
   ['0005_kpi_marts', m0005],
   ['0006_goals', m0006],
+  ['0007_transform_state', m0007],
 ];
 
 /** Names of every migration, in order. */

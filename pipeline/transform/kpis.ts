@@ -22,30 +22,37 @@ const kpiInsertColumns = `model, reporting_currency, spend, impressions, clicks,
   cpl, cost_per_opportunity, cac, roas, roi, lead_to_opportunity_rate, opportunity_to_won_rate`;
 
 /**
- * staging.int_person_lead_touch: grain one row per person with a lead date. Key: person_key.
- * The channel and campaign of the touch that created the lead (the last touch at or before it).
+ * staging.int_attribution_monthly: grain one row per model x channel x campaign x month created x
+ * month closed x won. Key: all of those (NULLs equal). The sums the KPI marts need from
+ * marts.fct_attribution (n rows, credit, pipeline and revenue credit), kept exact (numeric) so an
+ * incremental run can subtract the rows it deletes and add the ones it inserts.
  */
-export function leadTouchSql(): string[] {
+export const ATTRIBUTION_MONTHLY_KEY = `model, channel, campaign_key, campaign, created_month, close_month, is_won`;
+
+export function attributionMonthlyGroupSql(from: string, sign: 1 | -1 = 1): string {
+  const s = sign === 1 ? '' : '-';
+  return `SELECT model, channel, coalesce(ad_campaign_id, campaign, '(none)') AS campaign_key, campaign,
+                 date_trunc('month', opportunity_created_at)::date AS created_month, date_trunc('month', close_date)::date AS close_month, is_won,
+                 ${s}count(*) AS n, ${s}sum(credit) AS credit, ${s}sum(coalesce(pipeline_credit, 0)) AS pipeline, ${s}sum(coalesce(revenue_credit, 0)) AS revenue
+          FROM ${from} AS src GROUP BY 1, 2, 3, 4, 5, 6, 7`;
+}
+
+export function attributionMonthlyBuildSql(): string[] {
   return [
-    'DROP TABLE IF EXISTS staging.int_person_lead_touch',
-    `CREATE TABLE staging.int_person_lead_touch AS
-     WITH people AS (
-       SELECT ip.person_key, min(ip.lead_at) AS lead_at, min(p.mql_at) AS mql_at, min(p.sql_at) AS sql_at
-       FROM staging.int_people ip
-       JOIN core.dim_person p ON p.connection_id = ip.connection_id AND p.person_id = ip.person_id
-       GROUP BY ip.person_key
-     )
-     SELECT pe.person_key, pe.lead_at, pe.mql_at, pe.sql_at,
-            coalesce(lt.channel, 'Other') AS channel,
-            coalesce(lt.ad_campaign_id, lt.campaign, '(none)') AS campaign_key,
-            lt.campaign AS campaign_name
-     FROM people pe
-     LEFT JOIN LATERAL (
-       SELECT t.channel, t.ad_campaign_id, t.campaign FROM staging.int_touchpoints t
-       WHERE t.person_key = pe.person_key AND t.occurred_at <= pe.lead_at
-       ORDER BY t.occurred_at DESC, t.touchpoint_id COLLATE "C" DESC LIMIT 1
-     ) lt ON true
-     WHERE pe.lead_at IS NOT NULL`,
+    'DROP TABLE IF EXISTS staging.int_attribution_monthly',
+    `CREATE TABLE staging.int_attribution_monthly AS ${attributionMonthlyGroupSql('marts.fct_attribution')}`,
+    `CREATE UNIQUE INDEX int_attribution_monthly_key ON staging.int_attribution_monthly (${ATTRIBUTION_MONTHLY_KEY}) NULLS NOT DISTINCT`,
+  ];
+}
+
+/** Adds signed partial sums (rows of `deltas`, same columns) to staging.int_attribution_monthly; drops groups left empty. */
+export function attributionMonthlyApplySql(deltas: string): string[] {
+  return [
+    `INSERT INTO staging.int_attribution_monthly AS a
+     SELECT ${ATTRIBUTION_MONTHLY_KEY}, sum(n), sum(credit), sum(pipeline), sum(revenue) FROM ${deltas} GROUP BY ${ATTRIBUTION_MONTHLY_KEY}
+     ON CONFLICT (${ATTRIBUTION_MONTHLY_KEY}) DO UPDATE
+       SET n = a.n + excluded.n, credit = a.credit + excluded.credit, pipeline = a.pipeline + excluded.pipeline, revenue = a.revenue + excluded.revenue`,
+    'DELETE FROM staging.int_attribution_monthly WHERE n = 0',
   ];
 }
 
@@ -103,10 +110,10 @@ export function kpiChannelSql(config: TransformConfig): string[] {
               UNION ALL SELECT date_trunc('month', mql_at)::date, channel, 0, 1, 0 FROM staging.int_person_lead_touch WHERE mql_at IS NOT NULL
               UNION ALL SELECT date_trunc('month', sql_at)::date, channel, 0, 0, 1 FROM staging.int_person_lead_touch WHERE sql_at IS NOT NULL
             ) x GROUP BY 1, 2`,
-    credited: `SELECT date_trunc('month', opportunity_created_at)::date AS month, channel, model, sum(credit) AS opportunities,
-                      sum(coalesce(pipeline_credit, 0)) AS pipeline FROM marts.fct_attribution GROUP BY 1, 2, 3`,
-    won: `SELECT date_trunc('month', close_date)::date AS month, channel, model, sum(credit) AS customers, sum(coalesce(revenue_credit, 0)) AS revenue
-          FROM marts.fct_attribution WHERE is_won GROUP BY 1, 2, 3`,
+    credited: `SELECT created_month AS month, channel, model, sum(credit) AS opportunities, sum(pipeline) AS pipeline
+               FROM staging.int_attribution_monthly GROUP BY 1, 2, 3`,
+    won: `SELECT close_month AS month, channel, model, sum(credit) AS customers, sum(revenue) AS revenue
+          FROM staging.int_attribution_monthly WHERE is_won GROUP BY 1, 2, 3`,
   });
 }
 
@@ -130,16 +137,16 @@ export function kpiCampaignSql(config: TransformConfig): string[] {
               UNION ALL SELECT date_trunc('month', mql_at)::date, campaign_key, 0, 1, 0 FROM staging.int_person_lead_touch WHERE mql_at IS NOT NULL
               UNION ALL SELECT date_trunc('month', sql_at)::date, campaign_key, 0, 0, 1 FROM staging.int_person_lead_touch WHERE sql_at IS NOT NULL
             ) x GROUP BY 1, 2`,
-    credited: `SELECT date_trunc('month', opportunity_created_at)::date AS month, coalesce(ad_campaign_id, campaign, '(none)') AS campaign_key, model,
-                      sum(credit) AS opportunities, sum(coalesce(pipeline_credit, 0)) AS pipeline FROM marts.fct_attribution GROUP BY 1, 2, 3`,
-    won: `SELECT date_trunc('month', close_date)::date AS month, coalesce(ad_campaign_id, campaign, '(none)') AS campaign_key, model,
-                 sum(credit) AS customers, sum(coalesce(revenue_credit, 0)) AS revenue FROM marts.fct_attribution WHERE is_won GROUP BY 1, 2, 3`,
+    credited: `SELECT created_month AS month, campaign_key, model, sum(credit) AS opportunities, sum(pipeline) AS pipeline
+               FROM staging.int_attribution_monthly GROUP BY 1, 2, 3`,
+    won: `SELECT close_month AS month, campaign_key, model, sum(credit) AS customers, sum(revenue) AS revenue
+          FROM staging.int_attribution_monthly WHERE is_won GROUP BY 1, 2, 3`,
   });
   // Campaign names and channels: from spend where the campaign spends, else from the touches.
   const names = `campaign_names AS (
     SELECT DISTINCT ON (campaign_key) campaign_key, campaign_name, channel FROM (
       SELECT campaign_id AS campaign_key, campaign_name, channel, 0 AS pref FROM marts.fct_ad_spend_daily
-      UNION ALL SELECT coalesce(ad_campaign_id, campaign, '(none)'), campaign, channel, 1 FROM marts.fct_attribution
+      UNION ALL SELECT campaign_key, campaign, channel, 1 FROM staging.int_attribution_monthly
       UNION ALL SELECT campaign_key, campaign_name, channel, 2 FROM staging.int_person_lead_touch
     ) n ORDER BY campaign_key, pref, campaign_name NULLS LAST, channel
   )`;
@@ -150,21 +157,7 @@ export function kpiFunnelSql(): string[] {
   return [
     'DELETE FROM marts.kpi_funnel_monthly',
     `INSERT INTO marts.kpi_funnel_monthly (month, pipeline, stage, stage_order, entered, advanced, lost, still_in_stage, conversion_rate, avg_days_in_stage)
-     WITH history AS (
-       SELECT h.connection_id, h.opportunity_id, coalesce(o.pipeline, 'default') AS pipeline, h.stage, h.entered_at, h.history_id,
-              lag(h.stage) OVER w AS previous_stage
-       FROM core.fct_opportunity_stage_history h
-       JOIN core.fct_opportunity o ON o.connection_id = h.connection_id AND o.opportunity_id = h.opportunity_id AND NOT o.is_deleted
-       WHERE NOT h.is_deleted
-       WINDOW w AS (PARTITION BY h.connection_id, h.opportunity_id ORDER BY h.entered_at, h.history_id COLLATE "C")
-     ),
-     changes AS (
-       -- Only stage changes: history rows that record other edits (amount, close date) keep the stage.
-       SELECT *, lead(stage) OVER w AS next_stage, lead(entered_at) OVER w AS next_at,
-              row_number() OVER w AS position
-       FROM history WHERE previous_stage IS DISTINCT FROM stage
-       WINDOW w AS (PARTITION BY connection_id, opportunity_id ORDER BY entered_at, history_id COLLATE "C")
-     ),
+     WITH changes AS (SELECT * FROM staging.int_stage_changes),
      orders AS (
        SELECT pipeline, stage, percentile_disc(0.5) WITHIN GROUP (ORDER BY position)::int AS stage_order FROM changes GROUP BY 1, 2
      )

@@ -2,20 +2,35 @@ import type { TransformConfig } from './config.ts';
 
 /**
  * The transform's SQL models, in dependency order (staging -> intermediate -> marts), each headed
- * by its grain and key. Intermediate models are rebuilt as tables in `staging`; marts are tables
- * created by migrations and refreshed here. Everything is set-based SQL run in the warehouse.
+ * by its grain and key. Intermediate models are tables in `staging`; marts are tables created by
+ * migrations and refreshed here. Everything is set-based SQL run in the warehouse.
+ *
+ * Every intermediate model is a SELECT that can be restricted to a scope: a relation holding the
+ * values of the model's `scope` columns to recompute. A full run builds the table from the
+ * unrestricted SELECT; an incremental run deletes the scope's rows and inserts the restricted
+ * SELECT, which gives exactly the rows a full build would have for those keys.
  */
 export interface SqlModel {
   name: string;
   grain: string;
-  /** Statements run in order inside the transform's transaction. */
-  sql(config: TransformConfig): string[];
+  /** Columns identifying the slice the model is recomputed by (a prefix of its key or a coarser key). */
+  scope: readonly string[];
+  /** The model's rows; `scope` names a relation with the scope columns (only those keys), or null for every row. */
+  select(config: TransformConfig, scope: string | null): string;
+  /** Indexes the incremental run and the next models look rows up by. */
+  indexes: readonly string[];
 }
 
-const lit = (text: string) => `'${text.replace(/'/g, "''")}'`;
+export const lit = (text: string) => `'${text.replace(/'/g, "''")}'`;
+
+/** `(alias.a, alias.b) IN (SELECT a, b FROM scope)`, or `true` without a scope. */
+export function inScope(scope: string | null, columns: readonly string[], alias: string): string {
+  if (scope === null) return 'true';
+  return `(${columns.map((c) => `${alias}.${c}`).join(', ')}) IN (SELECT ${columns.join(', ')} FROM ${scope})`;
+}
 
 /** Amount converted to the reporting currency at the latest rate on or before `day` (NULL if none). */
-function fx(amount: string, currency: string, day: string, reporting: string): string {
+export function fx(amount: string, currency: string, day: string, reporting: string): string {
   return `CASE WHEN ${amount} IS NULL THEN NULL
     WHEN ${currency} = ${lit(reporting)} THEN ${amount}
     ELSE ${amount} * (SELECT r.rate FROM core.fx_rate_daily r
@@ -23,199 +38,295 @@ function fx(amount: string, currency: string, day: string, reporting: string): s
                       ORDER BY r.date DESC LIMIT 1) END`;
 }
 
+const OPP = ['connection_id', 'opportunity_id'] as const;
+
 export const models: SqlModel[] = [
   {
     name: 'staging.int_people',
     grain: 'one row per CRM person (lead or contact). Key: (connection_id, person_id). person_key follows a converted Salesforce lead to its contact.',
-    sql: () => [
-      'DROP TABLE IF EXISTS staging.int_people',
-      `CREATE TABLE staging.int_people AS
-       SELECT p.connection_id, p.person_id, p.person_type,
-              p.connection_id || ':' || coalesce(nullif(p.converted_contact_id, ''), p.person_id) AS person_key,
-              coalesce(p.lead_at, p.created_at) AS lead_at,
-              p.converted_opportunity_id
-       FROM core.dim_person p
-       WHERE NOT p.is_deleted`,
-      'CREATE INDEX ON staging.int_people (connection_id, person_id)',
+    scope: ['connection_id', 'person_id'],
+    select: (_config, scope) => `
+      SELECT p.connection_id, p.person_id, p.person_type,
+             p.connection_id || ':' || coalesce(nullif(p.converted_contact_id, ''), p.person_id) AS person_key,
+             coalesce(p.lead_at, p.created_at) AS lead_at,
+             p.converted_opportunity_id, p.mql_at, p.sql_at
+      FROM core.dim_person p
+      WHERE NOT p.is_deleted AND ${inScope(scope, ['connection_id', 'person_id'], 'p')}`,
+    indexes: [
+      'CREATE UNIQUE INDEX ON staging.int_people (connection_id, person_id)',
+      'CREATE INDEX ON staging.int_people (person_key)',
+      'CREATE INDEX ON staging.int_people (connection_id, converted_opportunity_id) WHERE converted_opportunity_id IS NOT NULL',
     ],
   },
   {
     name: 'staging.int_touchpoints',
     grain: 'one row per touchpoint of a known person. Key: (connection_id, touchpoint_id). Carries the channel from the channel grouping rules.',
-    sql: () => [
-      'DROP TABLE IF EXISTS staging.int_touchpoints',
-      `CREATE TABLE staging.int_touchpoints AS
-       SELECT t.connection_id, t.touchpoint_id, ip.person_key, t.occurred_at, t.touch_type,
-              coalesce(t.utm_source, c.utm_source) AS source,
-              coalesce(t.utm_medium, c.utm_medium) AS medium,
-              coalesce(t.utm_campaign, c.utm_campaign, c.name) AS campaign,
-              t.ad_campaign_id,
-              staging.channel_of(coalesce(t.utm_source, c.utm_source), coalesce(t.utm_medium, c.utm_medium),
-                                 coalesce(t.utm_campaign, c.utm_campaign, c.name),
-                                 coalesce(nullif(t.touch_type, 'campaign_member'), c.channel_hint, c.campaign_type)) AS channel
-       FROM core.fct_touchpoint t
-       JOIN staging.int_people ip ON ip.connection_id = t.connection_id AND ip.person_id = t.person_id
-       LEFT JOIN core.dim_campaign c ON c.connection_id = t.connection_id AND c.campaign_id = t.campaign_id
-       WHERE NOT t.is_deleted`,
+    scope: ['connection_id', 'touchpoint_id'],
+    select: (_config, scope) => `
+      SELECT t.connection_id, t.touchpoint_id, ip.person_key, t.occurred_at, t.touch_type,
+             coalesce(t.utm_source, c.utm_source) AS source,
+             coalesce(t.utm_medium, c.utm_medium) AS medium,
+             coalesce(t.utm_campaign, c.utm_campaign, c.name) AS campaign,
+             t.ad_campaign_id,
+             staging.channel_of(coalesce(t.utm_source, c.utm_source), coalesce(t.utm_medium, c.utm_medium),
+                                coalesce(t.utm_campaign, c.utm_campaign, c.name),
+                                coalesce(nullif(t.touch_type, 'campaign_member'), c.channel_hint, c.campaign_type)) AS channel
+      FROM core.fct_touchpoint t
+      JOIN staging.int_people ip ON ip.connection_id = t.connection_id AND ip.person_id = t.person_id
+      LEFT JOIN core.dim_campaign c ON c.connection_id = t.connection_id AND c.campaign_id = t.campaign_id
+      WHERE NOT t.is_deleted AND ${inScope(scope, ['connection_id', 'touchpoint_id'], 't')}`,
+    indexes: [
       'CREATE INDEX ON staging.int_touchpoints (person_key, occurred_at)',
+      'CREATE UNIQUE INDEX ON staging.int_touchpoints (connection_id, touchpoint_id)',
     ],
   },
   {
     name: 'staging.int_opportunity_people',
     grain: 'one row per opportunity x person linked to it (contact roles / deal associations, and the lead converted into it). Key: (connection_id, opportunity_id, person_key).',
-    sql: () => [
-      'DROP TABLE IF EXISTS staging.int_opportunity_people',
-      `CREATE TABLE staging.int_opportunity_people AS
-       SELECT DISTINCT connection_id, opportunity_id, person_key FROM (
-         SELECT b.connection_id, b.opportunity_id, ip.person_key
-         FROM core.bridge_opportunity_person b
-         JOIN staging.int_people ip ON ip.connection_id = b.connection_id AND ip.person_id = b.person_id
-         WHERE NOT b.is_deleted
-         UNION ALL
-         SELECT ip.connection_id, ip.converted_opportunity_id, ip.person_key
-         FROM staging.int_people ip WHERE ip.converted_opportunity_id IS NOT NULL
-       ) links`,
+    scope: OPP,
+    select: (_config, scope) => `
+      SELECT DISTINCT connection_id, opportunity_id, person_key FROM (
+        SELECT b.connection_id, b.opportunity_id, ip.person_key
+        FROM core.bridge_opportunity_person b
+        JOIN staging.int_people ip ON ip.connection_id = b.connection_id AND ip.person_id = b.person_id
+        WHERE NOT b.is_deleted AND ${inScope(scope, OPP, 'b')}
+        UNION ALL
+        SELECT ip.connection_id, ip.converted_opportunity_id, ip.person_key
+        FROM staging.int_people ip
+        WHERE ip.converted_opportunity_id IS NOT NULL
+          AND ${scope === null ? 'true' : `(ip.connection_id, ip.converted_opportunity_id) IN (SELECT connection_id, opportunity_id FROM ${scope})`}
+      ) links`,
+    indexes: [
+      'CREATE INDEX ON staging.int_opportunity_people (connection_id, opportunity_id)',
+      'CREATE INDEX ON staging.int_opportunity_people (person_key)',
     ],
   },
   {
     name: 'staging.int_opportunities',
     grain: 'one row per live opportunity. Key: (connection_id, opportunity_id). conversion_at is when credited touches end (the conversion event); lead_at the earliest lead creation of its people.',
-    sql: (config) => [
-      'DROP TABLE IF EXISTS staging.int_opportunities',
-      `CREATE TABLE staging.int_opportunities AS
-       SELECT o.connection_id, o.opportunity_id, o.created_at, o.is_won, o.close_date, o.amount, o.currency,
-              o.is_closed, o.stage,
-              coalesce(o.closed_at, o.close_date::timestamptz) AS won_at,
-              ${config.conversionEvent === 'closed_won'
-                ? `CASE WHEN o.is_won THEN coalesce(o.closed_at, o.close_date::timestamptz) ELSE o.created_at END`
-                : 'o.created_at'} AS conversion_at,
-              ${fx('o.amount', 'o.currency', "(o.created_at AT TIME ZONE 'UTC')::date", config.reportingCurrency)} AS amount_reporting,
-              CASE WHEN o.is_won THEN ${fx('o.amount', 'o.currency', 'o.close_date', config.reportingCurrency)} ELSE 0 END AS won_amount_reporting,
-              (SELECT min(ip.lead_at) FROM staging.int_opportunity_people op
-                 JOIN staging.int_people ip ON ip.person_key = op.person_key
-                WHERE op.connection_id = o.connection_id AND op.opportunity_id = o.opportunity_id) AS lead_at
-       FROM core.fct_opportunity o
-       WHERE NOT o.is_deleted AND o.created_at IS NOT NULL`,
-    ],
+    scope: OPP,
+    select: (config, scope) => `
+      WITH lead AS (
+        SELECT op.connection_id, op.opportunity_id, min(ip.lead_at) AS lead_at
+        FROM staging.int_opportunity_people op
+        JOIN staging.int_people ip ON ip.person_key = op.person_key
+        WHERE ${inScope(scope, OPP, 'op')}
+        GROUP BY op.connection_id, op.opportunity_id
+      )
+      SELECT o.connection_id, o.opportunity_id, o.created_at, o.is_won, o.close_date, o.amount, o.currency,
+             o.is_closed, o.stage,
+             coalesce(o.closed_at, o.close_date::timestamptz) AS won_at,
+             ${config.conversionEvent === 'closed_won'
+               ? `CASE WHEN o.is_won THEN coalesce(o.closed_at, o.close_date::timestamptz) ELSE o.created_at END`
+               : 'o.created_at'} AS conversion_at,
+             ${fx('o.amount', 'o.currency', "(o.created_at AT TIME ZONE 'UTC')::date", config.reportingCurrency)} AS amount_reporting,
+             CASE WHEN o.is_won THEN ${fx('o.amount', 'o.currency', 'o.close_date', config.reportingCurrency)} ELSE 0 END AS won_amount_reporting,
+             l.lead_at
+      FROM core.fct_opportunity o
+      LEFT JOIN lead l ON l.connection_id = o.connection_id AND l.opportunity_id = o.opportunity_id
+      WHERE NOT o.is_deleted AND o.created_at IS NOT NULL AND ${inScope(scope, OPP, 'o')}`,
+    indexes: ['CREATE UNIQUE INDEX ON staging.int_opportunities (connection_id, opportunity_id)'],
   },
   {
     name: 'staging.int_opportunity_touches',
     grain: 'one row per opportunity x touchpoint in its path: touches of its people within lookbackDays before the opportunity was created, up to the conversion event. Key: (connection_id, opportunity_id, touchpoint_id). Key-moment flags mark one touch each.',
-    sql: (config) => [
-      'DROP TABLE IF EXISTS staging.int_opportunity_touches',
-      `CREATE TABLE staging.int_opportunity_touches AS
-       WITH path AS (
-         SELECT o.connection_id, o.opportunity_id, t.touchpoint_id, t.person_key, t.occurred_at, t.channel, t.campaign, t.ad_campaign_id,
-                o.created_at, o.conversion_at, o.lead_at, o.won_at, o.is_won,
-                row_number() OVER w AS pos,
-                count(*) OVER (PARTITION BY o.connection_id, o.opportunity_id) AS n
-         FROM staging.int_opportunities o
-         JOIN staging.int_opportunity_people op ON op.connection_id = o.connection_id AND op.opportunity_id = o.opportunity_id
-         JOIN staging.int_touchpoints t ON t.person_key = op.person_key
-         WHERE t.occurred_at >= o.created_at - make_interval(days => ${config.lookbackDays})
-           AND t.occurred_at <= o.conversion_at
-         WINDOW w AS (PARTITION BY o.connection_id, o.opportunity_id ORDER BY t.occurred_at, t.touchpoint_id COLLATE "C")
-       ),
-       moments AS (
-         SELECT connection_id, opportunity_id,
-                max(pos) FILTER (WHERE lead_at IS NOT NULL AND occurred_at <= lead_at) AS lead_pos,
-                max(pos) FILTER (WHERE occurred_at <= created_at) AS opp_pos,
-                ${config.conversionEvent === 'closed_won' ? 'max(pos) FILTER (WHERE is_won AND occurred_at <= won_at)' : 'NULL::bigint'} AS won_pos
-         FROM path GROUP BY connection_id, opportunity_id
-       )
-       SELECT p.connection_id, p.opportunity_id, p.touchpoint_id, p.person_key, p.occurred_at, p.channel, p.campaign, p.ad_campaign_id,
-              p.conversion_at, p.pos::int AS pos, p.n::int AS n,
-              p.pos = 1 AS is_first,
-              coalesce(p.pos = m.lead_pos, false) AS is_lead,
-              coalesce(p.pos = m.opp_pos, false) AS is_opp,
-              p.pos IS NOT DISTINCT FROM m.won_pos AS is_won_touch,
-              coalesce(m.lead_pos, 0)::int AS lead_pos
-       FROM path p JOIN moments m USING (connection_id, opportunity_id)`,
-      'CREATE INDEX ON staging.int_opportunity_touches (connection_id, opportunity_id)',
-    ],
+    scope: OPP,
+    select: (config, scope) => `
+      WITH path AS (
+        SELECT o.connection_id, o.opportunity_id, t.touchpoint_id, t.person_key, t.occurred_at, t.channel, t.campaign, t.ad_campaign_id,
+               o.created_at, o.conversion_at, o.lead_at, o.won_at, o.is_won,
+               row_number() OVER w AS pos,
+               count(*) OVER (PARTITION BY o.connection_id, o.opportunity_id) AS n
+        FROM staging.int_opportunities o
+        JOIN staging.int_opportunity_people op ON op.connection_id = o.connection_id AND op.opportunity_id = o.opportunity_id
+        JOIN staging.int_touchpoints t ON t.person_key = op.person_key
+        WHERE t.occurred_at >= o.created_at - make_interval(days => ${config.lookbackDays})
+          AND t.occurred_at <= o.conversion_at
+          AND ${inScope(scope, OPP, 'o')}
+        WINDOW w AS (PARTITION BY o.connection_id, o.opportunity_id ORDER BY t.occurred_at, t.touchpoint_id COLLATE "C")
+      ),
+      moments AS (
+        SELECT connection_id, opportunity_id,
+               max(pos) FILTER (WHERE lead_at IS NOT NULL AND occurred_at <= lead_at) AS lead_pos,
+               max(pos) FILTER (WHERE occurred_at <= created_at) AS opp_pos,
+               ${config.conversionEvent === 'closed_won' ? 'max(pos) FILTER (WHERE is_won AND occurred_at <= won_at)' : 'NULL::bigint'} AS won_pos
+        FROM path GROUP BY connection_id, opportunity_id
+      )
+      SELECT p.connection_id, p.opportunity_id, p.touchpoint_id, p.person_key, p.occurred_at, p.channel, p.campaign, p.ad_campaign_id,
+             p.conversion_at, p.pos::int AS pos, p.n::int AS n,
+             p.pos = 1 AS is_first,
+             coalesce(p.pos = m.lead_pos, false) AS is_lead,
+             coalesce(p.pos = m.opp_pos, false) AS is_opp,
+             p.pos IS NOT DISTINCT FROM m.won_pos AS is_won_touch,
+             coalesce(m.lead_pos, 0)::int AS lead_pos
+      FROM path p JOIN moments m USING (connection_id, opportunity_id)`,
+    indexes: ['CREATE INDEX ON staging.int_opportunity_touches (connection_id, opportunity_id)'],
   },
   {
-    name: 'staging.int_rule_credits',
-    grain: 'one row per opportunity x touchpoint x rule model. Key: (connection_id, opportunity_id, touchpoint_id, model). Implements pipeline/attribution/README.md exactly (the TypeScript rules are its test oracle).',
-    sql: (config) => {
-      const cw = config.customWeights;
-      const direct = config.directChannels.map(lit).join(', ');
-      // Position models: key-moment weight on the moment's touch (coinciding moments add up), the
-      // rest weight split over "the rest", then divided by the opportunity's total.
-      const position = (name: string, w: { f: number; l: number; o: number; won: number; rest: number }, restExpr: string) => `
-        SELECT connection_id, opportunity_id, touchpoint_id, ${lit(name)} AS model,
-               raw / nullif(sum(raw) OVER (PARTITION BY connection_id, opportunity_id), 0) AS credit
-        FROM (
-          SELECT *, (CASE WHEN ${w.f} > 0 AND is_first THEN ${w.f} ELSE 0 END
-                   + CASE WHEN ${w.l} > 0 AND is_lead THEN ${w.l} ELSE 0 END
-                   + CASE WHEN ${w.o} > 0 AND is_opp THEN ${w.o} ELSE 0 END
-                   + CASE WHEN ${w.won} > 0 AND is_won_touch THEN ${w.won} ELSE 0 END
-                   + CASE WHEN in_rest THEN ${w.rest}::numeric / rest_n ELSE 0 END) AS raw
-          FROM (
-            SELECT *, count(*) FILTER (WHERE in_rest) OVER (PARTITION BY connection_id, opportunity_id) AS rest_n
-            FROM (SELECT *, ${restExpr} AS in_rest FROM staging.int_opportunity_touches) r
-          ) r2
-        ) r3`;
-      const notKey = (w: { f: number; l: number; o: number; won: number }) =>
-        `NOT ((${w.f} > 0 AND is_first) OR (${w.l} > 0 AND is_lead) OR (${w.o} > 0 AND is_opp) OR (${w.won} > 0 AND is_won_touch))`;
-      const wU = { f: 0.4, l: 0.4, o: 0, won: 0, rest: 0.2 };
-      const wW = { f: 0.3, l: 0.3, o: 0.3, won: 0, rest: 0.1 };
-      const wFull = { f: 0.225, l: 0.225, o: 0.225, won: 0.225, rest: 0.1 };
-      const wCustom = { f: cw.first, l: cw.lead, o: cw.opportunity, won: cw.won, rest: cw.rest };
-      const halfLifeSeconds = config.timeDecayHalfLifeDays * 86_400;
-      return [
-        'DROP TABLE IF EXISTS staging.int_rule_credits',
-        `CREATE TABLE staging.int_rule_credits AS
-         SELECT connection_id, opportunity_id, touchpoint_id, 'first_touch' AS model, CASE WHEN is_first THEN 1 ELSE 0 END::numeric AS credit FROM staging.int_opportunity_touches
-         UNION ALL
-         SELECT connection_id, opportunity_id, touchpoint_id, 'last_touch', CASE WHEN pos = n THEN 1 ELSE 0 END::numeric FROM staging.int_opportunity_touches
-         UNION ALL
-         SELECT connection_id, opportunity_id, touchpoint_id, 'last_non_direct',
-                CASE WHEN pos = coalesce(max(pos) FILTER (WHERE channel NOT IN (${direct})) OVER (PARTITION BY connection_id, opportunity_id), n) THEN 1 ELSE 0 END::numeric
-         FROM staging.int_opportunity_touches
-         UNION ALL
-         SELECT connection_id, opportunity_id, touchpoint_id, 'linear', 1::numeric / n FROM staging.int_opportunity_touches
-         UNION ALL
-         SELECT connection_id, opportunity_id, touchpoint_id, 'time_decay',
-                (w / sum(w) OVER (PARTITION BY connection_id, opportunity_id))::numeric
-         FROM (SELECT *, power(2::float8, -extract(epoch FROM (max(occurred_at) OVER (PARTITION BY connection_id, opportunity_id) - occurred_at)) / ${halfLifeSeconds}) AS w
-               FROM staging.int_opportunity_touches) td
-         UNION ALL ${position('u_shaped', wU, 'lead_pos > 1 AND pos > 1 AND pos < lead_pos')}
-         UNION ALL ${position('w_shaped', wW, notKey(wW))}
-         UNION ALL ${position('full_path', wFull, notKey(wFull))}
-         UNION ALL ${position('custom', wCustom, notKey(wCustom))}`,
-      ];
-    },
+    name: 'staging.int_opportunity_paths',
+    grain: 'one row per opportunity with touches: its channel path (channels in touch order joined by chr(31)) and pipeline amount in the reporting currency. Key: (connection_id, opportunity_id). The converting paths of the data-driven models.',
+    scope: OPP,
+    select: (_config, scope) => `
+      SELECT t.connection_id, t.opportunity_id, string_agg(t.channel, chr(31) ORDER BY t.pos) AS path_key, min(o.amount_reporting) AS amount_reporting
+      FROM staging.int_opportunity_touches t
+      JOIN staging.int_opportunities o USING (connection_id, opportunity_id)
+      WHERE ${inScope(scope, OPP, 't')}
+      GROUP BY t.connection_id, t.opportunity_id`,
+    indexes: ['CREATE UNIQUE INDEX ON staging.int_opportunity_paths (connection_id, opportunity_id)'],
+  },
+  {
+    name: 'staging.int_person_paths',
+    grain: 'one row per person with touches and no opportunity: the channel path of their touches within lookbackDays of their last touch. Key: person_key. The non-converting paths of the data-driven models.',
+    scope: ['person_key'],
+    select: (config, scope) => `
+      SELECT t.person_key, string_agg(t.channel, chr(31) ORDER BY t.occurred_at, t.touchpoint_id COLLATE "C") AS path_key
+      FROM (SELECT *, max(occurred_at) OVER (PARTITION BY person_key) AS last_at
+            FROM staging.int_touchpoints WHERE ${inScope(scope, ['person_key'], 'int_touchpoints')}) t
+      WHERE NOT EXISTS (SELECT 1 FROM staging.int_opportunity_people op WHERE op.person_key = t.person_key)
+        AND t.occurred_at >= t.last_at - make_interval(days => ${config.lookbackDays})
+      GROUP BY t.person_key`,
+    indexes: ['CREATE UNIQUE INDEX ON staging.int_person_paths (person_key)'],
+  },
+  {
+    name: 'staging.int_person_lead_touch',
+    grain: 'one row per person with a lead date. Key: person_key. The channel and campaign of the touch that created the lead (the last touch at or before it).',
+    scope: ['person_key'],
+    select: (_config, scope) => `
+      WITH people AS (
+        SELECT ip.person_key, min(ip.lead_at) AS lead_at, min(ip.mql_at) AS mql_at, min(ip.sql_at) AS sql_at
+        FROM staging.int_people ip
+        WHERE ${inScope(scope, ['person_key'], 'ip')}
+        GROUP BY ip.person_key
+      )
+      SELECT pe.person_key, pe.lead_at, pe.mql_at, pe.sql_at,
+             coalesce(lt.channel, 'Other') AS channel,
+             coalesce(lt.ad_campaign_id, lt.campaign, '(none)') AS campaign_key,
+             lt.campaign AS campaign_name
+      FROM people pe
+      LEFT JOIN LATERAL (
+        SELECT t.channel, t.ad_campaign_id, t.campaign FROM staging.int_touchpoints t
+        WHERE t.person_key = pe.person_key AND t.occurred_at <= pe.lead_at
+        ORDER BY t.occurred_at DESC, t.touchpoint_id COLLATE "C" DESC LIMIT 1
+      ) lt ON true
+      WHERE pe.lead_at IS NOT NULL`,
+    indexes: ['CREATE UNIQUE INDEX ON staging.int_person_lead_touch (person_key)'],
+  },
+  {
+    name: 'staging.int_stage_changes',
+    grain: 'one row per stage change of a live opportunity (history rows that only record other edits, such as amount or close date, are dropped). Key: (connection_id, opportunity_id, history_id). position is the 1-based order of the change in its opportunity.',
+    scope: OPP,
+    select: (_config, scope) => `
+      WITH history AS (
+        SELECT h.connection_id, h.opportunity_id, coalesce(o.pipeline, 'default') AS pipeline, h.stage, h.entered_at, h.history_id,
+               lag(h.stage) OVER w AS previous_stage
+        FROM core.fct_opportunity_stage_history h
+        JOIN core.fct_opportunity o ON o.connection_id = h.connection_id AND o.opportunity_id = h.opportunity_id AND NOT o.is_deleted
+        WHERE NOT h.is_deleted AND ${inScope(scope, OPP, 'h')}
+        WINDOW w AS (PARTITION BY h.connection_id, h.opportunity_id ORDER BY h.entered_at, h.history_id COLLATE "C")
+      )
+      SELECT connection_id, opportunity_id, history_id, pipeline, stage, entered_at,
+             lead(stage) OVER w AS next_stage, lead(entered_at) OVER w AS next_at,
+             (row_number() OVER w)::int AS position
+      FROM history WHERE previous_stage IS DISTINCT FROM stage
+      WINDOW w AS (PARTITION BY connection_id, opportunity_id ORDER BY entered_at, history_id COLLATE "C")`,
+    indexes: ['CREATE INDEX ON staging.int_stage_changes (connection_id, opportunity_id)'],
   },
 ];
 
-/** Refreshes marts.fct_attribution from the rule credits and the data-driven credits (staging.int_model_credits). */
-export function attributionMartSql(config: TransformConfig): string[] {
-  const rc = lit(config.reportingCurrency);
+/** Statements that build a model's table from scratch. */
+export function buildModelSql(model: SqlModel, config: TransformConfig): string[] {
+  return [`DROP TABLE IF EXISTS ${model.name}`, `CREATE TABLE ${model.name} AS ${model.select(config, null)}`, ...model.indexes, `ANALYZE ${model.name}`];
+}
+
+/** Statements that recompute the rows of a model for the keys in `scope` (a relation with the model's scope columns). */
+export function refreshModelSql(model: SqlModel, config: TransformConfig, scope: string): string[] {
+  const on = model.scope.map((c) => `m.${c} = s.${c}`).join(' AND ');
   return [
-    'DELETE FROM marts.fct_attribution',
-    `INSERT INTO marts.fct_attribution (connection_id, opportunity_id, touchpoint_id, model, person_key, occurred_at, touch_position, touch_count,
-       channel, campaign, ad_campaign_id, is_first_touch, is_lead_creation_touch, is_opportunity_creation_touch, is_closed_won_touch,
-       credit, pipeline_credit, revenue_credit, reporting_currency, opportunity_created_at, is_won, close_date)
-     SELECT t.connection_id, t.opportunity_id, t.touchpoint_id, c.model, t.person_key, t.occurred_at, t.pos, t.n,
-            t.channel, t.campaign, t.ad_campaign_id, t.is_first, t.is_lead, t.is_opp, t.is_won_touch,
-            round(c.credit, 12),
-            round(c.credit * o.amount_reporting, 6),
-            round(c.credit * o.won_amount_reporting, 6),
-            ${rc}, o.created_at, o.is_won, o.close_date
-     FROM (SELECT * FROM staging.int_rule_credits UNION ALL SELECT * FROM staging.int_model_credits) c
-     JOIN staging.int_opportunity_touches t USING (connection_id, opportunity_id, touchpoint_id)
-     JOIN staging.int_opportunities o USING (connection_id, opportunity_id)
-     WHERE c.credit IS NOT NULL`,
+    `DELETE FROM ${model.name} m USING ${scope} s WHERE ${on}`,
+    `INSERT INTO ${model.name} ${model.select(config, scope)}`,
   ];
 }
 
-/** Refreshes the spend and traffic marts from core. */
-export function factMartSql(config: TransformConfig): string[] {
+/**
+ * Credits of the rule models: one row per opportunity x touchpoint x rule model (key: connection_id,
+ * opportunity_id, touchpoint_id, model), for the opportunities in `scope` (null: all). Implements
+ * pipeline/attribution/README.md exactly (the TypeScript rules are its test oracle). One pass: every
+ * model is a column computed by window functions over the same partition (one sort), then
+ * unpivoted; sums run in touch order so floating-point results do not depend on row order.
+ */
+export function ruleCreditsSelect(config: TransformConfig, scope: string | null, only?: readonly string[]): string {
+  const cw = config.customWeights;
+  const direct = config.directChannels.map(lit).join(', ');
+  type W = { f: number; l: number; o: number; won: number; rest: number };
+  const notKey = (w: W) => `NOT ((${w.f} > 0 AND is_first) OR (${w.l} > 0 AND is_lead) OR (${w.o} > 0 AND is_opp) OR (${w.won} > 0 AND is_won_touch))`;
+  // Position models: key-moment weight on the moment's touch (coinciding moments add up), the
+  // rest weight split over "the rest", then divided by the opportunity's total.
+  const position: Array<{ model: string; w: W; rest: string }> = [
+    { model: 'u_shaped', w: { f: 0.4, l: 0.4, o: 0, won: 0, rest: 0.2 }, rest: 'lead_pos > 1 AND pos > 1 AND pos < lead_pos' },
+    { model: 'w_shaped', w: { f: 0.3, l: 0.3, o: 0.3, won: 0, rest: 0.1 }, rest: '' },
+    { model: 'full_path', w: { f: 0.225, l: 0.225, o: 0.225, won: 0.225, rest: 0.1 }, rest: '' },
+    { model: 'custom', w: { f: cw.first, l: cw.lead, o: cw.opportunity, won: cw.won, rest: cw.rest }, rest: '' },
+  ].map((p) => ({ ...p, rest: p.rest || notKey(p.w) }));
+  const raw = (p: (typeof position)[number], i: number) => `(CASE WHEN ${p.w.f} > 0 AND is_first THEN ${p.w.f} ELSE 0 END
+      + CASE WHEN ${p.w.l} > 0 AND is_lead THEN ${p.w.l} ELSE 0 END
+      + CASE WHEN ${p.w.o} > 0 AND is_opp THEN ${p.w.o} ELSE 0 END
+      + CASE WHEN ${p.w.won} > 0 AND is_won_touch THEN ${p.w.won} ELSE 0 END
+      + CASE WHEN in_rest_${i} THEN ${p.w.rest}::numeric / rest_n_${i} ELSE 0 END) AS raw_${i}`;
+  const halfLifeSeconds = config.timeDecayHalfLifeDays * 86_400;
+  const credits: Array<[string, string]> = [
+    ['first_touch', 'CASE WHEN is_first THEN 1 ELSE 0 END::numeric'],
+    ['last_touch', 'CASE WHEN pos = n THEN 1 ELSE 0 END::numeric'],
+    ['last_non_direct', 'CASE WHEN pos = coalesce(last_non_direct_pos, n) THEN 1 ELSE 0 END::numeric'],
+    ['linear', '1::numeric / n'],
+    ['time_decay', '(decay / decay_total)::numeric'],
+    ...position.map((p, i): [string, string] => [p.model, `raw_${i} / nullif(raw_total_${i}, 0)`]),
+  ];
+  const partition = 'PARTITION BY connection_id, opportunity_id';
+  return `
+    SELECT t.connection_id, t.opportunity_id, t.touchpoint_id, v.model, v.credit
+    FROM (
+      SELECT *, ${position.map((_, i) => `sum(raw_${i}) OVER ordered AS raw_total_${i}`).join(', ')}, sum(decay) OVER ordered AS decay_total
+      FROM (
+        SELECT *, ${position.map(raw).join(',\n        ')},
+               power(2::float8, -extract(epoch FROM (last_at - occurred_at)) / ${halfLifeSeconds}) AS decay
+        FROM (
+          SELECT *, ${position.map((_, i) => `count(*) FILTER (WHERE in_rest_${i}) OVER whole AS rest_n_${i}`).join(', ')},
+                 max(pos) FILTER (WHERE channel NOT IN (${direct})) OVER whole AS last_non_direct_pos,
+                 max(occurred_at) OVER whole AS last_at
+          FROM (SELECT *, ${position.map((p, i) => `(${p.rest}) AS in_rest_${i}`).join(', ')}
+                FROM staging.int_opportunity_touches t WHERE ${inScope(scope, OPP, 't')}) t0
+          WINDOW whole AS (${partition})
+        ) t1
+      ) t2
+      WINDOW ordered AS (${partition} ORDER BY pos ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+    ) t
+    CROSS JOIN LATERAL (VALUES ${credits.filter(([m]) => !only || only.includes(m)).map(([m, e]) => `(${lit(m)}, ${e})`).join(',\n      ')}) AS v(model, credit)`;
+}
+
+/** Columns of marts.fct_attribution in insert order. */
+const ATTRIBUTION_COLUMNS = `connection_id, opportunity_id, touchpoint_id, model, person_key, occurred_at, touch_position, touch_count,
+  channel, campaign, ad_campaign_id, is_first_touch, is_lead_creation_touch, is_opportunity_creation_touch, is_closed_won_touch,
+  credit, pipeline_credit, revenue_credit, reporting_currency, opportunity_created_at, is_won, close_date`;
+
+/** Inserts into marts.fct_attribution the credits held in `credits` (connection_id, opportunity_id, touchpoint_id, model, credit). */
+export function attributionInsertSql(config: TransformConfig, credits: string): string {
+  return `INSERT INTO marts.fct_attribution (${ATTRIBUTION_COLUMNS})
+    SELECT t.connection_id, t.opportunity_id, t.touchpoint_id, c.model, t.person_key, t.occurred_at, t.pos, t.n,
+           t.channel, t.campaign, t.ad_campaign_id, t.is_first, t.is_lead, t.is_opp, t.is_won_touch,
+           round(c.credit, 12),
+           round(c.credit * o.amount_reporting, 6),
+           round(c.credit * o.won_amount_reporting, 6),
+           ${lit(config.reportingCurrency)}, o.created_at, o.is_won, o.close_date
+    FROM ${credits} c
+    JOIN staging.int_opportunity_touches t USING (connection_id, opportunity_id, touchpoint_id)
+    JOIN staging.int_opportunities o USING (connection_id, opportunity_id)
+    WHERE c.credit IS NOT NULL`;
+}
+
+/** The spend mart's rows for the spend keys in `scope` (connection_id, campaign_id, date), or all. */
+export function spendMartInsertSql(config: TransformConfig, scope: string | null): string {
   const rc = lit(config.reportingCurrency);
-  return [
-    'DELETE FROM marts.fct_ad_spend_daily',
-    `INSERT INTO marts.fct_ad_spend_daily (date, connection_id, campaign_id, source_system, account_id, campaign_name, channel, currency, spend, spend_reporting,
+  return `INSERT INTO marts.fct_ad_spend_daily (date, connection_id, campaign_id, source_system, account_id, campaign_name, channel, currency, spend, spend_reporting,
        reporting_currency, impressions, clicks, platform_conversions, platform_conversion_value, ctr, cpc)
      SELECT s.date, s.connection_id, s.campaign_id, s.source_system, s.account_id, coalesce(s.campaign_name, c.name),
             staging.channel_of(
@@ -228,14 +339,18 @@ export function factMartSql(config: TransformConfig): string[] {
             round(s.clicks::numeric / nullif(s.impressions, 0), 6), round(s.spend / nullif(s.clicks, 0), 6)
      FROM core.fct_ad_spend_daily s
      LEFT JOIN core.dim_campaign c ON c.connection_id = s.connection_id AND c.campaign_id = s.campaign_id
-     WHERE NOT s.is_deleted`,
-    'DELETE FROM marts.fct_web_traffic_daily',
-    `INSERT INTO marts.fct_web_traffic_daily (date, connection_id, property_id, source, medium, campaign, channel, ga4_default_channel_group,
+     WHERE NOT s.is_deleted AND ${inScope(scope, ['connection_id', 'campaign_id', 'date'], 's')}`;
+}
+
+export const TRAFFIC_KEY = ['connection_id', 'property_id', 'date', 'source', 'medium', 'campaign'] as const;
+
+/** The traffic mart's rows for the traffic keys in `scope`, or all. */
+export function trafficMartInsertSql(scope: string | null): string {
+  return `INSERT INTO marts.fct_web_traffic_daily (date, connection_id, property_id, source, medium, campaign, channel, ga4_default_channel_group,
        sessions, engaged_sessions, conversions, users)
      SELECT w.date, w.connection_id, w.property_id, w.source, w.medium, w.campaign,
             staging.channel_of(w.source, w.medium, w.campaign, NULL), w.default_channel_group,
             w.sessions, w.engaged_sessions, w.key_events, w.total_users
      FROM core.fct_web_traffic_daily w
-     WHERE NOT w.is_deleted`,
-  ];
+     WHERE NOT w.is_deleted AND ${inScope(scope, TRAFFIC_KEY, 'w')}`;
 }
