@@ -100,7 +100,13 @@ export async function grantReadOnly(warehouse: Warehouse, options: GrantOptions)
     if (!existing) await trx.raw(`CREATE ROLE ${role} ${options.password !== undefined ? 'LOGIN' : 'NOLOGIN'}`);
     const attributes = 'NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT';
     if (options.password !== undefined) {
-      await trx.raw(`ALTER ROLE ${role} WITH LOGIN ${attributes} PASSWORD ${literal(scramSha256Verifier(options.password))}`);
+      try {
+        await trx.raw(`ALTER ROLE ${role} WITH LOGIN ${attributes} PASSWORD ${literal(scramSha256Verifier(options.password))}`);
+      } catch (err) {
+        // knex puts the statement in its error message: keep the verifier out of errors and logs.
+        const reason = err instanceof Error ? err.message.slice(err.message.lastIndexOf(' - ') + 3) : String(err);
+        throw new ConfigError(`could not set the password of role ${options.role}: ${reason}`);
+      }
     } else {
       await trx.raw(`ALTER ROLE ${role} WITH ${attributes}`);
     }
