@@ -16,7 +16,7 @@ import { pageOf, utmOf } from './values.ts';
 
 // ---- contact lookup ----------------------------------------------------------------------------
 
-/** Values per IN filter (CRM search guide: "IN" takes up to 100 values). */
+/** Addresses per IN filter: 100 keeps each lookup one page of results (search pages hold up to 200). */
 const EMAILS_PER_SEARCH = 100;
 
 const searchResponse = z.looseObject({ results: z.array(z.looseObject({ id: z.string(), properties: z.record(z.string(), z.unknown()).optional() })) });
