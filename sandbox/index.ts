@@ -3,14 +3,18 @@
  * API, with optional fault injection. `mpm sandbox start` calls {@link startSandbox} and prints
  * `env` as NAME=value lines.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { FaultInjector, parseFaultSpec } from './emulators/faults.ts';
 import type { DataFaultRule, DataFaultTarget, FaultSpec, FaultStats } from './emulators/faults.ts';
 import type { ApiName, RouteDef } from './emulators/http.ts';
+import { createGa4Emulator } from './emulators/ga4/index.ts';
+import type { Ga4Store } from './emulators/ga4/index.ts';
+import { createGoogleAdsEmulator } from './emulators/google_ads/index.ts';
+import type { GoogleAdsStore } from './emulators/google_ads/index.ts';
 import { createHubSpotEmulator } from './emulators/hubspot/index.ts';
 import type { HubSpotStore } from './emulators/hubspot/index.ts';
 import type { EmulatorModule } from './emulators/index.ts';
+import { createMetaAdsEmulator } from './emulators/meta_ads/index.ts';
+import type { MetaAdsStore } from './emulators/meta_ads/index.ts';
 import { fnv1a, mulberry32 } from './emulators/prng.ts';
 import { createSalesforceEmulator } from './emulators/salesforce/index.ts';
 import type { SalesforceStore } from './emulators/salesforce/index.ts';
@@ -38,10 +42,9 @@ export interface SandboxOptions {
 export interface SandboxStores {
   salesforce: SalesforceStore;
   hubspot: HubSpotStore;
-  /** Stores of the ad/analytics emulators, when those modules are present. */
-  google_ads?: unknown;
-  meta_ads?: unknown;
-  ga4?: unknown;
+  google_ads: GoogleAdsStore;
+  meta_ads: MetaAdsStore;
+  ga4: Ga4Store;
 }
 
 export interface Sandbox {
@@ -54,44 +57,10 @@ export interface Sandbox {
   faults: FaultInjector;
   /** Data-fault rules applied at start and the record ids they touched. */
   dataFaultsApplied: { rule: DataFaultRule; ids: string[] }[];
-  /** Vendor APIs that are served (the ad/analytics ones only when their modules exist). */
+  /** Vendor APIs that are served. */
   apis: ApiName[];
   stats(): FaultStats;
   stop(): Promise<void>;
-}
-
-export class SandboxStartError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SandboxStartError';
-  }
-}
-
-type Factory = (world: World, opts: Record<string, unknown>) => EmulatorModule;
-
-function isEmulatorModule(x: unknown): x is EmulatorModule {
-  if (typeof x !== 'object' || x === null) return false;
-  const m = x as Record<string, unknown>;
-  return Array.isArray(m['routes']) && typeof m['env'] === 'function';
-}
-
-/**
- * The ad/analytics emulators belong to another module owner.
- * TODO(sandbox): switch to static imports once sandbox/emulators/{google_ads,meta_ads,ga4}/index.ts
- * are committed; until then they are loaded only when their files exist.
- */
-async function loadOptionalFactory(dir: string, exportName: string): Promise<Factory | null> {
-  const file = fileURLToPath(new URL(`./emulators/${dir}/index.ts`, import.meta.url));
-  if (!existsSync(file)) return null;
-  const specifier = `./emulators/${dir}/index.ts`;
-  const mod = (await import(specifier)) as Record<string, unknown>;
-  const factory = mod[exportName];
-  if (typeof factory !== 'function') throw new SandboxStartError(`${specifier} does not export ${exportName}`);
-  return (world, opts) => {
-    const out: unknown = (factory as (w: World, o: Record<string, unknown>) => unknown)(world, opts);
-    if (!isEmulatorModule(out)) throw new SandboxStartError(`${exportName} did not return { routes, store, env }`);
-    return out;
-  };
 }
 
 /** A store's data-fault surface: its `faultTarget()` when it has one (the ad stores), else the
@@ -138,23 +107,17 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
 
   const salesforce = createSalesforceEmulator(world, clock);
   const hubspot = createHubSpotEmulator(world, clock);
+  const googleAds = createGoogleAdsEmulator(world);
+  const metaAds = createMetaAdsEmulator(world, clock);
+  const ga4 = createGa4Emulator(world, clock);
   const modules: { api: ApiName; module: EmulatorModule }[] = [
     { api: 'salesforce', module: salesforce },
     { api: 'hubspot', module: hubspot },
+    { api: 'google_ads', module: googleAds },
+    { api: 'meta_ads', module: metaAds },
+    { api: 'ga4', module: ga4 },
   ];
-  const stores: SandboxStores = { salesforce: salesforce.store, hubspot: hubspot.store };
-  const optional: { api: 'google_ads' | 'meta_ads' | 'ga4'; dir: string; exportName: string }[] = [
-    { api: 'google_ads', dir: 'google_ads', exportName: 'createGoogleAdsEmulator' },
-    { api: 'meta_ads', dir: 'meta_ads', exportName: 'createMetaAdsEmulator' },
-    { api: 'ga4', dir: 'ga4', exportName: 'createGa4Emulator' },
-  ];
-  for (const o of optional) {
-    const factory = await loadOptionalFactory(o.dir, o.exportName);
-    if (!factory) continue;
-    const module = factory(world, { ...clock });
-    modules.push({ api: o.api, module });
-    stores[o.api] = module.store;
-  }
+  const stores: SandboxStores = { salesforce: salesforce.store, hubspot: hubspot.store, google_ads: googleAds.store, meta_ads: metaAds.store, ga4: ga4.store };
 
   // Data faults: deterministic by (seed, rule position).
   const dataFaultsApplied: { rule: DataFaultRule; ids: string[] }[] = [];

@@ -55,7 +55,7 @@ describe('mpm sandbox start', () => {
           return [line.slice(0, at), line.slice(at + 1)];
         }),
     );
-    for (const name of ['SALESFORCE_INSTANCE_URL', 'SALESFORCE_LOGIN_URL', 'SALESFORCE_ACCESS_TOKEN', 'HUBSPOT_BASE_URL', 'HUBSPOT_ACCESS_TOKEN', 'GOOGLE_ADS_BASE_URL', 'GOOGLE_OAUTH_TOKEN_URL']) {
+    for (const name of ['SALESFORCE_INSTANCE_URL', 'SALESFORCE_LOGIN_URL', 'SALESFORCE_ACCESS_TOKEN', 'HUBSPOT_BASE_URL', 'HUBSPOT_ACCESS_TOKEN', 'GOOGLE_ADS_BASE_URL', 'GOOGLE_OAUTH_TOKEN_URL', 'GA4_BASE_URL', 'GA4_PROPERTY_ID', 'META_BASE_URL', 'META_ACCESS_TOKEN']) {
       expect(env[name], name).toBeTruthy();
     }
     const origin = env.SALESFORCE_INSTANCE_URL!;

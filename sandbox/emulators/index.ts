@@ -25,6 +25,12 @@ export { createSalesforceEmulator } from './salesforce/index.ts';
 export type { SalesforceEmulator, SalesforceEmulatorOptions } from './salesforce/index.ts';
 export { createHubSpotEmulator } from './hubspot/index.ts';
 export type { HubSpotEmulator, HubSpotEmulatorOptions } from './hubspot/index.ts';
+export { createGoogleAdsEmulator } from './google_ads/index.ts';
+export type { GoogleAdsEmulator, GoogleAdsEmulatorOptions } from './google_ads/index.ts';
+export { createMetaAdsEmulator } from './meta_ads/index.ts';
+export type { MetaAdsEmulator, MetaAdsEmulatorOptions } from './meta_ads/index.ts';
+export { createGa4Emulator } from './ga4/index.ts';
+export type { Ga4Emulator, Ga4EmulatorOptions } from './ga4/index.ts';
 
 /** The shape every vendor emulator factory returns: `create<Vendor>Emulator(world, opts)`. */
 export interface EmulatorModule<Store = unknown> {
