@@ -23,8 +23,6 @@ import type { HubSpotConfig } from './config.ts';
  * token, 200 records per page, 10,000 results per query).
  */
 
-export class HubSpotApiError extends Error {}
-
 export interface HubSpotRequest {
   method?: 'GET' | 'POST';
   /** Path under the base URL, e.g. /crm/v3/objects/deals. */

@@ -480,4 +480,20 @@ describe('hubspot connector (nock)', () => {
     expect(decodeIds(encodeIds(many))).toEqual(many);
     expect(decodeIds(encodeIds([]))).toEqual([]);
   });
+
+  it('retries a 5xx, and fails at once on a refused private-app token without leaking it', async () => {
+    const f = newFake();
+    f.live.companies?.push({ id: '901', properties: { name: 'Biglytics', hs_lastmodifieddate: '2019-12-07T16:50:06.678Z' }, createdAt: '2019-10-30T03:30:17.883Z', updatedAt: '2019-12-07T16:50:06.678Z', archived: false });
+    f.injected.push({ status: 502, body: '<html>Bad gateway</html>' });
+    const ok = await syncHubSpot(warehouse, conn(), 'companies', { now });
+    expect(ok.status, ok.error).toBe('success');
+    expect(ok.counts.read).toBe(1);
+
+    f.requests.length = 0;
+    const refused = await syncHubSpot(warehouse, conn({ accessToken: 'pat-na1-revoked-1234' }), 'companies', { now });
+    expect(refused.status).toBe('failed');
+    expect(refused.error).toMatch(/authentication failed \(HTTP 401\)/);
+    expect(refused.error).not.toContain('pat-na1-revoked-1234');
+    expect(f.requests).toHaveLength(1);
+  });
 });

@@ -40,7 +40,8 @@ async function* readDeals(ctx: StreamContext<HubSpotConfig>, checkpoint: CrmChec
     cursorProperty: CURSOR_PROPERTY.deals,
     properties,
     propertiesWithHistory: DEAL_HISTORY,
-    // The list endpoint returns at most 50 records per page when propertiesWithHistory is asked for.
+    // HubSpot serves fewer records per list page when propertiesWithHistory is asked for; 50 is
+    // the page size other sync tools use with history (limit is an upper bound: paging follows `after`).
     listLimit: 50,
     // One batch read (<= 100 inputs) per search page.
     searchLimit: 100,
