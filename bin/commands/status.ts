@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
 import type { Knex } from 'knex';
 import { z } from 'zod';
+import { queueStates, type QueueState } from '../../jobs/ops.ts';
+import { JobQueues } from '../../jobs/queues.ts';
+import { jobsSettings } from '../../jobs/settings.ts';
 import { parseOptions } from '../options.ts';
 import { say, type Runtime } from '../runtime.ts';
 
@@ -20,6 +23,8 @@ export interface StreamStatus {
     error: string | null;
   } | null;
   lastSuccessAt: Date | null;
+  /** Seconds since the last successful sync (null: never succeeded). */
+  lagSeconds: number | null;
   checkpoint: unknown;
   checkpointUpdatedAt: Date | null;
   openQuarantine: number;
@@ -32,7 +37,8 @@ export async function streamStatus(knex: Knex): Promise<StreamStatus[]> {
            rows_read, rows_inserted, rows_updated, rows_quarantined, error
     FROM meta.sync_runs ORDER BY connection, stream, id DESC`)).rows as Array<Record<string, unknown>>;
   const success = (await knex.raw(`
-    SELECT connection, stream, max(finished_at) AS at FROM meta.sync_runs WHERE status = 'success' GROUP BY connection, stream`)).rows as Array<{ connection: string; stream: string; at: Date }>;
+    SELECT connection, stream, max(finished_at) AS at, extract(epoch FROM now() - max(finished_at))::float8 AS lag
+    FROM meta.sync_runs WHERE status = 'success' GROUP BY connection, stream`)).rows as Array<{ connection: string; stream: string; at: Date; lag: number | string }>;
   const states = (await knex('meta.sync_state').where({ scope: 'incremental' }).select('connection', 'stream', 'cursor', 'updated_at')) as Array<{ connection: string; stream: string; cursor: unknown; updated_at: Date }>;
   const quarantine = (await knex('meta.quarantine').whereNull('resolved_at').groupBy('connection', 'stream').select('connection', 'stream').count({ n: '*' })) as Array<{ connection: string; stream: string; n: number | string }>;
 
@@ -40,7 +46,7 @@ export async function streamStatus(knex: Knex): Promise<StreamStatus[]> {
   const entry = (connection: string, stream: string) => {
     const key = `${connection}.${stream}`;
     let s = byKey.get(key);
-    if (!s) byKey.set(key, (s = { connection, stream, lastRun: null, lastSuccessAt: null, checkpoint: null, checkpointUpdatedAt: null, openQuarantine: 0 }));
+    if (!s) byKey.set(key, (s = { connection, stream, lastRun: null, lastSuccessAt: null, lagSeconds: null, checkpoint: null, checkpointUpdatedAt: null, openQuarantine: 0 }));
     return s;
   };
   for (const r of runs) {
@@ -57,7 +63,7 @@ export async function streamStatus(knex: Knex): Promise<StreamStatus[]> {
       error: (r.error as string | null) ?? null,
     };
   }
-  for (const s of success) entry(s.connection, s.stream).lastSuccessAt = s.at;
+  for (const s of success) Object.assign(entry(s.connection, s.stream), { lastSuccessAt: s.at, lagSeconds: Math.max(0, Math.round(Number(s.lag))) });
   for (const s of states) Object.assign(entry(s.connection, s.stream), { checkpoint: s.cursor, checkpointUpdatedAt: s.updated_at });
   for (const q of quarantine) entry(q.connection, q.stream).openQuarantine = Number(q.n);
   return [...byKey.values()].sort((a, b) => `${a.connection}.${a.stream}`.localeCompare(`${b.connection}.${b.stream}`));
@@ -66,17 +72,26 @@ export async function streamStatus(knex: Knex): Promise<StreamStatus[]> {
 export function register(program: Command, rt: Runtime): void {
   program
     .command('status')
-    .description('last run, checkpoint and open quarantine count of every stream')
+    .description('last run, last success and lag, checkpoint and open quarantine of every stream; job queue state with REDIS_URL')
     .option('--json', 'print JSON')
     .action(async (raw: unknown) => {
       const opts = parseOptions(z.object({ json: z.boolean().optional() }), raw, 'status');
       const warehouse = await rt.warehouse();
       const streams = await streamStatus(warehouse.knex);
+      let queues: QueueState[] | undefined;
+      if (rt.env.REDIS_URL) {
+        const jobQueues = new JobQueues(jobsSettings(rt.env.REDIS_URL, '`mpm status`'));
+        rt.onClose(() => jobQueues.close());
+        queues = await queueStates(jobQueues);
+      }
       if (opts.json) {
-        say(JSON.stringify({ warehouse: { kind: warehouse.kind, location: warehouse.location }, streams }, null, 2));
+        say(JSON.stringify({ warehouse: { kind: warehouse.kind, location: warehouse.location }, queues: queues ?? null, streams }, null, 2));
         return;
       }
       say(`warehouse: ${warehouse.kind} (${warehouse.location})`);
+      if (!queues) say('queues: none (REDIS_URL not set: syncs run inline)');
+      else if (queues.length === 0) say('queues: none yet (start `mpm worker`)');
+      for (const q of queues ?? []) say(`queue ${q.queue}: ${q.waiting} waiting, ${q.active} active, ${q.delayed} delayed, ${q.failed} failed`);
       if (streams.length === 0) say('no syncs yet: try `mpm sources`, then `mpm sync <connection>`');
       for (const s of streams) {
         const run = s.lastRun;
@@ -84,9 +99,18 @@ export function register(program: Command, rt: Runtime): void {
         say(`${s.connection}.${s.stream}`);
         say(`  ${last}`);
         if (run?.error) say(`  error: ${run.error}`);
-        say(`  last success: ${s.lastSuccessAt ? s.lastSuccessAt.toISOString() : 'never'}`);
+        say(`  last success: ${s.lastSuccessAt ? `${s.lastSuccessAt.toISOString()} (lag ${formatLag(s.lagSeconds ?? 0)})` : 'never'}`);
         say(`  checkpoint: ${s.checkpoint === null ? 'none' : JSON.stringify(s.checkpoint)}`);
         say(`  open quarantine: ${s.openQuarantine}`);
       }
     });
+}
+
+/** 42s, 5m 3s, 2h 10m, 3d 4h. */
+export function formatLag(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86_400)}d ${Math.floor((s % 86_400) / 3600)}h`;
 }
