@@ -3,21 +3,26 @@ import { Command, CommanderError } from 'commander';
 import { MpmError } from '../connectors/core/errors/index.ts';
 import { scrub } from '../pipeline/secrets.ts';
 import { Runtime } from './runtime.ts';
+import * as backfill from './commands/backfill.ts';
 import * as demo from './commands/demo.ts';
 import * as docs from './commands/docs.ts';
 import * as fx from './commands/fx.ts';
+import * as jobs from './commands/jobs.ts';
 import * as grants from './commands/grants.ts';
 import * as migrate from './commands/migrate.ts';
 import * as quarantine from './commands/quarantine.ts';
 import * as report from './commands/report.ts';
+import * as schedule from './commands/schedule.ts';
 import * as sandbox from './commands/sandbox.ts';
 import * as sources from './commands/sources.ts';
 import * as status from './commands/status.ts';
 import * as sync from './commands/sync.ts';
 import * as transform from './commands/transform.ts';
+import * as ui from './commands/ui.ts';
+import * as worker from './commands/worker.ts';
 
 /** Each command is a module with register(program, runtime); add new ones to this list. */
-const commands = [migrate, sources, sync, status, quarantine, transform, fx, sandbox, demo, docs, grants, report];
+const commands = [migrate, sources, sync, status, quarantine, transform, fx, sandbox, demo, docs, grants, backfill, worker, schedule, jobs, ui, report];
 
 function fail(message: string, code: number, err?: unknown): void {
   process.stderr.write(`mpm: ${scrub(message)}\n`);
