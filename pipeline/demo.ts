@@ -19,6 +19,7 @@ import type { Warehouse } from '../warehouse/db.ts';
 import { buildConnection, type Connection } from './config/connections.ts';
 import { loadFxRates, type FxRate } from './fx.ts';
 import { runSync, type SyncProgress, type SyncResult } from './sync.ts';
+import { writeReport } from './report/index.ts';
 import { runTransform, type TransformResult } from './transform/index.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -31,6 +32,8 @@ export interface DemoOptions {
   seed?: number;
   scale?: WorldScale;
   faults?: string | FaultSpec;
+  /** Where to write the HTML dashboard (default: not written). */
+  reportPath?: string;
   /** Connectors to run (default: every registered one). */
   only?: readonly string[];
   /** Called as streams start, page and finish (the CLI draws progress from it). */
@@ -67,6 +70,8 @@ export interface DemoSummary {
   /** Share of revenue credit per channel, per model (0..1). */
   creditShare: Array<{ model: string; shares: Record<string, number> }>;
   goals: Array<{ goal_id: string; metric: string; channel: string | null; target: number; actual_to_date: number | null; pace_pct: number | null; forecast: number | null; on_track: boolean | null }>;
+  /** The HTML dashboard, when one was written. */
+  report: { path: string; bytes: number; charts: number } | null;
 }
 
 export const SUMMARY_MODEL = 'w_shaped';
@@ -153,12 +158,20 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     const transform = await runTransform({ warehouse, log, goals: { file: DEMO_GOALS }, full: true });
 
     options.onStage?.('summary');
+    const summary = await readSummary(warehouse);
+    let report: DemoSummary['report'] = null;
+    if (options.reportPath) {
+      options.onStage?.('report');
+      const written = await writeReport({ warehouse, out: options.reportPath });
+      report = { path: written.path, bytes: written.bytes, charts: written.charts.length };
+    }
     return {
       world: { seed: box.world.seed, scale: box.world.scale, from: box.world.startDate, to: box.world.endDate },
-      ...(await readSummary(warehouse)),
+      ...summary,
       skipped,
       syncs,
       transform,
+      report,
     };
   } finally {
     await box.stop();
@@ -169,7 +182,7 @@ const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
 /** Reads the summary figures back from the marts (never from the sync results). */
-export async function readSummary(warehouse: Warehouse): Promise<Omit<DemoSummary, 'world' | 'skipped' | 'syncs' | 'transform'>> {
+export async function readSummary(warehouse: Warehouse): Promise<Omit<DemoSummary, 'world' | 'skipped' | 'syncs' | 'transform' | 'report'>> {
   const knex = warehouse.knex;
   const tables: DemoSummary['tables'] = [];
   const listed = (await knex.raw(`

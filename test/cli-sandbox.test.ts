@@ -102,6 +102,7 @@ describe('mpm demo', () => {
     expect(stdout).toMatch(/per channel, whole world, credit under w_shaped/);
     expect(stdout).toMatch(/share of won-revenue credit per channel, by attribution model/);
     expect(stdout).toMatch(/goal pacing:/);
-    expect(fs.existsSync(path.join(dir, '.mpm'))).toBe(true);
+    expect(stdout).toContain(`dashboard: ${path.join(fs.realpathSync(dir), '.mpm', 'report.html')}`);
+    expect(fs.existsSync(path.join(dir, '.mpm', 'report.html'))).toBe(true);
   });
 });

@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connectors } from '../connectors/registry.ts';
 import { createLogger } from '../pipeline/log.ts';
@@ -21,7 +24,11 @@ describe('npm run demo (runDemo on the tiny world)', () => {
   it('syncs every registered connector from the sandbox, transforms, and gives the same figures twice and on both warehouses', { timeout: 300_000 }, async () => {
     const pg = await createTestWarehouse('postgres');
     opened.push(pg);
-    const first = await runDemo({ warehouse: pg, log, scale: 'tiny' });
+    const reportPath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mpm-demo-report-')), 'report.html');
+    const first = await runDemo({ warehouse: pg, log, scale: 'tiny', reportPath });
+    expect(first.report?.path).toBe(reportPath);
+    expect(fs.readFileSync(reportPath, 'utf8')).toMatch(/<html/i);
+    expect(first.report?.charts).toBeGreaterThan(5);
 
     expect(first.skipped).toEqual([]);
     const ran = new Set(first.syncs.map((r) => r.connection));

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { runDemo, type DemoSummary, type StreamEvent } from '../../pipeline/demo.ts';
+import { defaultReportPath } from '../../pipeline/report/index.ts';
 import { parseOptions } from '../options.ts';
 import { say, type Runtime } from '../runtime.ts';
 import { parseScale } from './sandbox.ts';
@@ -76,6 +77,7 @@ export function register(program: Command, rt: Runtime): void {
         fx: 'loading the world\'s daily FX rates into core.fx_rate_daily',
         transform: 'transforming: touchpoints, channels, attribution (every model), KPI marts, goals',
         summary: 'reading the marts',
+        report: 'writing the HTML dashboard',
       };
       const summary = await runDemo({
         warehouse,
@@ -83,6 +85,7 @@ export function register(program: Command, rt: Runtime): void {
         ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
         ...(scale !== undefined ? { scale } : {}),
         ...(opts.faults !== undefined ? { faults: opts.faults } : {}),
+        reportPath: defaultReportPath(rt.env.MPM_DATA_DIR),
         onStage: (stage) => say(`\n${stages[stage] ?? stage}`),
         onStream: progressPrinter(),
       });
@@ -91,6 +94,10 @@ export function register(program: Command, rt: Runtime): void {
       for (const w of summary.transform?.warnings ?? []) say(`  transform warning: ${w}`);
       printSummary(summary);
       const failed = summary.syncs.filter((r) => r.status !== 'success');
+      if (summary.report) {
+        say('');
+        say(`dashboard: ${summary.report.path} (${summary.report.charts} charts; open it in a browser, it needs no network)`);
+      }
       say('');
       say(`done in ${((performance.now() - started) / 1000).toFixed(1)} s${failed.length ? `; ${failed.length} stream(s) did not succeed` : ''}`);
       if (failed.length) process.exitCode = 1;
