@@ -39,10 +39,12 @@ export const crmCheckpointSchema = z.object({
    * with what the portal lists, because records purged from the recycle bin never appear as archived.
    */
   known: z.string().optional(),
-  /** During a full pass: the live ids listed so far (encodeIds). */
-  seen: z.string().optional(),
-  /** This full pass marks stored ids it does not find as deleted (not on a first or --full sync: nothing to compare). */
-  sweep: z.boolean().optional(),
+  /**
+   * Set while a full pass (list, then recycle bin) is under way. The ids it lists are kept in
+   * memory only: a pass resumed after an interruption adds what it lists to `known` and leaves the
+   * marking of absent records to the next uninterrupted pass.
+   */
+  fullPass: z.boolean().optional(),
   /** When the last full pass started (epoch ms), for fullResyncEveryDays. */
   lastFullAt: z.number().int().optional(),
 });
@@ -134,8 +136,12 @@ async function* readCrmPages(ctx: StreamContext<HubSpotConfig>, api: HubSpotApi,
   // Tracking of the stored live ids (see crmCheckpointSchema.known); windows do not track.
   const tracking = !ctx.window;
   const known = new Set(tracking ? decodeIds(checkpoint?.known) : []);
-  let seenInPass: Set<string> | undefined = checkpoint?.phase === 'list' || (checkpoint?.phase === 'archived' && checkpoint.seen !== undefined) ? new Set(decodeIds(checkpoint.seen)) : undefined;
-  let sweep = checkpoint?.sweep === true;
+  const resumedPass = checkpoint?.fullPass === true && (checkpoint.phase === 'list' || checkpoint.phase === 'archived');
+  /** Live ids listed by the full pass of this run (undefined when this run is no full pass). */
+  let seenInPass: Set<string> | undefined = resumedPass ? new Set() : undefined;
+  /** Compare `known` with the full pass and mark the missing ids deleted (an uninterrupted, periodic pass). */
+  let sweep = false;
+  let knownEncoded: string | undefined;
   let lastFullAt = checkpoint?.lastFullAt;
 
   let state: CrmCheckpoint;
@@ -173,12 +179,12 @@ async function* readCrmPages(ctx: StreamContext<HubSpotConfig>, api: HubSpotApi,
   /** The checkpoint stored with a page: the phase state plus the tracking state. */
   const out = (s: CrmCheckpoint): CrmCheckpoint => {
     if (!tracking) return s;
-    const { known: _k, seen: _s, sweep: _w, lastFullAt: _l, ...phase } = s;
+    const { known: _k, fullPass: _f, lastFullAt: _l, ...phase } = s;
+    knownEncoded ??= encodeIds(known);
     return {
       ...phase,
-      known: encodeIds(known),
-      ...(seenInPass && phase.phase !== 'done' ? { seen: encodeIds(seenInPass) } : {}),
-      ...(sweep && phase.phase !== 'done' ? { sweep: true } : {}),
+      known: knownEncoded,
+      ...(seenInPass && phase.phase !== 'done' ? { fullPass: true } : {}),
       ...(lastFullAt !== undefined ? { lastFullAt } : {}),
     };
   };
@@ -188,9 +194,10 @@ async function* readCrmPages(ctx: StreamContext<HubSpotConfig>, api: HubSpotApi,
       const id = idOf(r);
       if (id === undefined) continue;
       if (add) {
+        if (!known.has(id)) knownEncoded = undefined;
         known.add(id);
         seenInPass?.add(id);
-      } else known.delete(id);
+      } else if (known.delete(id)) knownEncoded = undefined;
     }
   };
 
@@ -298,8 +305,10 @@ async function* readCrmPages(ctx: StreamContext<HubSpotConfig>, api: HubSpotApi,
         const absent = sweep ? [...known].filter((id) => !seenInPass?.has(id)) : [];
         if (absent.length > 0) ctx.warn(`hubspot ${spec.object}: ${absent.length} record(s) stored earlier are neither live nor in the recycle bin (purged or permanently deleted); marked deleted`, { ids: absent.slice(0, 20) });
         for (const id of absent) records.push(tombstone(id));
-        known.clear();
+        // A resumed pass saw only part of the portal: it cannot tell what is gone, so it keeps every id.
+        if (!resumedPass) known.clear();
         for (const id of seenInPass) known.add(id);
+        knownEncoded = undefined;
         seenInPass = undefined;
         sweep = false;
       }

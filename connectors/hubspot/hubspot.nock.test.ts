@@ -496,4 +496,29 @@ describe('hubspot connector (nock)', () => {
     expect(refused.error).not.toContain('pat-na1-revoked-1234');
     expect(f.requests).toHaveLength(1);
   });
+
+  it('leaves the marking of absent records to the next uninterrupted full pass when one is interrupted', async () => {
+    const f = newFake();
+    f.listPageSize = 2;
+    for (let i = 0; i < 5; i++) f.live.contacts?.push(contact(512 + i, `2026-10-0${i + 1}T00:00:00.000Z`));
+    const c = conn({ fullResyncEveryDays: 7 });
+    const at = (days: number) => () => new Date(NOW.getTime() + days * 86_400_000);
+    expect((await syncHubSpot(warehouse, c, 'contacts', { now: at(0) })).status).toBe('success');
+    f.live.contacts?.splice(2, 1); // 514 purged
+
+    // The periodic pass stops after its first page (daily limit), then resumes.
+    f.injected.push({ status: 200, body: { results: f.live.contacts?.slice(0, 2), paging: { next: { after: '2' } } } });
+    f.injected.push({ status: 429, body: { status: 'error', message: 'You have reached your daily limit.', policyName: 'DAILY' } });
+    const stopped = await syncHubSpot(warehouse, c, 'contacts', { now: at(8) });
+    expect(stopped.status).toBe('partial');
+    expect(await warehouse.knex('meta.sync_state').where({ connection: c.id, stream: 'contacts' }).first('cursor')).toMatchObject({ cursor: { phase: 'list', after: '2', fullPass: true } });
+    const resumed = await syncHubSpot(warehouse, c, 'contacts', { now: at(8) });
+    expect(resumed.status, resumed.error).toBe('success');
+    expect(resumed.warnings).toEqual([]);
+    expect((await rawOf(c.id, 'contacts')).filter((x) => x._deleted)).toEqual([]);
+
+    const next = await syncHubSpot(warehouse, c, 'contacts', { now: at(15) });
+    expect(next.status, next.error).toBe('success');
+    expect((await rawOf(c.id, 'contacts')).filter((x) => x._deleted).map((x) => x.record_id)).toEqual(['514']);
+  });
 });

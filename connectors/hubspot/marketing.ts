@@ -250,7 +250,6 @@ export function normalizeFormSubmission(r: FormSubmissionRecord): CoreRows {
         person_id: r._contactId,
         occurred_at: new Date(r.submittedAt).toISOString(),
         touch_type: 'form_fill',
-        campaign_id: r._formId,
         ...utmOf(r.pageUrl),
         landing_page: pageOf(r.pageUrl),
       },
