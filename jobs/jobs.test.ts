@@ -6,7 +6,7 @@ import { runSync } from '../pipeline/sync.ts';
 import { startSandbox, type Sandbox } from '../sandbox/index.ts';
 import { createTestWarehouse } from '../test/helpers/warehouse.ts';
 import type { Warehouse } from '../warehouse/db.ts';
-import { enqueueBackfill, getBackfill, parseChunk, planChunks, runBackfillInline } from './backfill.ts';
+import { cancelBackfill, enqueueBackfill, getBackfill, parseChunk, planChunks, runBackfillInline } from './backfill.ts';
 import { StreamLocks } from './lock.ts';
 import { enqueueSync, retryFailed } from './ops.ts';
 import { backfillProgress, formatProgress } from './progress.ts';
@@ -371,6 +371,32 @@ describe('operations', () => {
       await queues.close();
     }
   }, 120_000);
+
+  it('backfill cancel drops queued chunks from any process; the flow parent then skips the transform', async () => {
+    const w = await newWarehouse();
+    const settings = settingsFor();
+    const connection = googleAdsConnection(baseSandbox);
+    const queues = new JobQueues(settings);
+    try {
+      const id = await enqueueBackfill(queues, w.knex, { connection, streams: [streamOf(connection, 'campaign_daily')], window: WINDOW, chunkDays: 3, force: false });
+      expect(await cancelBackfill(w.knex, id, queues)).toEqual({ removedJobs: 4 });
+      const { backfill, chunks } = await getBackfill(w.knex, id);
+      expect(backfill.status).toBe('cancelled');
+      expect(chunks.map((c) => c.status)).toEqual(['cancelled', 'cancelled', 'cancelled', 'cancelled']);
+      await expect(cancelBackfill(w.knex, 'bf-nope', queues)).rejects.toThrow(/no backfill "bf-nope"/);
+      const handle = await startWorker({ settings, config: configOf([connection]), warehouse: w, log: silentLog, schedules: false });
+      try {
+        const parent = await waitForJob(queues.transform(), `transform-${id}`, 'the transform parent to finish', (j) => j.isCompleted());
+        expect(parent.returnvalue).toEqual({ outcome: 'skipped', detail: 'backfill cancelled' });
+        const runs = (await w.knex('meta.sync_runs').count({ n: '*' }).first()) as { n: string };
+        expect(Number(runs.n)).toBe(0);
+      } finally {
+        await handle.close();
+      }
+    } finally {
+      await queues.close();
+    }
+  }, 60_000);
 
   it('auth errors fail at once with what to fix; failed jobs keep error and attempts; jobs retry re-runs them', async () => {
     const sb = await sandbox();
