@@ -25,6 +25,7 @@ interface Filter {
   propertyName: string;
   operator: string;
   value?: string;
+  values?: string[];
 }
 interface SearchBody {
   filterGroups?: Array<{ filters: Filter[] }>;
@@ -130,6 +131,7 @@ class FakeHubSpot {
     if (offset + limit > this.ceiling) return [400, { status: 'error', message: 'There was a problem with the request.', category: 'VALIDATION_ERROR' }];
     const value = (o: Obj, prop: string) => (prop === 'hs_object_id' ? Number(o.id) : ms(o.properties[prop]));
     const test = (o: Obj, f: Filter): boolean => {
+      if (f.operator === 'IN') return (f.values ?? []).includes(String(o.properties[f.propertyName] ?? '').toLowerCase());
       const v = value(o, f.propertyName);
       const w = Number(f.value);
       switch (f.operator) {
@@ -520,5 +522,46 @@ describe('hubspot connector (nock)', () => {
     const next = await syncHubSpot(warehouse, c, 'contacts', { now: at(15) });
     expect(next.status, next.error).toBe('success');
     expect((await rawOf(c.id, 'contacts')).filter((x) => x._deleted).map((x) => x.record_id)).toEqual(['514']);
+  });
+
+  it('reads email events page by page, resolving recipients to contacts once per run; clicks become touchpoints', async () => {
+    const f = newFake();
+    f.live.contacts?.push(contact(512, '2026-10-01T00:00:00.000Z', { email: 'BCooper@Biglytics.net' }));
+    // Legacy email events (developers.hubspot.com/docs/api-reference/legacy/email-analytics-v1/events/get-email-public-v1-events).
+    const event = (id: string, type: string, created: number, recipient: string, extra: Record<string, unknown> = {}) => ({
+      appId: 113, appName: 'BatchEmail', id, created, recipient, portalId: 62515, type, emailCampaignId: 42, sentBy: { id: 'x', created }, ...extra,
+    });
+    const pages: Record<string, Array<{ events: unknown[]; hasMore: boolean; offset: string }>> = {
+      SENT: [{ events: [event('e1', 'SENT', 1_790_000_000_000, 'bcooper@biglytics.net'), event('e2', 'SENT', 1_790_000_000_001, 'stranger@example.org')], hasMore: false, offset: 'b2' }],
+      CLICK: [
+        { events: [event('e3', 'CLICK', 1_790_000_100_000, 'bcooper@biglytics.net', { url: 'https://www.biglytics.net/pricing?utm_source=hubspot&utm_medium=email&utm_campaign=launch' })], hasMore: true, offset: 'c1' },
+        { events: [event('e4', 'CLICK', 1_790_000_000_500, 'bcooper@biglytics.net', { url: 'https://www.biglytics.net/' })], hasMore: false, offset: 'c2' },
+      ],
+    };
+    const asked: string[] = [];
+    nock(BASE)
+      .persist()
+      .get(/^\/email\/public\/v1\/events/)
+      .reply((uri) => {
+        const q = new URL(uri, BASE).searchParams;
+        asked.push(`${q.get('eventType')}:${q.get('offset') ?? ''}:${q.get('startTimestamp')}:${q.get('endTimestamp')}`);
+        const list = pages[q.get('eventType') ?? ''] ?? [];
+        return [200, list[q.get('offset') === 'c1' ? 1 : 0] ?? { events: [], hasMore: false, offset: 'x' }];
+      });
+    const c = conn({ emailEventTypes: ['SENT', 'CLICK'] });
+    const r = await syncHubSpot(warehouse, c, 'email_events', { now });
+    expect(r.status, r.error).toBe('success');
+    expect(r.counts.read).toBe(4);
+    expect(asked).toEqual([`SENT::0:${NOW.getTime()}`, `CLICK::0:${NOW.getTime()}`, `CLICK:c1:0:${NOW.getTime()}`]);
+    // One search for the two addresses of the first page; later pages hit the run's cache.
+    expect(f.searches).toHaveLength(1);
+    const raw = await rawOf(c.id, 'email_events');
+    expect(raw.map((x) => [x.record_id, x.payload._contactId])).toEqual([['e1', '512'], ['e2', null], ['e3', '512'], ['e4', '512']]);
+    const touches = await warehouse.knex('core.fct_touchpoint').where({ connection_id: c.id }).orderBy('touchpoint_id').select('touchpoint_id', 'person_id', 'touch_type', 'utm_source', 'utm_campaign', 'landing_page');
+    expect(touches).toEqual([
+      { touchpoint_id: 'email_event:e3', person_id: '512', touch_type: 'email_click', utm_source: 'hubspot', utm_campaign: 'launch', landing_page: 'https://www.biglytics.net/pricing' },
+      { touchpoint_id: 'email_event:e4', person_id: '512', touch_type: 'email_click', utm_source: null, utm_campaign: null, landing_page: 'https://www.biglytics.net/' },
+    ]);
+    expect(await warehouse.knex('meta.sync_state').where({ connection: c.id, stream: 'email_events' }).first('cursor')).toEqual({ cursor: { since: NOW.getTime() } });
   });
 });

@@ -93,6 +93,7 @@ export function readEmailEvents(ctx: StreamContext<HubSpotConfig>, api: HubSpotA
 }
 
 async function* readEmailEventPages(ctx: StreamContext<HubSpotConfig>, api: HubSpotApi, checkpoint: WindowCheckpoint | undefined): AsyncIterable<Page<WindowCheckpoint>> {
+  const lookup = new ContactLookup(api);
   const resume = ctx.mode !== 'full' ? checkpoint?.run : undefined;
   const { from, to } = resume ?? runWindow(ctx, checkpoint);
   const types = ctx.config.emailEventTypes;
@@ -107,7 +108,7 @@ async function* readEmailEventPages(ctx: StreamContext<HubSpotConfig>, api: HubS
       const parsed = eventsResponse.safeParse(res.data);
       if (!parsed.success) throw new SchemaError(`hubspot: /email/public/v1/events: unexpected response (${parsed.error.issues[0]?.message ?? 'invalid'})`, 'events');
       const { events, hasMore } = parsed.data;
-      const records = await withContactIds(api, events, (e) => (typeof e.recipient === 'string' ? e.recipient : undefined));
+      const records = await withContactIds(lookup, events, (e) => (typeof e.recipient === 'string' ? e.recipient : undefined));
       offset = hasMore ? parsed.data.offset : undefined;
       if (hasMore && offset === undefined) throw new SchemaError('hubspot: /email/public/v1/events: hasMore without an offset', 'offset');
       const last = !hasMore && part === types.length - 1;
@@ -118,11 +119,39 @@ async function* readEmailEventPages(ctx: StreamContext<HubSpotConfig>, api: HubS
   }
 }
 
+/**
+ * Contact ids by lower-cased address, remembered for the rest of a run (the same recipients come
+ * back on every page: sends, opens and clicks of many emails), misses included. Bounded: the
+ * oldest entries go first.
+ */
+export class ContactLookup {
+  private readonly known = new Map<string, string | null>();
+
+  constructor(
+    private readonly api: HubSpotApi,
+    private readonly maxEntries = 200_000,
+  ) {}
+
+  async resolve(emails: readonly string[]): Promise<Map<string, string | null>> {
+    const wanted = [...new Set(emails.map((e) => e.trim().toLowerCase()).filter((e) => e !== ''))];
+    const missing = wanted.filter((e) => !this.known.has(e));
+    if (missing.length > 0) {
+      const found = await contactIdsByEmail(this.api, missing);
+      for (const e of missing) this.known.set(e, found.get(e) ?? null);
+      for (const key of this.known.keys()) {
+        if (this.known.size <= this.maxEntries) break;
+        this.known.delete(key);
+      }
+    }
+    return new Map(wanted.map((e) => [e, this.known.get(e) ?? null]));
+  }
+}
+
 /** Adds `_contactId` to each object record, resolving the page's addresses in one lookup. */
-async function withContactIds(api: HubSpotApi, items: readonly unknown[], emailOf: (item: Record<string, unknown>) => string | undefined): Promise<unknown[]> {
+async function withContactIds(lookup: ContactLookup, items: readonly unknown[], emailOf: (item: Record<string, unknown>) => string | undefined): Promise<unknown[]> {
   const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
   const emails = items.filter(isObject).map(emailOf).filter((e): e is string => e !== undefined);
-  const ids = emails.length > 0 ? await contactIdsByEmail(api, emails) : new Map<string, string>();
+  const ids = await lookup.resolve(emails);
   return items.map((item) => {
     if (!isObject(item)) return item;
     const email = emailOf(item);
@@ -203,6 +232,7 @@ export function readFormSubmissions(ctx: StreamContext<HubSpotConfig>, api: HubS
 }
 
 async function* readFormSubmissionPages(ctx: StreamContext<HubSpotConfig>, api: HubSpotApi, checkpoint: WindowCheckpoint | undefined): AsyncIterable<Page<WindowCheckpoint>> {
+  const lookup = new ContactLookup(api);
   const resume = ctx.mode !== 'full' && checkpoint?.run?.parts ? checkpoint.run : undefined;
   const { from, to } = resume ?? runWindow(ctx, checkpoint);
   const forms = resume?.parts ?? (await listForms(api));
@@ -230,7 +260,7 @@ async function* readFormSubmissionPages(ctx: StreamContext<HubSpotConfig>, api: 
         return typeof at === 'number' && at < from;
       });
       const tagged = inWindow.map((s) => (s !== null && typeof s === 'object' ? { ...s, _formId: formId } : s));
-      const records = await withContactIds(api, tagged, emailValue);
+      const records = await withContactIds(lookup, tagged, emailValue);
       const next = reachedStart ? undefined : parsed.data.paging?.next?.after;
       after = next;
       const last = next === undefined && part === forms.length - 1;
