@@ -564,4 +564,44 @@ describe('hubspot connector (nock)', () => {
     ]);
     expect(await warehouse.knex('meta.sync_state').where({ connection: c.id, stream: 'email_events' }).first('cursor')).toEqual({ cursor: { since: NOW.getTime() } });
   });
+
+  it('reads form submissions newest first and stops an incremental run at the first page older than its window', async () => {
+    const f = newFake();
+    f.live.contacts?.push(contact(512, '2026-10-01T00:00:00.000Z'));
+    const form = '0b9a4f2c-1111-4222-8333-444455556666';
+    const day = 86_400_000;
+    // Forms v1 submissions (developers.hubspot.com/docs/api-reference/legacy/marketing/forms/v1/get-form-integrations-v1-submissions-forms-form_guid).
+    const submission = (n: number) => ({
+      conversionId: `conv-${n}`,
+      submittedAt: NOW.getTime() - n * day,
+      values: [{ name: 'email', value: n % 2 === 0 ? 'bcooper512@biglytics.net' : `someone${n}@example.org` }],
+      pageUrl: `https://www.biglytics.net/demo?utm_source=google&utm_medium=cpc&utm_campaign=c${n}`,
+    });
+    const all = Array.from({ length: 6 }, (_, i) => submission(i));
+    const served: string[] = [];
+    nock(BASE).persist().get(/^\/marketing\/v3\/forms/).reply(200, { results: [{ id: form, name: 'Demo request' }] });
+    nock(BASE)
+      .persist()
+      .get(new RegExp(`^/form-integrations/v1/submissions/forms/${form}`))
+      .reply((uri) => {
+        const from = Number(new URL(uri, BASE).searchParams.get('after') ?? 0);
+        served.push(String(from));
+        const next = from + 2 < all.length ? { paging: { next: { after: String(from + 2) } } } : {};
+        return [200, { results: all.slice(from, from + 2), ...next }];
+      });
+    const c = conn();
+    // The last run ended 2.5 days ago: submissions 0..2 are new, 3 and older were read then.
+    await seedCheckpoint(c.id, 'form_submissions', { since: NOW.getTime() - 2.5 * day });
+    const r = await syncHubSpot(warehouse, c, 'form_submissions', { now });
+    expect(r.status, r.error).toBe('success');
+    expect(served).toEqual(['0', '2']); // the page holding 3 reaches past the window: no third page
+    const raw = await rawOf(c.id, 'form_submissions');
+    expect(raw.map((x) => x.record_id)).toEqual(['conv-0', 'conv-1', 'conv-2']);
+    expect(raw[0]?.payload._formId).toBe(form);
+    const touches = await warehouse.knex('core.fct_touchpoint').where({ connection_id: c.id }).orderBy('touchpoint_id').select('touchpoint_id', 'person_id', 'touch_type', 'utm_campaign', 'landing_page');
+    expect(touches).toEqual([
+      { touchpoint_id: 'form_submission:conv-0', person_id: '512', touch_type: 'form_fill', utm_campaign: 'c0', landing_page: 'https://www.biglytics.net/demo' },
+      { touchpoint_id: 'form_submission:conv-2', person_id: '512', touch_type: 'form_fill', utm_campaign: 'c2', landing_page: 'https://www.biglytics.net/demo' },
+    ]);
+  });
 });
