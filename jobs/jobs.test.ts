@@ -73,7 +73,8 @@ async function backfillEnded(warehouse: Warehouse, id: string) {
 async function waitForJob(queue: Queue, id: string, what: string, done: (job: Job) => Promise<boolean>): Promise<Job> {
   return waitFor(what, async () => {
     const job = await Job.fromId(queue, id);
-    return job && (await done(job)) ? job : undefined;
+    // Read it again once done: the first read may predate the state change done() saw.
+    return job && (await done(job)) ? Job.fromId(queue, id) : undefined;
   });
 }
 
