@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setImmediate } from 'node:timers/promises';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type { Knex } from 'knex';
@@ -52,11 +53,13 @@ export interface QuarantineEntry {
   errorMessage: string;
 }
 
-interface RawRow {
-  key: string;
+/** A raw row, its fields named as raw.<connector>__<stream> columns (the bulk writer reads them by name). */
+type RawRow = {
+  record_id: string;
+  /** The vendor record as JSON text, exactly as received. */
   payload: string;
-  deleted: boolean;
-}
+  _deleted: boolean;
+};
 
 /** A page after validation and normalization, before any database work. */
 export interface PreparedPage {
@@ -66,6 +69,8 @@ export interface PreparedPage {
   quarantine: QuarantineEntry[];
   /** Keys of records that loaded fully: their open quarantine entries are resolved. */
   validKeys: string[];
+  /** Set by encodePage(): the rows as COPY data (raw and core are then empty). */
+  batches?: PageBatches;
 }
 
 function valueAt(record: unknown, path: string): unknown {
@@ -159,19 +164,26 @@ function normalizeRecord(stream: AnyStream, data: unknown, deleted: boolean, ctx
   return { ok: true, rows: out };
 }
 
-/** Validates and normalizes a page in memory. Pure: no I/O. */
-export function preparePage(stream: AnyStream, records: readonly unknown[], ctx: NormalizeContext<unknown>): PreparedPage {
+/** Records prepared between two yields of preparePageSliced(). */
+const PREPARE_SLICE = 1000;
+
+/**
+ * The preparation loop as a generator that pauses every PREPARE_SLICE records, so that one loop
+ * serves the synchronous preparePage() and the sliced variant the sync runner uses.
+ */
+function* prepareSteps(stream: AnyStream, records: readonly unknown[], ctx: NormalizeContext<unknown>): Generator<void, PreparedPage> {
   const raw = new Map<string, RawRow>();
   const core = new Map<CoreTableName, Map<string, Record<string, unknown>>>();
   const quarantine = new Map<string, QuarantineEntry>();
-  const valid = new Set<string>();
 
-  for (const record of records) {
+  for (let i = 0; i < records.length; i++) {
+    if (i > 0 && i % PREPARE_SLICE === 0) yield;
+    const record = records[i];
     const { key, complete } = recordKey(stream, record);
     const parsed = stream.recordSchema.safeParse(record);
     const deleted = parsed.success && stream.isDeleted ? stream.isDeleted(parsed.data) : false;
     // Nothing the vendor sends is dropped: even an invalid record lands in raw as received.
-    raw.set(key, { key, payload: JSON.stringify(record), deleted });
+    raw.set(key, { record_id: key, payload: JSON.stringify(record), _deleted: deleted });
 
     let failure: { path: string; message: string } | undefined;
     let rows: Array<[CoreTableName, Record<string, unknown>]> = [];
@@ -185,20 +197,16 @@ export function preparePage(stream: AnyStream, records: readonly unknown[], ctx:
       else failure = normalized;
     }
     if (failure) {
-      valid.delete(key);
       quarantine.set(key, { recordKey: key, payload: record, errorPath: failure.path, errorMessage: failure.message });
       continue;
     }
+    // A key repeated within one page (e.g. a record modified during a paged read) keeps its last
+    // version, in raw, core and quarantine alike: ON CONFLICT cannot touch the same row twice in one statement.
     quarantine.delete(key);
-    valid.add(key);
     for (const [table, row] of rows) {
       let byKey = core.get(table);
       if (!byKey) core.set(table, (byKey = new Map()));
-      // A key repeated within one page (e.g. a record modified during a paged read) keeps the last
-      // version: ON CONFLICT cannot touch the same row twice in one statement.
-      const k = rowKey(rowKeyColumns(table), row);
-      byKey.delete(k);
-      byKey.set(k, row);
+      byKey.set(rowKey(rowKeyColumns(table), row), row);
     }
   }
 
@@ -206,16 +214,67 @@ export function preparePage(stream: AnyStream, records: readonly unknown[], ctx:
     raw: [...raw.values()],
     core: new Map([...core].map(([t, m]) => [t, [...m.values()]])),
     quarantine: [...quarantine.values()],
-    validKeys: [...valid],
+    // A key is valid when its last record loaded, i.e. when it is not left in quarantine.
+    validKeys: [...raw.keys()].filter((key) => !quarantine.has(key)),
   };
 }
 
+/** Validates and normalizes a page in memory. Pure: no I/O. */
+export function preparePage(stream: AnyStream, records: readonly unknown[], ctx: NormalizeContext<unknown>): PreparedPage {
+  const steps = prepareSteps(stream, records, ctx);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * preparePage(), yielding to the event loop every PREPARE_SLICE records. The sync runner prepares
+ * page N+1 while page N is written: a synchronous preparation would starve that write (its COPY
+ * stalls once the socket buffer is full, its next statement waits), so the two would not overlap.
+ */
+export async function preparePageSliced(stream: AnyStream, records: readonly unknown[], ctx: NormalizeContext<unknown>): Promise<PreparedPage> {
+  const steps = prepareSteps(stream, records, ctx);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    await setImmediate();
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
-// Bulk staging: rows go to the database as text columns, then are cast in one INSERT ... SELECT.
+// Bulk writes. A page's rows for one table form a Batch; on Postgres it is serialized once as COPY
+// text and either COPYed straight into the target (when no row of the page exists there yet) or
+// COPYed into a temporary table and merged with INSERT ... ON CONFLICT. PGlite has no COPY FROM
+// STDIN: there the batch is passed as one text[] per column to unnest().
 
 interface StageColumn {
   name: string;
   sql: SqlType;
+}
+
+/** Rows bound for one table: per-run constant columns first, then per-row columns read by name. */
+interface Batch {
+  constants: ReadonlyArray<readonly [StageColumn, string | number | null]>;
+  columns: readonly StageColumn[];
+  rowCount: number;
+  /** Rows with the table's delete flag set. */
+  deletedCount: number;
+  /** The rows, until encodeBatch() turns them into COPY data (Postgres needs nothing else). */
+  rows: ReadonlyArray<Record<string, unknown>> | undefined;
+  /** The batch as COPY text, UTF-8, in buffers of about 1 MiB: off the JS heap, sent as they are. */
+  copyData?: Buffer[];
+}
+
+function makeBatch(
+  constants: Batch['constants'],
+  columns: readonly StageColumn[],
+  deletedColumn: string,
+  rows: ReadonlyArray<Record<string, unknown>>,
+): Batch {
+  let deletedCount = 0;
+  for (const row of rows) if (row[deletedColumn] === true) deletedCount++;
+  return { constants, columns, rowCount: rows.length, deletedCount, rows };
 }
 
 function encode(value: unknown): string | null {
@@ -227,98 +286,267 @@ function encode(value: unknown): string | null {
   return JSON.stringify(value);
 }
 
-/** COPY text format: backslash escapes, \N for NULL. */
-function copyField(value: string | null): string {
-  if (value === null) return '\\N';
-  return value.replace(/[\\\n\r\t]/g, (c) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t'));
-}
-
-let stageSeq = 0;
+const COPY_SPECIAL = /[\\\n\r\t]/;
+const COPY_SPECIAL_ALL = /[\\\n\r\t]/g;
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 /**
- * Makes `rows` (one array of values per row, in `columns` order) available as a relation named `s`
- * and returns the FROM clause plus its bindings. On Postgres the rows are COPYed into a temporary
- * table that empties itself at commit; on PGlite they are passed as one text[] per column to unnest().
+ * One field in COPY text format: backslash escapes, \N for NULL
+ * (https://www.postgresql.org/docs/current/sql-copy.html, "Text Format"). Most values need no
+ * escaping, so the test comes before the (allocating) replace.
  */
-async function stage(
-  trx: Knex.Transaction,
-  kind: WarehouseKind,
-  columns: readonly StageColumn[],
-  rows: ReadonlyArray<ReadonlyArray<unknown>>,
-): Promise<{ from: string; bindings: Array<Array<string | null>> }> {
-  if (kind === 'postgres' && !process.env.MPM_UNNEST) {
+function copyField(value: unknown): string {
+  const text = encode(value);
+  if (text === null) return '\\N';
+  return COPY_SPECIAL.test(text) ? text.replace(COPY_SPECIAL_ALL, (c) => COPY_ESCAPES[c]!) : text;
+}
+
+const CHUNK_BYTES = 1 << 20;
+
+/**
+ * Serializes a batch as COPY text once (the direct and the staged path send the same data) and
+ * drops its rows. Lines are written into Buffers as they are built: the short-lived line strings
+ * die young, and nothing of the page stays on the JS heap for the garbage collector to copy.
+ */
+function encodeBatch(batch: Batch): Buffer[] {
+  if (batch.copyData) return batch.copyData;
+  const rows = batch.rows;
+  if (!rows) throw new Error('batch has neither rows nor COPY data');
+  const prefix = batch.constants.map(([, v]) => `${copyField(v)}\t`).join('');
+  const names = batch.columns.map((c) => c.name);
+  const chunks: Buffer[] = [];
+  let buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+  let used = 0;
+  for (const row of rows) {
+    let line = prefix + copyField(row[names[0]!]);
+    for (let i = 1; i < names.length; i++) line += `\t${copyField(row[names[i]!])}`;
+    line += '\n';
+    // A UTF-16 code unit is at most 3 UTF-8 bytes.
+    if (used + line.length * 3 > buffer.length) {
+      if (used > 0) chunks.push(buffer.subarray(0, used));
+      buffer = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, line.length * 3));
+      used = 0;
+    }
+    used += buffer.write(line, used);
+  }
+  if (used > 0) chunks.push(buffer.subarray(0, used));
+  batch.copyData = chunks;
+  batch.rows = undefined;
+  return chunks;
+}
+
+function allColumns(batch: Batch): StageColumn[] {
+  return [...batch.constants.map(([c]) => c), ...batch.columns];
+}
+
+const quote = (name: string) => `"${name}"`;
+
+/** COPY FROM STDIN on the transaction's own connection (COPY must run inside the same transaction). */
+async function copyInto(trx: Knex.Transaction, table: string, batch: Batch): Promise<void> {
+  const conn = (await trx.client.acquireConnection()) as pg.PoolClient;
+  const copy = conn.query(copyFrom(`COPY ${table} (${allColumns(batch).map((c) => quote(c.name)).join(', ')}) FROM STDIN`));
+  await pipeline(Readable.from(encodeBatch(batch)), copy);
+}
+
+/** SQLSTATE of a database error (pg and PGlite both set `code`). */
+function sqlState(err: unknown): string | undefined {
+  return err !== null && typeof err === 'object' && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
+}
+
+/**
+ * COPYs the batch straight into its target, inside a savepoint. Returns false, with nothing
+ * written, when a row of the page already exists there (unique violation on the key): the caller
+ * then merges through a staged table. Any other error (a constraint, a trigger) propagates and
+ * fails the page as the staged path would.
+ */
+async function tryDirectCopy(trx: Knex.Transaction, table: string, batch: Batch): Promise<boolean> {
+  await trx.raw('SAVEPOINT mpm_direct_copy');
+  try {
+    await copyInto(trx, table, batch);
+  } catch (err) {
+    if (sqlState(err) !== '23505') throw err;
+    await trx.raw('ROLLBACK TO SAVEPOINT mpm_direct_copy');
+    return false;
+  }
+  await trx.raw('RELEASE SAVEPOINT mpm_direct_copy');
+  return true;
+}
+
+/**
+ * Makes the batch available as a relation named `s` with text columns, and returns the FROM clause
+ * plus its bindings. On Postgres it is COPYed into a temporary table, created once per session and
+ * emptied at every commit (ON COMMIT DELETE ROWS); temporary tables are not WAL-logged and need no
+ * index here (the merge reads them once). On PGlite the columns are unnest()ed text[] parameters.
+ */
+async function stage(trx: Knex.Transaction, useCopy: boolean, batch: Batch): Promise<{ from: string; bindings: Knex.RawBinding[] }> {
+  const columns = allColumns(batch);
+  if (useCopy) {
     const table = `mpm_stage_${columns.length}_${createHash('md5').update(columns.map((c) => c.name).join(',')).digest('hex').slice(0, 12)}`;
-    const defs = columns.map((c) => `"${c.name}" text`).join(', ');
-    await trx.raw(`CREATE TEMP TABLE IF NOT EXISTS ${table} (${defs}) ON COMMIT DELETE ROWS`);
-    // The transaction's own connection: COPY must run inside the same transaction.
-    const conn = (await trx.client.acquireConnection()) as pg.PoolClient;
-    const copy = conn.query(copyFrom(`COPY ${table} (${columns.map((c) => `"${c.name}"`).join(', ')}) FROM STDIN`));
-    await pipeline(Readable.from(copyChunks(rows)), copy);
+    await trx.raw(`CREATE TEMP TABLE IF NOT EXISTS ${table} (${columns.map((c) => `${quote(c.name)} text`).join(', ')}) ON COMMIT DELETE ROWS`);
+    await copyInto(trx, table, batch);
     return { from: `${table} s`, bindings: [] };
   }
-  stageSeq++;
-  const arrays = columns.map((_, i) => rows.map((r) => encode(r[i])));
-  const placeholders = columns.map(() => '?::text[]').join(', ');
+  const rows = batch.rows;
+  if (!rows) throw new Error('an encoded batch can only be staged by COPY');
+  const arrays = batch.columns.map((c) => rows.map((r) => encode(r[c.name])));
+  const constants = batch.constants.map(([c]) => `?::text AS ${quote(c.name)}`);
   return {
-    from: `unnest(${placeholders}) AS s(${columns.map((c) => `"${c.name}"`).join(', ')})`,
-    bindings: arrays,
+    from: `(SELECT ${[...constants, 'u.*'].join(', ')} FROM unnest(${batch.columns.map(() => '?::text[]').join(', ')}) AS u(${batch.columns.map((c) => quote(c.name)).join(', ')})) s`,
+    bindings: [...batch.constants.map(([, v]) => (v === null ? null : String(v))), ...arrays] as Knex.RawBinding[],
   };
 }
 
-function* copyChunks(rows: ReadonlyArray<ReadonlyArray<unknown>>): Generator<string> {
-  let buffer = '';
-  for (const row of rows) {
-    buffer += row.map((v) => copyField(encode(v))).join('\t') + '\n';
-    if (buffer.length > 1 << 20) {
-      yield buffer;
-      buffer = '';
-    }
-  }
-  if (buffer) yield buffer;
-}
-
 function cast(column: StageColumn): string {
-  return column.sql === 'text' ? `s."${column.name}"` : `s."${column.name}"::${column.sql}`;
+  return column.sql === 'text' ? `s.${quote(column.name)}` : `s.${quote(column.name)}::${column.sql}`;
 }
 
-interface UpsertCounts {
+/**
+ * Per-run memory of the loader: per target table, whether its last page was all new rows. Only
+ * then is the next page tried by direct COPY, so a re-sync of existing rows does not keep paying
+ * for a failed attempt, and a run that moves on to new rows gets the fast path back.
+ */
+export interface LoadState {
+  allNew: Map<string, boolean>;
+}
+
+export const newLoadState = (): LoadState => ({ allNew: new Map() });
+
+interface WriteCounts {
   inserted: number;
   updated: number;
+  /** Rows written with the delete flag set, new or changed. */
   deleted: number;
 }
 
-async function upsertRaw(trx: Knex.Transaction, kind: WarehouseKind, table: string, connectionId: string, runId: number | null, rows: RawRow[]): Promise<UpsertCounts> {
-  if (rows.length === 0) return { inserted: 0, updated: 0, deleted: 0 };
-  const columns: StageColumn[] = [
-    { name: 'record_id', sql: 'text' },
-    { name: 'payload', sql: 'jsonb' },
-    { name: 'deleted', sql: 'boolean' },
-  ];
-  const source = await stage(trx, kind, columns, rows.map((r) => [r.key, r.payload, r.deleted]));
-  // Counted before the upsert: a RETURNING clause would have to materialize every row.
-  const before = (await trx.raw(
-    `SELECT count(r.record_id)::int AS existing,
-            count(*) FILTER (WHERE s.deleted::boolean AND (r.record_id IS NULL OR NOT r._deleted OR r.payload IS DISTINCT FROM s.payload::jsonb))::int AS deleted
-     FROM ${source.from} LEFT JOIN ${table} r ON r.connection_id = ? AND r.record_id = s.record_id`,
-    [...source.bindings, connectionId] as Knex.RawBinding[],
-  )).rows[0] as { existing: number; deleted: number };
-  const result = await trx.raw(
-    `INSERT INTO ${table} AS r (connection_id, record_id, payload, _deleted, _run_id, _synced_at)
-     SELECT ?, s.record_id, s.payload::jsonb, s.deleted::boolean, ?::bigint, now() FROM ${source.from}
-     ON CONFLICT (connection_id, record_id) DO UPDATE
-       SET payload = excluded.payload, _deleted = excluded._deleted, _run_id = excluded._run_id, _synced_at = excluded._synced_at
-       WHERE (r.payload, r._deleted) IS DISTINCT FROM (excluded.payload, excluded._deleted)`,
-    [connectionId, runId, ...source.bindings] as Knex.RawBinding[],
-  );
-  const changed = rowCount(result);
-  const inserted = rows.length - before.existing;
-  return { inserted, updated: changed - inserted, deleted: before.deleted };
+export interface WriteOptions {
+  kind: WarehouseKind;
+  /** Present during a run: enables the direct COPY path. */
+  state?: LoadState | undefined;
 }
 
-/** The affected-row count of a statement, on pg and PGlite alike. */
-function rowCount(result: unknown): number {
-  const r = result as { rowCount?: number | null; affectedRows?: number };
-  return Number(r.rowCount ?? r.affectedRows ?? 0);
+const useCopy = (kind: WarehouseKind) => kind === 'postgres' && !process.env.MPM_UNNEST;
+
+/**
+ * Writes a batch into `table` keyed by `key`: new rows inserted, rows whose `compared` columns
+ * differ updated, unchanged rows left alone (IS DISTINCT FROM, so no dead tuples and the audit
+ * columns keep the run that last changed the row).
+ */
+async function writeBatch(
+  trx: Knex.Transaction,
+  options: WriteOptions,
+  table: string,
+  key: readonly string[],
+  compared: readonly string[],
+  deletedColumn: string,
+  batch: Batch,
+): Promise<WriteCounts> {
+  const copy = useCopy(options.kind);
+  if (copy && options.state && options.state.allNew.get(table) !== false && (await tryDirectCopy(trx, table, batch))) {
+    return { inserted: batch.rowCount, updated: 0, deleted: batch.deletedCount };
+  }
+  const source = await stage(trx, copy, batch);
+  const columns = allColumns(batch);
+  const names = columns.map((c) => quote(c.name));
+  // xmax is 0 on a freshly inserted tuple and set (to our own transaction) on one ON CONFLICT
+  // updated, so RETURNING tells inserts from updates; unchanged rows are not returned at all.
+  const result = await trx.raw(
+    `WITH written AS (
+       INSERT INTO ${table} AS t (${names.join(', ')}, _synced_at)
+       SELECT ${columns.map(cast).join(', ')}, now() FROM ${source.from}
+       ON CONFLICT (${key.map(quote).join(', ')}) DO UPDATE
+         SET ${[...compared, '_run_id', '_synced_at'].map((c) => `${quote(c)} = excluded.${quote(c)}`).join(', ')}
+         WHERE (${compared.map((c) => `t.${quote(c)}`).join(', ')}) IS DISTINCT FROM (${compared.map((c) => `excluded.${quote(c)}`).join(', ')})
+       RETURNING t.xmax = 0 AS inserted, t.${quote(deletedColumn)} AS deleted)
+     SELECT count(*) FILTER (WHERE inserted)::int AS inserted, count(*) FILTER (WHERE NOT inserted)::int AS updated,
+            count(*) FILTER (WHERE deleted)::int AS deleted
+     FROM written`,
+    source.bindings,
+  );
+  const counts = (result as { rows: WriteCounts[] }).rows[0]!;
+  options.state?.allNew.set(table, counts.inserted === batch.rowCount);
+  return counts;
+}
+
+const RAW_COLUMNS: readonly StageColumn[] = [
+  { name: 'record_id', sql: 'text' },
+  { name: 'payload', sql: 'jsonb' },
+  { name: '_deleted', sql: 'boolean' },
+];
+
+function rawBatch(connectionId: string, runId: number | null, rows: readonly RawRow[]): Batch {
+  const constants = [
+    [{ name: 'connection_id', sql: 'text' }, connectionId],
+    [{ name: '_run_id', sql: 'bigint' }, runId],
+  ] as const;
+  return makeBatch(constants, RAW_COLUMNS, '_deleted', rows);
+}
+
+const coreColumnsCache = new Map<CoreTableName, readonly StageColumn[]>();
+
+function coreBatch(tableName: CoreTableName, meta: { connectionId: string; sourceSystem: string; runId: number | null }, rows: ReadonlyArray<Record<string, unknown>>): Batch {
+  let columns = coreColumnsCache.get(tableName);
+  if (!columns) coreColumnsCache.set(tableName, (columns = Object.entries(coreTables[tableName].columns).map(([name, c]) => ({ name, sql: c.sql }))));
+  const constants = [
+    [{ name: 'connection_id', sql: 'text' }, meta.connectionId],
+    [{ name: 'source_system', sql: 'text' }, meta.sourceSystem],
+    [{ name: '_run_id', sql: 'bigint' }, meta.runId],
+  ] as const;
+  return makeBatch(constants, columns, 'is_deleted', rows);
+}
+
+interface BatchMeta {
+  connectionId: string;
+  sourceSystem: string;
+  runId: number | null;
+}
+
+interface PageBatches {
+  meta: BatchMeta;
+  raw: Batch;
+  core: Array<[CoreTableName, Batch]>;
+}
+
+function pageBatches(prepared: PreparedPage, meta: BatchMeta): PageBatches {
+  const cached = prepared.batches;
+  if (cached) {
+    const same = cached.meta.connectionId === meta.connectionId && cached.meta.sourceSystem === meta.sourceSystem && cached.meta.runId === meta.runId;
+    if (!same) throw new Error('page was encoded for another connection or run');
+    return cached;
+  }
+  return {
+    meta,
+    raw: rawBatch(meta.connectionId, meta.runId, prepared.raw),
+    core: [...prepared.core].map(([table, rows]) => [table, coreBatch(table, meta, rows)]),
+  };
+}
+
+/**
+ * Serializes a prepared page into COPY data ahead of its transaction, so the sync runner does it
+ * while the previous page is being written. Returns the page with its rows replaced by that data
+ * (raw and core emptied, batches set), so only compact buffers wait for the write. Postgres only:
+ * elsewhere the page is returned as it is.
+ */
+export async function encodePage(kind: WarehouseKind, prepared: PreparedPage, meta: BatchMeta): Promise<PreparedPage> {
+  if (!useCopy(kind)) return prepared;
+  const batches = pageBatches(prepared, meta);
+  for (const batch of [batches.raw, ...batches.core.map(([, b]) => b)]) {
+    encodeBatch(batch);
+    await setImmediate(); // lets the write of the previous page go on (see preparePageSliced)
+  }
+  return { ...prepared, raw: [], core: new Map(), batches };
+}
+
+async function upsertRaw(trx: Knex.Transaction, options: WriteOptions, table: string, batch: Batch): Promise<WriteCounts> {
+  if (batch.rowCount === 0) return { inserted: 0, updated: 0, deleted: 0 };
+  return writeBatch(trx, options, table, ['connection_id', 'record_id'], ['payload', '_deleted'], '_deleted', batch);
+}
+
+async function writeCore(trx: Knex.Transaction, options: WriteOptions, tableName: CoreTableName, batch: Batch): Promise<WriteCounts> {
+  if (batch.rowCount === 0) return { inserted: 0, updated: 0, deleted: 0 };
+  const def = coreTables[tableName];
+  const keySet = new Set(def.key);
+  const compared = [...batch.columns.filter((c) => !keySet.has(c.name)).map((c) => c.name), 'source_system'];
+  return writeBatch(trx, options, def.name, def.key, compared, 'is_deleted', batch);
 }
 
 /** Upserts normalized rows into a core table; returns how many rows were inserted or changed. */
@@ -329,24 +557,8 @@ export async function upsertCore(
   meta: { connectionId: string; sourceSystem: string; runId: number | null },
   rows: ReadonlyArray<Record<string, unknown>>,
 ): Promise<{ changed: number }> {
-  if (rows.length === 0) return { changed: 0 };
-  const def = coreTables[tableName];
-  const columns: StageColumn[] = Object.entries(def.columns).map(([name, c]) => ({ name, sql: c.sql }));
-  const source = await stage(trx, kind, columns, rows.map((row) => columns.map((c) => row[c.name])));
-  const names = columns.map((c) => `"${c.name}"`);
-  const keySet = new Set(def.key);
-  const updatable = columns.filter((c) => !keySet.has(c.name)).map((c) => `"${c.name}"`);
-  const compared = [...updatable, 'source_system'];
-  // No RETURNING: materializing it would double the cost, and core counts are not reported.
-  const result = await trx.raw(
-    `INSERT INTO ${def.name} AS t (connection_id, source_system, _run_id, _synced_at, ${names.join(', ')})
-     SELECT ?, ?, ?::bigint, now(), ${columns.map(cast).join(', ')} FROM ${source.from}
-     ON CONFLICT (${def.key.map((k) => `"${k}"`).join(', ')}) DO UPDATE
-       SET ${[...compared, '_run_id', '_synced_at'].map((c) => `${c} = excluded.${c}`).join(', ')}
-       WHERE (${compared.map((c) => `t.${c}`).join(', ')}) IS DISTINCT FROM (${compared.map((c) => `excluded.${c}`).join(', ')})`,
-    [meta.connectionId, meta.sourceSystem, meta.runId, ...source.bindings] as Knex.RawBinding[],
-  );
-  return { changed: rowCount(result) };
+  const counts = await writeCore(trx, { kind }, tableName, coreBatch(tableName, meta, rows));
+  return { changed: counts.inserted + counts.updated };
 }
 
 export async function quarantineRecords(
@@ -397,6 +609,8 @@ export async function saveCheckpoint(trx: Knex.Transaction, connectionId: string
 
 export interface LoadPageInput {
   kind: WarehouseKind;
+  /** Kept across the pages of a run (see LoadState); absent outside a run. */
+  state?: LoadState | undefined;
   connectionId: string;
   connector: string;
   stream: AnyStream;
@@ -411,6 +625,11 @@ export interface LoadPageInput {
 
 /** Stores one prepared page atomically inside `trx`: data, quarantine, checkpoint and run counters. */
 export async function loadPage(trx: Knex.Transaction, input: LoadPageInput, prepared: PreparedPage): Promise<PageCounts> {
+  // The commit does not wait for its WAL flush: a server crash can lose the last pages' commits
+  // but never leaves a torn page, and the checkpoint is lost with its data, so the next run simply
+  // reloads them; the run's final (synchronous) sync_runs update flushes all earlier WAL with it.
+  // https://www.postgresql.org/docs/current/wal-async-commit.html: "data loss, not data corruption".
+  if (input.kind === 'postgres') await trx.raw('SET LOCAL synchronous_commit = off');
   const counts = await storePrepared(trx, input, prepared);
   await saveCheckpoint(trx, input.connectionId, input.stream.name, input.scope, input.checkpoint);
   if (input.runId !== null) {
@@ -432,20 +651,20 @@ export async function loadPage(trx: Knex.Transaction, input: LoadPageInput, prep
 /** Raw, core and quarantine writes of a prepared page (no checkpoint). Also used by quarantine retry. */
 export async function storePrepared(
   trx: Knex.Transaction,
-  input: Pick<LoadPageInput, 'kind' | 'connectionId' | 'connector' | 'stream' | 'runId' | 'hasOpenQuarantine'>,
+  input: Pick<LoadPageInput, 'kind' | 'state' | 'connectionId' | 'connector' | 'stream' | 'runId' | 'hasOpenQuarantine'>,
   prepared: PreparedPage,
 ): Promise<PageCounts> {
-  const raw = await upsertRaw(trx, input.kind, rawTableName(input.connector, input.stream.name), input.connectionId, input.runId, prepared.raw);
-  for (const [table, rows] of prepared.core) {
-    await upsertCore(trx, input.kind, table, { connectionId: input.connectionId, sourceSystem: input.connector, runId: input.runId }, rows);
-  }
+  const batches = pageBatches(prepared, { connectionId: input.connectionId, sourceSystem: input.connector, runId: input.runId });
+  const options: WriteOptions = { kind: input.kind, state: input.state };
+  const raw = await upsertRaw(trx, options, rawTableName(input.connector, input.stream.name), batches.raw);
+  for (const [table, batch] of batches.core) await writeCore(trx, options, table, batch);
   await quarantineRecords(trx, prepared.quarantine, { connectionId: input.connectionId, stream: input.stream.name, runId: input.runId });
   if (input.hasOpenQuarantine) await resolveQuarantine(trx, input.connectionId, input.stream.name, prepared.validKeys);
   return {
-    read: prepared.raw.length,
+    read: batches.raw.rowCount,
     inserted: raw.inserted,
     updated: raw.updated,
-    unchanged: prepared.raw.length - raw.inserted - raw.updated,
+    unchanged: batches.raw.rowCount - raw.inserted - raw.updated,
     quarantined: prepared.quarantine.length,
     deleted: raw.deleted,
   };

@@ -3,7 +3,7 @@ import type { DateWindow, StreamContext, SyncMode } from '../connectors/core/con
 import { ConfigError, MpmError, UsageLimitError } from '../connectors/core/errors/index.ts';
 import type { Warehouse } from '../warehouse/db.ts';
 import type { Connection } from './config/connections.ts';
-import { addCounts, emptyCounts, loadPage, preparePage, type AnyStream, type PageCounts } from './loader.ts';
+import { addCounts, emptyCounts, encodePage, loadPage, newLoadState, preparePageSliced, type AnyStream, type PageCounts } from './loader.ts';
 import { scrub } from './secrets.ts';
 
 export type RunStatus = 'success' | 'partial' | 'failed' | 'cancelled';
@@ -110,20 +110,24 @@ export async function runSync(options: SyncOptions): Promise<SyncResult> {
     );
     runLog.info({ mode, scope, checkpoint }, 'sync started');
 
-    // Pipelined: while page N is written in its transaction, page N+1 is fetched and validated.
-    // Writes stay strictly ordered (N commits before N+1 starts), so checkpoints stay true.
+    // Pipelined: while page N is written in its transaction, page N+1 is fetched, validated and
+    // serialized for COPY. Writes stay strictly ordered (N commits before N+1 starts), so
+    // checkpoints stay true.
     const iterator = stream.read(ctx, checkpoint)[Symbol.asyncIterator]();
     const normalizeContext = { connectionId: connection.id, config: connection.config };
+    const batchMeta = { connectionId: connection.id, sourceSystem: connection.connector.name, runId };
+    const state = newLoadState();
     let pending: Promise<void> | undefined;
     let openQuarantine = hasOpenQuarantine;
     try {
       for (;;) {
         const next = await iterator.next();
         if (next.done) break;
-        const prepared = preparePage(stream, next.value.records, normalizeContext);
+        const prepared = await encodePage(warehouse.kind, await preparePageSliced(stream, next.value.records, normalizeContext), batchMeta);
         if (pending) await pending;
         const input = {
           kind: warehouse.kind,
+          state,
           connectionId: connection.id,
           connector: connection.connector.name,
           stream,
