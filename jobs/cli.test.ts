@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -99,5 +100,41 @@ describe('job commands', () => {
     expect(retry.stdout).toContain('0 job(s) retried');
     const both = await mpm(['jobs', 'retry', 'x', '--all-failed'], env);
     expect(both.code).toBe(2);
+  }, 240_000);
+
+  it('mpm worker serves /metrics and stops cleanly on SIGTERM; mpm ui refuses a public bind without credentials', async () => {
+    const env = { PATH: process.env.PATH ?? '', HOME: dir, LOG_LEVEL: 'warn', DATABASE_URL: warehouse.url ?? '', REDIS_URL, MPM_QUEUE_PREFIX: prefix };
+    const child = spawn(tsx, [path.join(root, 'bin/mpm.ts'), 'worker', '--metrics-port', '0', '--no-schedules'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const port = await new Promise<string>((resolve, reject) => {
+      const timer = setInterval(() => {
+        const m = /metrics on :(\d+)\/metrics/.exec(out);
+        if (m?.[1]) {
+          clearInterval(timer);
+          resolve(m[1]);
+        }
+      }, 100);
+      void exit.then((code) => {
+        clearInterval(timer);
+        reject(new Error(`worker exited ${code}: ${out}`));
+      });
+    });
+    const body = await new Promise<string>((resolve, reject) => {
+      http.get(`http://127.0.0.1:${port}/metrics`, (res) => {
+        let data = '';
+        res.on('data', (c: Buffer) => (data += c.toString()));
+        res.on('end', () => resolve(data));
+      }).on('error', reject);
+    });
+    expect(body).toContain('# TYPE mpm_sync_runs_total counter');
+    child.kill('SIGTERM');
+    expect(await exit).toBe(0);
+    expect(out).toContain('worker stopped');
+
+    const ui = await mpm(['ui', '--host', '0.0.0.0'], { REDIS_URL, MPM_QUEUE_PREFIX: prefix });
+    expect(ui.code).toBe(2);
+    expect(ui.stderr).toMatch(/refusing to listen on 0\.0\.0\.0 without credentials/);
   }, 240_000);
 });
