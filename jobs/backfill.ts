@@ -325,8 +325,11 @@ async function continueInline(options: InlineBackfillOptions, id: string, chunks
     options.onProgress?.();
   }
   if (options.signal?.aborted) {
-    await knex('meta.backfills').where({ id }).update({ error: 'interrupted; run `mpm backfill` again to continue (finished chunks are skipped)' });
-    return { status: 'running', transform: 'not run' };
+    // Nothing runs it any more: say so, rather than leave it 'running'. Its stored pages stay,
+    // under each chunk window's checkpoint, for the next run of the same backfill to resume.
+    await knex('meta.backfill_chunks').where({ backfill_id: id }).whereIn('status', ['pending', 'running']).update({ status: 'cancelled', updated_at: knex.fn.now() });
+    await knex('meta.backfills').where({ id }).update({ status: 'cancelled', finished_at: knex.fn.now(), error: 'interrupted; run the same `mpm backfill` again to continue (finished chunks are skipped, the interrupted one resumes from its last stored page)' });
+    return { status: 'cancelled', transform: 'not run' };
   }
   const status = await refreshBackfillStatus(knex, id);
   let transform = 'not run';

@@ -156,6 +156,40 @@ describe('backfill planning and settings', () => {
   });
 });
 
+describe('inline backfills', () => {
+  it('an interrupted inline backfill says so; running it again resumes: nothing stored is fetched again, no duplicates', async () => {
+    const w = await newWarehouse();
+    const connection = googleAdsConnection(baseSandbox);
+    const input = { warehouse: w, log: silentLog, connection, streams: [streamOf(connection, 'campaign_daily')], window: WINDOW, chunkDays: 3, force: false };
+    const controller = new AbortController();
+    let calls = 0;
+    const before = searchRequests(baseSandbox);
+    // onProgress runs after each chunk is prepared, each stored page and each finished chunk:
+    // call 10 is the first stored page of the second chunk. Stop there, as on Ctrl-C.
+    const interrupted = await runBackfillInline({
+      ...input,
+      signal: controller.signal,
+      onProgress: () => {
+        if (++calls === 10) controller.abort();
+      },
+    });
+    expect(interrupted.status).toBe('cancelled');
+    const { backfill, chunks } = await getBackfill(w.knex, interrupted.id);
+    expect(backfill.error).toMatch(/interrupted; run the same `mpm backfill` again/);
+    expect(chunks.map((c) => c.status)).toEqual(['done', 'cancelled', 'cancelled', 'cancelled']);
+    const afterFirst = searchRequests(baseSandbox);
+
+    const resumed = await runBackfillInline(input);
+    expect(resumed.status).toBe('done');
+    expect((await getBackfill(w.knex, resumed.id)).chunks.map((c) => c.status)).toEqual(['skipped', 'done', 'done', 'done']);
+    expect(await hashes(w, await rawAndCoreTables(w))).toEqual(clean);
+    const total = searchRequests(baseSandbox) - before;
+    // At most the request in flight when it stopped is sent again.
+    expect(total).toBeLessThanOrEqual(cleanSearchRequests + 1);
+    expect(searchRequests(baseSandbox) - afterFirst).toBeLessThan(cleanSearchRequests - 6);
+  }, 60_000);
+});
+
 describe('schedules', () => {
   it('plans defaults per connector and honours overrides, "off" and cron with a time zone', () => {
     const ga = googleAdsConnection(baseSandbox);
