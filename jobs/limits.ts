@@ -24,12 +24,14 @@ export const VENDOR_LIMITS: Record<string, VendorLimit> = {
   // "API usage guidelines and limits" (developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines):
   // private apps 100 requests per 10 s (Free/Starter), 190 (Professional/Enterprise), per portal.
   hubspot: { concurrency: 2, limiter: { max: 100, durationMs: 10_000 }, basis: 'HubSpot: 100 requests / 10 s per portal (Free/Starter)' },
-  // Google Ads API "Access levels and permissible use" (developers.google.com/google-ads/api/docs/api-policy/access-levels):
-  // Basic access allows 15,000 operations per day per developer token.
+  // Google Ads API rate sheet (developers.google.com/google-ads/api/docs/rate-sheet): Basic access
+  // executes up to 15,000 operations per day per developer token; one searchStream query is one.
   google_ads: { concurrency: 2, limiter: { max: 15_000, durationMs: 86_400_000 }, basis: 'Google Ads: 15,000 operations / day (Basic access)' },
   // Marketing API rate limiting (developers.facebook.com/docs/marketing-api/overview/rate-limiting):
-  // Business Use Case limits per ad account; the development tier scores at most 60 per 300 s.
-  meta_ads: { concurrency: 2, limiter: { max: 60, durationMs: 300_000 }, basis: 'Meta Marketing API: BUC score 60 / 300 s (development tier)' },
+  // Business Use Case limits per ad account, by a formula of the app's access tier (Limited or Full)
+  // that Meta does not publish as one number. 60 starts per 5 minutes is our conservative choice
+  // for the Limited tier, not a vendor figure; Meta's own throttling answers with code 17/613/80004.
+  meta_ads: { concurrency: 2, limiter: { max: 60, durationMs: 300_000 }, basis: 'Meta Marketing API: BUC limits by formula; conservative 60 starts / 5 min (our choice)' },
   // "Data API limits and quotas" (developers.google.com/analytics/devguides/reporting/data/v1/quotas):
   // standard property: 10 concurrent core requests, 40,000 core tokens per hour (a request costs >= 1).
   ga4: { concurrency: 3, limiter: { max: 40_000, durationMs: 3_600_000 }, basis: 'GA4 Data API: 10 concurrent core requests, 40,000 tokens / hour per property' },
