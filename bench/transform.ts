@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { generateWorld, type World } from '../sandbox/world/index.ts';
 import { runTransform, type TransformResult } from '../pipeline/transform/index.ts';
 import { parseTransformConfig } from '../pipeline/transform/config.ts';
-import { ruleCreditsSelect } from '../pipeline/transform/models.ts';
+import { ruleCreditsWideSelect } from '../pipeline/transform/models.ts';
 import type { Warehouse } from '../warehouse/db.ts';
 
 /**
@@ -16,9 +16,12 @@ import type { Warehouse } from '../warehouse/db.ts';
  * - incremental after a 1 % change: 1 % of people get a new touch and a moved touch, 1 % of
  *   opportunities change amount or stage, 1 % of spend rows are restated; then
  *   `runTransform()` (incremental), as a share of the full run;
- * - rule models: our rule-model step (first/last/linear/U-shaped and the five others, as the
- *   transform runs them) against a plain SQL reference of first/last/linear/U-shaped written
- *   straight as window functions over the same touch table, as in the dbt attribution playbook.
+ * - rule models: our rule-model step (one row per touch, a credit column per model, as the
+ *   transform computes them before unpivoting into the mart), for the same four models and for all
+ *   nine, against a plain SQL reference of first/last/linear/U-shaped written straight as window
+ *   functions over the same touch table (staging.int_opportunity_touches), as in the dbt
+ *   attribution playbook. Ours reads the positions and key moments that table already holds (the
+ *   path model every attribution model shares); the reference numbers the touches itself.
  * Loading the world into core (COPY) is not timed.
  */
 
@@ -153,7 +156,7 @@ export async function applyOnePercentChange(warehouse: Warehouse): Promise<Recor
 }
 
 /** Plain SQL rule models (dbt attribution playbook style): four window-function columns over the touch table. */
-const REFERENCE_RULES_SQL = `
+export const REFERENCE_RULES_SQL = `
   CREATE TEMP TABLE bench_reference AS
   SELECT connection_id, opportunity_id, touchpoint_id,
          CASE WHEN pos = 1 THEN 1.0 ELSE 0.0 END AS first_touch,
@@ -181,6 +184,7 @@ export interface TransformBenchResult {
   change: Record<string, number>;
   incremental: TransformResult & { ms: number };
   ruleStepMs: number;
+  ruleStepSameModelsMs: number;
   referenceMs: number;
 }
 
@@ -198,10 +202,12 @@ export async function benchTransform(warehouse: Warehouse, scale: 'large' | 'dem
   // Rule models, ours vs the reference, on the same staging.int_opportunity_touches, each materialized once.
   const config = parseTransformConfig(undefined);
   await warehouse.knex.raw('CHECKPOINT');
-  const ours = await timed(() => warehouse.knex.transaction(async (trx) => {
+  const rules = (only?: readonly string[]) => timed(() => warehouse.knex.transaction(async (trx) => {
     await trx.raw(`SET LOCAL work_mem = '128MB'`);
-    await trx.raw(`CREATE TEMP TABLE bench_rules ON COMMIT DROP AS ${ruleCreditsSelect(config, null)}`);
+    await trx.raw(`CREATE TEMP TABLE bench_rules ON COMMIT DROP AS ${ruleCreditsWideSelect(config, null, only)}`);
   }));
+  const ours = await rules();
+  const oursSame = await rules(['first_touch', 'last_touch', 'linear', 'u_shaped']);
   const reference = await timed(() => warehouse.knex.transaction(async (trx) => {
     await trx.raw(`SET LOCAL work_mem = '128MB'`);
     await trx.raw(`${REFERENCE_RULES_SQL.replace('CREATE TEMP TABLE bench_reference AS', 'CREATE TEMP TABLE bench_reference ON COMMIT DROP AS')}`);
@@ -209,7 +215,7 @@ export async function benchTransform(warehouse: Warehouse, scale: 'large' | 'dem
   return {
     core: load.value, loadMs: load.ms,
     full: { ...full.value, ms: full.ms }, change, incremental: { ...incremental.value, ms: incremental.ms },
-    ruleStepMs: ours.ms, referenceMs: reference.ms,
+    ruleStepMs: ours.ms, ruleStepSameModelsMs: oursSame.ms, referenceMs: reference.ms,
   };
 }
 
@@ -223,6 +229,7 @@ export function reportTransformBench(r: TransformBenchResult): void {
   console.log(`  incremental after the change:        ${s(r.incremental.ms)}   = ${((r.incremental.ms / r.full.ms) * 100).toFixed(1)} % of full (target <= 5 %)`);
   console.log(`      recomputed: ${Object.entries(r.incremental.scope ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   for (const step of [...r.incremental.steps].sort((a, b) => b.ms - a.ms).slice(0, 6)) console.log(`      ${step.name.padEnd(58)} ${s(step.ms)}`);
-  console.log(`  rule models, ours (9 models):        ${s(r.ruleStepMs)}`);
-  console.log(`  plain SQL reference (4 models):      ${s(r.referenceMs)}   ratio ours / reference ${(r.ruleStepMs / r.referenceMs).toFixed(2)}x (target <= 1.00x)`);
+  console.log(`  plain SQL reference (first/last/linear/U-shaped): ${s(r.referenceMs)}`);
+  console.log(`  rule-model step, the same 4 models:               ${s(r.ruleStepSameModelsMs)}   ratio ours / reference ${(r.ruleStepSameModelsMs / r.referenceMs).toFixed(2)}x (target <= 1.00x)`);
+  console.log(`  rule-model step, all 9 rule models:               ${s(r.ruleStepMs)}   ratio ${(r.ruleStepMs / r.referenceMs).toFixed(2)}x`);
 }

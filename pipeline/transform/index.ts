@@ -132,7 +132,13 @@ async function storeWeights(trx: Knex.Transaction, weights: Weight[], previous: 
   }
   await trx.raw('DROP TABLE IF EXISTS staging.int_channel_weights');
   await trx.raw('CREATE TABLE staging.int_channel_weights (model text NOT NULL, path_key text, channel text NOT NULL, weight float8 NOT NULL)');
-  for (let i = 0; i < weights.length; i += 1000) await trx('staging.int_channel_weights').insert(weights.slice(i, i + 1000));
+  // One statement over arrays: fractribution has a row per path and channel (tens of thousands).
+  // (JSON numbers round-trip float8 exactly: shortest representation in, correctly rounded out.)
+  await trx.raw(
+    `INSERT INTO staging.int_channel_weights (model, path_key, channel, weight)
+     SELECT model, path_key, channel, weight FROM jsonb_to_recordset(?::jsonb) AS w(model text, path_key text, channel text, weight float8)`,
+    [JSON.stringify(weights)],
+  );
   await trx.raw('CREATE INDEX ON staging.int_channel_weights (model, channel, path_key)');
   await trx.raw('ANALYZE staging.int_channel_weights');
   return { globalChanged, changedPaths };
@@ -165,7 +171,7 @@ function modelCreditsSelect(scope: string | null, modelNames: readonly string[] 
                                                ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS total FROM weighted
     )
     SELECT connection_id, opportunity_id, touchpoint_id, model,
-           (CASE WHEN total > 0 THEN (w / channel_touches) / total WHEN pos = n THEN 1 ELSE 0 END)::numeric AS credit
+           CASE WHEN total > 0 THEN (w / channel_touches) / total WHEN pos = n THEN 1 ELSE 0 END::float8 AS credit
     FROM totals)`;
 }
 
@@ -368,8 +374,7 @@ async function incremental(trx: Knex.Transaction, config: TransformConfig, chang
   const localModels = DATA_DRIVEN_MODELS.filter((m) => !spread.globalChanged.has(m));
   await step('scope: attribution', async () => {
     await trx.raw(`CREATE TEMP TABLE inc_changed_paths (path_key text) ON COMMIT DROP`);
-    const paths = [...spread.changedPaths];
-    for (let i = 0; i < paths.length; i += 1000) await trx('inc_changed_paths').insert(paths.slice(i, i + 1000).map((p) => ({ path_key: p })));
+    await trx.raw(`INSERT INTO inc_changed_paths SELECT unnest(?::text[])`, [[...spread.changedPaths]]);
     // (opportunity, model) slices of marts.fct_attribution to recompute.
     await trx.raw(`CREATE TEMP TABLE inc_attr ON COMMIT DROP AS
       SELECT o.connection_id, o.opportunity_id, m.model FROM inc_opps o CROSS JOIN ${valuesOf([...RULE_MODELS, ...localModels])} AS m(model)

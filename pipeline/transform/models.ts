@@ -19,6 +19,8 @@ export interface SqlModel {
   select(config: TransformConfig, scope: string | null): string;
   /** Indexes the incremental run and the next models look rows up by. */
   indexes: readonly string[];
+  /** Statements run before the SELECT (temporary lookup tables it reads), for the same scope. */
+  prepare?(config: TransformConfig, scope: string | null): string[];
 }
 
 export const lit = (text: string) => `'${text.replace(/'/g, "''")}'`;
@@ -39,6 +41,11 @@ export function fx(amount: string, currency: string, day: string, reporting: str
 }
 
 const OPP = ['connection_id', 'opportunity_id'] as const;
+
+/** A touch's source, medium, campaign and channel hint: its own UTMs, else its CRM campaign's. */
+const TOUCH_DIMENSIONS = `coalesce(t.utm_source, c.utm_source) AS source, coalesce(t.utm_medium, c.utm_medium) AS medium,
+  coalesce(t.utm_campaign, c.utm_campaign, c.name) AS campaign,
+  coalesce(nullif(t.touch_type, 'campaign_member'), c.channel_hint, c.campaign_type) AS hint`;
 
 export const models: SqlModel[] = [
   {
@@ -62,19 +69,30 @@ export const models: SqlModel[] = [
     name: 'staging.int_touchpoints',
     grain: 'one row per touchpoint of a known person. Key: (connection_id, touchpoint_id). Carries the channel from the channel grouping rules.',
     scope: ['connection_id', 'touchpoint_id'],
+    // The channel rules run once per distinct (source, medium, campaign, hint) in a small lookup
+    // table, not once per touch: a million touches share a few hundred combinations.
+    prepare: (_config, scope) => [
+      'DROP TABLE IF EXISTS pg_temp.touch_channels',
+      `CREATE TEMP TABLE touch_channels AS
+       SELECT source, medium, campaign, hint, staging.channel_of(source, medium, campaign, hint) AS channel FROM (
+         SELECT DISTINCT ${TOUCH_DIMENSIONS}
+         FROM core.fct_touchpoint t LEFT JOIN core.dim_campaign c ON c.connection_id = t.connection_id AND c.campaign_id = t.campaign_id
+         WHERE NOT t.is_deleted AND ${inScope(scope, ['connection_id', 'touchpoint_id'], 't')}
+       ) d`,
+      'ANALYZE pg_temp.touch_channels',
+    ],
     select: (_config, scope) => `
-      SELECT t.connection_id, t.touchpoint_id, ip.person_key, t.occurred_at, t.touch_type,
-             coalesce(t.utm_source, c.utm_source) AS source,
-             coalesce(t.utm_medium, c.utm_medium) AS medium,
-             coalesce(t.utm_campaign, c.utm_campaign, c.name) AS campaign,
-             t.ad_campaign_id,
-             staging.channel_of(coalesce(t.utm_source, c.utm_source), coalesce(t.utm_medium, c.utm_medium),
-                                coalesce(t.utm_campaign, c.utm_campaign, c.name),
-                                coalesce(nullif(t.touch_type, 'campaign_member'), c.channel_hint, c.campaign_type)) AS channel
-      FROM core.fct_touchpoint t
-      JOIN staging.int_people ip ON ip.connection_id = t.connection_id AND ip.person_id = t.person_id
-      LEFT JOIN core.dim_campaign c ON c.connection_id = t.connection_id AND c.campaign_id = t.campaign_id
-      WHERE NOT t.is_deleted AND ${inScope(scope, ['connection_id', 'touchpoint_id'], 't')}`,
+      SELECT b.connection_id, b.touchpoint_id, b.person_key, b.occurred_at, b.touch_type, b.source, b.medium, b.campaign, b.ad_campaign_id, tc.channel
+      FROM (
+        SELECT t.connection_id, t.touchpoint_id, ip.person_key, t.occurred_at, t.touch_type, t.ad_campaign_id, ${TOUCH_DIMENSIONS}
+        FROM core.fct_touchpoint t
+        JOIN staging.int_people ip ON ip.connection_id = t.connection_id AND ip.person_id = t.person_id
+        LEFT JOIN core.dim_campaign c ON c.connection_id = t.connection_id AND c.campaign_id = t.campaign_id
+        WHERE NOT t.is_deleted AND ${inScope(scope, ['connection_id', 'touchpoint_id'], 't')}
+        OFFSET 0 -- a fence: the lookup's (misestimated) join must not reorder the people join into a nested loop
+      ) b
+      -- NULLs match through a sentinel no UTM value holds.
+      JOIN pg_temp.touch_channels tc ON ${['source', 'medium', 'campaign', 'hint'].map((col) => `coalesce(tc.${col}, chr(30)) = coalesce(b.${col}, chr(30))`).join(' AND ')}`,
     indexes: [
       'CREATE INDEX ON staging.int_touchpoints (person_key, occurred_at)',
       'CREATE UNIQUE INDEX ON staging.int_touchpoints (connection_id, touchpoint_id)',
@@ -129,38 +147,39 @@ export const models: SqlModel[] = [
   },
   {
     name: 'staging.int_opportunity_touches',
-    grain: 'one row per opportunity x touchpoint in its path: touches of its people within lookbackDays before the opportunity was created, up to the conversion event. Key: (connection_id, opportunity_id, touchpoint_id). Key-moment flags mark one touch each.',
+    grain: 'one row per opportunity x touchpoint in its path: touches of its people within lookbackDays before the opportunity was created, up to the conversion event. Key: (connection_id, opportunity_id, touchpoint_id). Key-moment flags mark one touch each; last_at is the time of the last touch of the path.',
     scope: OPP,
     select: (config, scope) => `
-      WITH path AS (
-        SELECT o.connection_id, o.opportunity_id, t.touchpoint_id, t.person_key, t.occurred_at, t.channel, t.campaign, t.ad_campaign_id,
-               o.created_at, o.conversion_at, o.lead_at, o.won_at, o.is_won,
-               row_number() OVER w AS pos,
-               count(*) OVER (PARTITION BY o.connection_id, o.opportunity_id) AS n
-        FROM staging.int_opportunities o
-        JOIN staging.int_opportunity_people op ON op.connection_id = o.connection_id AND op.opportunity_id = o.opportunity_id
-        JOIN staging.int_touchpoints t ON t.person_key = op.person_key
-        WHERE t.occurred_at >= o.created_at - make_interval(days => ${config.lookbackDays})
-          AND t.occurred_at <= o.conversion_at
-          AND ${inScope(scope, OPP, 'o')}
-        WINDOW w AS (PARTITION BY o.connection_id, o.opportunity_id ORDER BY t.occurred_at, t.touchpoint_id COLLATE "C")
-      ),
-      moments AS (
-        SELECT connection_id, opportunity_id,
-               max(pos) FILTER (WHERE lead_at IS NOT NULL AND occurred_at <= lead_at) AS lead_pos,
-               max(pos) FILTER (WHERE occurred_at <= created_at) AS opp_pos,
-               ${config.conversionEvent === 'closed_won' ? 'max(pos) FILTER (WHERE is_won AND occurred_at <= won_at)' : 'NULL::bigint'} AS won_pos
-        FROM path GROUP BY connection_id, opportunity_id
-      )
-      SELECT p.connection_id, p.opportunity_id, p.touchpoint_id, p.person_key, p.occurred_at, p.channel, p.campaign, p.ad_campaign_id,
-             p.conversion_at, p.pos::int AS pos, p.n::int AS n,
-             p.pos = 1 AS is_first,
-             coalesce(p.pos = m.lead_pos, false) AS is_lead,
-             coalesce(p.pos = m.opp_pos, false) AS is_opp,
-             p.pos IS NOT DISTINCT FROM m.won_pos AS is_won_touch,
-             coalesce(m.lead_pos, 0)::int AS lead_pos
-      FROM path p JOIN moments m USING (connection_id, opportunity_id)`,
-    indexes: ['CREATE INDEX ON staging.int_opportunity_touches (connection_id, opportunity_id)'],
+      SELECT connection_id, opportunity_id, touchpoint_id, person_key, occurred_at, channel, campaign, ad_campaign_id,
+             conversion_at, pos::int AS pos, n::int AS n,
+             pos = 1 AS is_first,
+             coalesce(pos = lead_pos, false) AS is_lead,
+             coalesce(pos = opp_pos, false) AS is_opp,
+             pos IS NOT DISTINCT FROM won_pos AS is_won_touch,
+             coalesce(lead_pos, 0)::int AS lead_pos, last_at
+      FROM (
+        -- Key moments as window aggregates over the same partition: one sort, no self-join.
+        SELECT *,
+               max(pos) FILTER (WHERE lead_at IS NOT NULL AND occurred_at <= lead_at) OVER whole AS lead_pos,
+               max(pos) FILTER (WHERE occurred_at <= created_at) OVER whole AS opp_pos,
+               ${config.conversionEvent === 'closed_won' ? 'max(pos) FILTER (WHERE is_won AND occurred_at <= won_at) OVER whole' : 'NULL::bigint'} AS won_pos,
+               max(occurred_at) OVER whole AS last_at
+        FROM (
+          SELECT o.connection_id, o.opportunity_id, t.touchpoint_id, t.person_key, t.occurred_at, t.channel, t.campaign, t.ad_campaign_id,
+                 o.created_at, o.conversion_at, o.lead_at, o.won_at, o.is_won,
+                 row_number() OVER w AS pos,
+                 count(*) OVER (PARTITION BY o.connection_id, o.opportunity_id) AS n
+          FROM staging.int_opportunities o
+          JOIN staging.int_opportunity_people op ON op.connection_id = o.connection_id AND op.opportunity_id = o.opportunity_id
+          JOIN staging.int_touchpoints t ON t.person_key = op.person_key
+          WHERE t.occurred_at >= o.created_at - make_interval(days => ${config.lookbackDays})
+            AND t.occurred_at <= o.conversion_at
+            AND ${inScope(scope, OPP, 'o')}
+          WINDOW w AS (PARTITION BY o.connection_id, o.opportunity_id ORDER BY t.occurred_at, t.touchpoint_id COLLATE "C")
+        ) path
+        WINDOW whole AS (PARTITION BY connection_id, opportunity_id)
+      ) p`,
+    indexes: ['CREATE INDEX ON staging.int_opportunity_touches (connection_id, opportunity_id, pos)'],
   },
   {
     name: 'staging.int_opportunity_paths',
@@ -235,26 +254,27 @@ export const models: SqlModel[] = [
 
 /** Statements that build a model's table from scratch. */
 export function buildModelSql(model: SqlModel, config: TransformConfig): string[] {
-  return [`DROP TABLE IF EXISTS ${model.name}`, `CREATE TABLE ${model.name} AS ${model.select(config, null)}`, ...model.indexes, `ANALYZE ${model.name}`];
+  return [...(model.prepare?.(config, null) ?? []), `DROP TABLE IF EXISTS ${model.name}`, `CREATE TABLE ${model.name} AS ${model.select(config, null)}`, ...model.indexes, `ANALYZE ${model.name}`];
 }
 
 /** Statements that recompute the rows of a model for the keys in `scope` (a relation with the model's scope columns). */
 export function refreshModelSql(model: SqlModel, config: TransformConfig, scope: string): string[] {
   const on = model.scope.map((c) => `m.${c} = s.${c}`).join(' AND ');
   return [
+    ...(model.prepare?.(config, scope) ?? []),
     `DELETE FROM ${model.name} m USING ${scope} s WHERE ${on}`,
     `INSERT INTO ${model.name} ${model.select(config, scope)}`,
   ];
 }
 
 /**
- * Credits of the rule models: one row per opportunity x touchpoint x rule model (key: connection_id,
- * opportunity_id, touchpoint_id, model), for the opportunities in `scope` (null: all). Implements
- * pipeline/attribution/README.md exactly (the TypeScript rules are its test oracle). One pass: every
- * model is a column computed by window functions over the same partition (one sort), then
- * unpivoted; sums run in touch order so floating-point results do not depend on row order.
+ * Credits of the rule models, wide: one row per opportunity x touchpoint (key: connection_id,
+ * opportunity_id, touchpoint_id), one float8 column per rule model, for the opportunities in
+ * `scope` (null: all). Implements pipeline/attribution/README.md exactly (the TypeScript rules are
+ * its test oracle).
  */
-export function ruleCreditsSelect(config: TransformConfig, scope: string | null, only?: readonly string[]): string {
+export function ruleCreditsWideSelect(config: TransformConfig, scope: string | null, only?: readonly string[]): string {
+  const want = (model: string) => !only || only.includes(model);
   const cw = config.customWeights;
   const direct = config.directChannels.map(lit).join(', ');
   type W = { f: number; l: number; o: number; won: number; rest: number };
@@ -266,42 +286,57 @@ export function ruleCreditsSelect(config: TransformConfig, scope: string | null,
     { model: 'w_shaped', w: { f: 0.3, l: 0.3, o: 0.3, won: 0, rest: 0.1 }, rest: '' },
     { model: 'full_path', w: { f: 0.225, l: 0.225, o: 0.225, won: 0.225, rest: 0.1 }, rest: '' },
     { model: 'custom', w: { f: cw.first, l: cw.lead, o: cw.opportunity, won: cw.won, rest: cw.rest }, rest: '' },
-  ].map((p) => ({ ...p, rest: p.rest || notKey(p.w) }));
-  const raw = (p: (typeof position)[number], i: number) => `(CASE WHEN ${p.w.f} > 0 AND is_first THEN ${p.w.f} ELSE 0 END
-      + CASE WHEN ${p.w.l} > 0 AND is_lead THEN ${p.w.l} ELSE 0 END
-      + CASE WHEN ${p.w.o} > 0 AND is_opp THEN ${p.w.o} ELSE 0 END
-      + CASE WHEN ${p.w.won} > 0 AND is_won_touch THEN ${p.w.won} ELSE 0 END
-      + CASE WHEN in_rest_${i} THEN ${p.w.rest}::numeric / rest_n_${i} ELSE 0 END) AS raw_${i}`;
+  ].map((p) => ({ ...p, rest: p.rest || notKey(p.w) })).filter((p) => want(p.model));
+  const w = (x: number) => `${x}::float8`;
+  // A touch's raw weight: the key-moment weights it carries (coinciding moments add up) plus its
+  // share of the rest. The opportunity's total is known without summing: every key moment marks
+  // one touch, and the rest shares add up to the rest weight when there is a rest.
+  const raw = (p: (typeof position)[number], i: number) => `(CASE WHEN ${p.w.f} > 0 AND is_first THEN ${w(p.w.f)} ELSE 0 END
+      + CASE WHEN ${p.w.l} > 0 AND is_lead THEN ${w(p.w.l)} ELSE 0 END
+      + CASE WHEN ${p.w.o} > 0 AND is_opp THEN ${w(p.w.o)} ELSE 0 END
+      + CASE WHEN ${p.w.won} > 0 AND is_won_touch THEN ${w(p.w.won)} ELSE 0 END
+      + CASE WHEN in_rest_${i} THEN ${w(p.w.rest)} / rest_n_${i} ELSE 0 END)`;
+  const total = (p: (typeof position)[number], i: number) => `(${w(p.w.f)}
+      + CASE WHEN ${p.w.l} > 0 AND has_lead THEN ${w(p.w.l)} ELSE 0 END
+      + CASE WHEN ${p.w.o} > 0 AND has_opp THEN ${w(p.w.o)} ELSE 0 END
+      + CASE WHEN ${p.w.won} > 0 AND has_won THEN ${w(p.w.won)} ELSE 0 END
+      + CASE WHEN rest_n_${i} > 0 THEN ${w(p.w.rest)} ELSE 0 END)`;
   const halfLifeSeconds = config.timeDecayHalfLifeDays * 86_400;
   const credits: Array<[string, string]> = [
-    ['first_touch', 'CASE WHEN is_first THEN 1 ELSE 0 END::numeric'],
-    ['last_touch', 'CASE WHEN pos = n THEN 1 ELSE 0 END::numeric'],
-    ['last_non_direct', 'CASE WHEN pos = coalesce(last_non_direct_pos, n) THEN 1 ELSE 0 END::numeric'],
-    ['linear', '1::numeric / n'],
-    ['time_decay', '(decay / decay_total)::numeric'],
-    ...position.map((p, i): [string, string] => [p.model, `raw_${i} / nullif(raw_total_${i}, 0)`]),
+    ['first_touch', 'CASE WHEN is_first THEN 1 ELSE 0 END::float8'],
+    ['last_touch', 'CASE WHEN pos = n THEN 1 ELSE 0 END::float8'],
+    ['last_non_direct', 'CASE WHEN pos = coalesce(last_non_direct_pos, n) THEN 1 ELSE 0 END::float8'],
+    ['linear', '1::float8 / n'],
+    ['time_decay', 'decay / decay_total'],
+    ...position.map((p, i): [string, string] => [p.model, `${raw(p, i)} / nullif(${total(p, i)}, 0)`]),
   ];
-  const partition = 'PARTITION BY connection_id, opportunity_id';
+  // One window level (one pass over touches the (connection_id, opportunity_id, pos) index delivers
+  // in order); float8 arithmetic, as numeric is several times slower over millions of rows (the
+  // mart rounds credits to 12 places, below float8's 15 significant digits). The decay total is
+  // summed in touch order, so it does not depend on row order.
   return `
-    SELECT t.connection_id, t.opportunity_id, t.touchpoint_id, v.model, v.credit
+    SELECT connection_id, opportunity_id, touchpoint_id, ${credits.filter(([m]) => want(m)).map(([m, e]) => `${e} AS ${m}`).join(',\n           ')}
     FROM (
-      SELECT *, ${position.map((_, i) => `sum(raw_${i}) OVER ordered AS raw_total_${i}`).join(', ')}, sum(decay) OVER ordered AS decay_total
-      FROM (
-        SELECT *, ${position.map(raw).join(',\n        ')},
-               power(2::float8, -extract(epoch FROM (last_at - occurred_at)) / ${halfLifeSeconds}) AS decay
-        FROM (
-          SELECT *, ${position.map((_, i) => `count(*) FILTER (WHERE in_rest_${i}) OVER whole AS rest_n_${i}`).join(', ')},
-                 max(pos) FILTER (WHERE channel NOT IN (${direct})) OVER whole AS last_non_direct_pos,
-                 max(occurred_at) OVER whole AS last_at
-          FROM (SELECT *, ${position.map((p, i) => `(${p.rest}) AS in_rest_${i}`).join(', ')}
-                FROM staging.int_opportunity_touches t WHERE ${inScope(scope, OPP, 't')}) t0
-          WINDOW whole AS (${partition})
-        ) t1
-      ) t2
-      WINDOW ordered AS (${partition} ORDER BY pos ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
-    ) t
-    CROSS JOIN LATERAL (VALUES ${credits.filter(([m]) => !only || only.includes(m)).map(([m, e]) => `(${lit(m)}, ${e})`).join(',\n      ')}) AS v(model, credit)`;
+      SELECT *, ${position.map((_, i) => `count(*) FILTER (WHERE in_rest_${i}) OVER whole AS rest_n_${i}`).join(', ')},
+             bool_or(is_lead) OVER whole AS has_lead, bool_or(is_opp) OVER whole AS has_opp, bool_or(is_won_touch) OVER whole AS has_won,
+             ${want('last_non_direct') ? `max(pos) FILTER (WHERE channel NOT IN (${direct})) OVER whole` : 'NULL::bigint'} AS last_non_direct_pos,
+             ${want('time_decay') ? 'sum(decay) OVER whole' : 'NULL::float8'} AS decay_total
+      FROM (SELECT connection_id, opportunity_id, touchpoint_id, pos, n, channel, is_first, is_lead, is_opp, is_won_touch,
+                   ${want('time_decay') ? `power(2::float8, -extract(epoch FROM (last_at - occurred_at)) / ${halfLifeSeconds})` : 'NULL::float8'} AS decay,
+                   ${position.map((p, i) => `(${p.rest}) AS in_rest_${i}`).join(', ')}
+            FROM staging.int_opportunity_touches t WHERE ${inScope(scope, OPP, 't')}) t0
+      WINDOW whole AS (PARTITION BY connection_id, opportunity_id ORDER BY pos ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+    ) t`;
 }
+
+/** The rule credits in long form (one row per model), from ruleCreditsWideSelect. */
+export function ruleCreditsSelect(config: TransformConfig, scope: string | null): string {
+  return `SELECT w.connection_id, w.opportunity_id, w.touchpoint_id, v.model, v.credit
+    FROM (${ruleCreditsWideSelect(config, scope)}) w
+    CROSS JOIN LATERAL (VALUES ${RULE_MODEL_NAMES.map((m) => `(${lit(m)}, w.${m})`).join(', ')}) AS v(model, credit)`;
+}
+
+export const RULE_MODEL_NAMES = ['first_touch', 'last_touch', 'last_non_direct', 'linear', 'time_decay', 'u_shaped', 'w_shaped', 'full_path', 'custom'] as const;
 
 /** Columns of marts.fct_attribution in insert order. */
 const ATTRIBUTION_COLUMNS = `connection_id, opportunity_id, touchpoint_id, model, person_key, occurred_at, touch_position, touch_count,
@@ -313,9 +348,9 @@ export function attributionInsertSql(config: TransformConfig, credits: string): 
   return `INSERT INTO marts.fct_attribution (${ATTRIBUTION_COLUMNS})
     SELECT t.connection_id, t.opportunity_id, t.touchpoint_id, c.model, t.person_key, t.occurred_at, t.pos, t.n,
            t.channel, t.campaign, t.ad_campaign_id, t.is_first, t.is_lead, t.is_opp, t.is_won_touch,
-           round(c.credit, 12),
-           round(c.credit * o.amount_reporting, 6),
-           round(c.credit * o.won_amount_reporting, 6),
+           round(c.credit::numeric, 12),
+           round(c.credit::numeric * o.amount_reporting, 6),
+           round(c.credit::numeric * o.won_amount_reporting, 6),
            ${lit(config.reportingCurrency)}, o.created_at, o.is_won, o.close_date
     FROM ${credits} c
     JOIN staging.int_opportunity_touches t USING (connection_id, opportunity_id, touchpoint_id)
