@@ -5,7 +5,7 @@ import { fractributionAttribution, markovAttribution, shapleyAttribution, TooMan
 import type { Warehouse } from '../../warehouse/db.ts';
 import { channelFunctionSql, effectiveRules } from './channels.ts';
 import { parseTransformConfig, type TransformConfig } from './config.ts';
-import { attributionInsertSql, buildModelSql, models, refreshModelSql, ruleCreditsSelect, spendMartInsertSql, trafficMartInsertSql, type SqlModel } from './models.ts';
+import { attributionInsertSql, buildModelSql, models, refreshModelSql, ruleCreditsSelect, spendMartInsertSql, TOUCH_COLUMNS, trafficMartInsertSql, type SqlModel } from './models.ts';
 import { ALL_MODELS, attributionMonthlyApplySql, attributionMonthlyBuildSql, attributionMonthlyGroupSql, kpiCampaignSql, kpiChannelSql, kpiFunnelSql } from './kpis.ts';
 import { dataAsOf, parseGoals, refreshGoals } from './goals.ts';
 import { detectChanges, type ChangeSets } from './incremental.ts';
@@ -156,7 +156,7 @@ function modelCreditsSelect(scope: string | null, modelNames: readonly string[] 
     : `JOIN ${scope} s ON s.connection_id = t.connection_id AND s.opportunity_id = t.opportunity_id`;
   return `
     (WITH weighted AS (
-      SELECT t.connection_id, t.opportunity_id, t.touchpoint_id, s.model, t.pos, t.n,
+      SELECT t.connection_id, t.opportunity_id, t.touchpoint_id, ${TOUCH_COLUMNS.map((c) => `t.${c}`).join(', ')}, s.model,
              coalesce(wg.weight, wp.weight, 0) AS w,
              count(*) OVER (PARTITION BY t.connection_id, t.opportunity_id, s.model, t.channel) AS channel_touches
       FROM staging.int_opportunity_touches t
@@ -170,7 +170,7 @@ function modelCreditsSelect(scope: string | null, modelNames: readonly string[] 
       SELECT *, sum(w / channel_touches) OVER (PARTITION BY connection_id, opportunity_id, model ORDER BY pos
                                                ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS total FROM weighted
     )
-    SELECT connection_id, opportunity_id, touchpoint_id, model,
+    SELECT connection_id, opportunity_id, touchpoint_id, ${TOUCH_COLUMNS.join(', ')}, model,
            CASE WHEN total > 0 THEN (w / channel_touches) / total WHEN pos = n THEN 1 ELSE 0 END::float8 AS credit
     FROM totals)`;
 }

@@ -273,7 +273,7 @@ export function refreshModelSql(model: SqlModel, config: TransformConfig, scope:
  * `scope` (null: all). Implements pipeline/attribution/README.md exactly (the TypeScript rules are
  * its test oracle).
  */
-export function ruleCreditsWideSelect(config: TransformConfig, scope: string | null, only?: readonly string[]): string {
+export function ruleCreditsWideSelect(config: TransformConfig, scope: string | null, only?: readonly string[], carry: readonly string[] = []): string {
   const want = (model: string) => !only || only.includes(model);
   const cw = config.customWeights;
   const direct = config.directChannels.map(lit).join(', ');
@@ -315,13 +315,14 @@ export function ruleCreditsWideSelect(config: TransformConfig, scope: string | n
   // mart rounds credits to 12 places, below float8's 15 significant digits). The decay total is
   // summed in touch order, so it does not depend on row order.
   return `
-    SELECT connection_id, opportunity_id, touchpoint_id, ${credits.filter(([m]) => want(m)).map(([m, e]) => `${e} AS ${m}`).join(',\n           ')}
+    SELECT connection_id, opportunity_id, touchpoint_id, ${carry.map((c) => `${c}, `).join('')}${credits.filter(([m]) => want(m)).map(([m, e]) => `${e} AS ${m}`).join(',\n           ')}
     FROM (
       SELECT *, ${position.map((_, i) => `count(*) FILTER (WHERE in_rest_${i}) OVER whole AS rest_n_${i}`).join(', ')},
              bool_or(is_lead) OVER whole AS has_lead, bool_or(is_opp) OVER whole AS has_opp, bool_or(is_won_touch) OVER whole AS has_won,
              ${want('last_non_direct') ? `max(pos) FILTER (WHERE channel NOT IN (${direct})) OVER whole` : 'NULL::bigint'} AS last_non_direct_pos,
              ${want('time_decay') ? 'sum(decay) OVER whole' : 'NULL::float8'} AS decay_total
       FROM (SELECT connection_id, opportunity_id, touchpoint_id, pos, n, channel, is_first, is_lead, is_opp, is_won_touch,
+                   ${carry.filter((c) => !['pos', 'n', 'channel', 'is_first', 'is_lead', 'is_opp', 'is_won_touch'].includes(c)).map((c) => `${c}, `).join('')}
                    ${want('time_decay') ? `power(2::float8, -extract(epoch FROM (last_at - occurred_at)) / ${halfLifeSeconds})` : 'NULL::float8'} AS decay,
                    ${position.map((p, i) => `(${p.rest}) AS in_rest_${i}`).join(', ')}
             FROM staging.int_opportunity_touches t WHERE ${inScope(scope, OPP, 't')}) t0
@@ -329,10 +330,16 @@ export function ruleCreditsWideSelect(config: TransformConfig, scope: string | n
     ) t`;
 }
 
-/** The rule credits in long form (one row per model), from ruleCreditsWideSelect. */
+/** Columns of staging.int_opportunity_touches the attribution mart repeats on every model's row. */
+export const TOUCH_COLUMNS = ['person_key', 'occurred_at', 'pos', 'n', 'channel', 'campaign', 'ad_campaign_id', 'is_first', 'is_lead', 'is_opp', 'is_won_touch'] as const;
+
+/**
+ * The rule credits in long form (one row per model), from ruleCreditsWideSelect, carrying the touch
+ * columns of the mart (so the mart insert does not join ten million credits back to their touches).
+ */
 export function ruleCreditsSelect(config: TransformConfig, scope: string | null): string {
-  return `SELECT w.connection_id, w.opportunity_id, w.touchpoint_id, v.model, v.credit
-    FROM (${ruleCreditsWideSelect(config, scope)}) w
+  return `SELECT w.connection_id, w.opportunity_id, w.touchpoint_id, ${TOUCH_COLUMNS.map((c) => `w.${c}`).join(', ')}, v.model, v.credit
+    FROM (${ruleCreditsWideSelect(config, scope, undefined, TOUCH_COLUMNS)}) w
     CROSS JOIN LATERAL (VALUES ${RULE_MODEL_NAMES.map((m) => `(${lit(m)}, w.${m})`).join(', ')}) AS v(model, credit)`;
 }
 
@@ -343,17 +350,19 @@ const ATTRIBUTION_COLUMNS = `connection_id, opportunity_id, touchpoint_id, model
   channel, campaign, ad_campaign_id, is_first_touch, is_lead_creation_touch, is_opportunity_creation_touch, is_closed_won_touch,
   credit, pipeline_credit, revenue_credit, reporting_currency, opportunity_created_at, is_won, close_date`;
 
-/** Inserts into marts.fct_attribution the credits held in `credits` (connection_id, opportunity_id, touchpoint_id, model, credit). */
+/**
+ * Inserts into marts.fct_attribution the credits held in `credits` (connection_id, opportunity_id,
+ * touchpoint_id, the TOUCH_COLUMNS, model, credit).
+ */
 export function attributionInsertSql(config: TransformConfig, credits: string): string {
   return `INSERT INTO marts.fct_attribution (${ATTRIBUTION_COLUMNS})
-    SELECT t.connection_id, t.opportunity_id, t.touchpoint_id, c.model, t.person_key, t.occurred_at, t.pos, t.n,
-           t.channel, t.campaign, t.ad_campaign_id, t.is_first, t.is_lead, t.is_opp, t.is_won_touch,
+    SELECT c.connection_id, c.opportunity_id, c.touchpoint_id, c.model, c.person_key, c.occurred_at, c.pos, c.n,
+           c.channel, c.campaign, c.ad_campaign_id, c.is_first, c.is_lead, c.is_opp, c.is_won_touch,
            round(c.credit::numeric, 12),
            round(c.credit::numeric * o.amount_reporting, 6),
            round(c.credit::numeric * o.won_amount_reporting, 6),
            ${lit(config.reportingCurrency)}, o.created_at, o.is_won, o.close_date
     FROM ${credits} c
-    JOIN staging.int_opportunity_touches t USING (connection_id, opportunity_id, touchpoint_id)
     JOIN staging.int_opportunities o USING (connection_id, opportunity_id)
     WHERE c.credit IS NOT NULL`;
 }
