@@ -68,6 +68,23 @@ describe('HttpClient', () => {
     expect(err.message).toContain('bad token [REDACTED] in Bearer [REDACTED]');
   });
 
+  it('fails at once when the credential provider refuses, without retrying', async () => {
+    let calls = 0;
+    const client = new HttpClient({
+      ...fast,
+      maxRetries: 5,
+      auth: {
+        headers: () => {
+          calls++;
+          throw new AuthError('vendor: refresh token revoked (invalid_grant): re-authorize the connection');
+        },
+      },
+    });
+    const err = (await client.json({ url: '/me' }).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(AuthError);
+    expect(calls).toBe(1);
+  });
+
   it('does not retry a request the vendor refuses', async () => {
     nock(base).get('/bad').reply(400, { error: 'unknown field foo' });
     const client = new HttpClient(fast);

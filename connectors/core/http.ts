@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AuthError, RateLimitError, RequestError, TransientError } from './errors/index.ts';
+import { AuthError, MpmError, RateLimitError, RequestError, TransientError } from './errors/index.ts';
 import { registerSecret, scrub } from '../../pipeline/secrets.ts';
 
 /**
@@ -95,6 +95,8 @@ export class HttpClient {
       try {
         response = await this.send(req);
       } catch (err) {
+        // A refused credential (the token provider failed to refresh) or a config error is final.
+        if (err instanceof MpmError && !err.retryable) throw err;
         const error = err instanceof TransientError ? err : new TransientError(`${this.opts.api}: ${describeNetworkError(err)}`, undefined, { cause: err });
         if (attempt >= this.opts.maxRetries) throw error;
         await this.backoff(attempt);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { HttpClient, type HttpResponse } from '../core/http.ts';
+import { HttpClient, parseRetryAfter, type HttpResponse } from '../core/http.ts';
 import { AuthError, RateLimitError, RequestError, SchemaError } from '../core/errors/index.ts';
 import { createGoogleAuth, type GoogleAuthSettings } from '../google_auth/index.ts';
 import { scrub } from '../../pipeline/secrets.ts';
@@ -100,9 +100,9 @@ export class GoogleAdsApi {
         if (response.status < 300) return undefined;
         const info = describeAdsError(response);
         const detail = scrub(`${info.status ?? `HTTP ${response.status}`}${info.codes.length ? ` [${info.codes.join(', ')}]` : ''}: ${info.message}`);
-        // Quota errors carry their back-off in quotaErrorDetails.retryDelay rather than Retry-After.
+        // Quota errors carry their back-off in quotaErrorDetails.retryDelay; a proxy or front end may send Retry-After instead.
         if (response.status === 429 || info.status === 'RESOURCE_EXHAUSTED') {
-          const wait = info.retryAfterMs ?? 30_000;
+          const wait = info.retryAfterMs ?? parseRetryAfter(response.headers.get('retry-after')) ?? 30_000;
           return new RateLimitError(`Google Ads: quota exhausted (${detail}), retry after ${Math.ceil(wait / 1000)} s`, wait);
         }
         if (response.status === 401) return new AuthError(`Google Ads: authentication failed: ${detail}`);
