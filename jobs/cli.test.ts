@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../sandbox/index.ts';
 import { createTestWarehouse } from '../test/helpers/warehouse.ts';
@@ -95,6 +96,18 @@ describe('job commands', () => {
     expect(status.stdout).toMatch(/queue sync-google_ads: 1 waiting, 0 active, 0 delayed, 0 failed/);
     expect(status.stdout).toMatch(/queue transform: 1 waiting, 0 active, 0 delayed, 0 failed/);
     expect(status.stdout).toMatch(/last success: \S+ \(lag \d+[smhd]/);
+
+    // With REDIS_URL, `mpm sync` queues for the workers (stream lock, rate limits, then the transform).
+    const sync = await mpm(['sync', 'google_ads.customers'], env);
+    expect(sync.code, sync.stderr).toBe(0);
+    const syncId = /^queued (\S+)$/m.exec(sync.stdout)?.[1];
+    expect(syncId, sync.stdout).toBeDefined();
+    const syncQueue = new Queue('sync-google_ads', { connection: { url: REDIS_URL }, prefix });
+    try {
+      expect(await (await syncQueue.getJob(syncId ?? ''))?.getState()).toBe('waiting');
+    } finally {
+      await syncQueue.close();
+    }
 
     const retry = await mpm(['jobs', 'retry', '--all-failed'], env);
     expect(retry.stdout).toContain('0 job(s) retried');

@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import type { SyncMode } from '../../connectors/core/connector.ts';
+import { enqueueSync } from '../../jobs/ops.ts';
+import { JobQueues } from '../../jobs/queues.ts';
+import { jobsSettings } from '../../jobs/settings.ts';
 import { resolveTarget } from '../../pipeline/config/connections.ts';
 import { runSync, type SyncResult } from '../../pipeline/sync.ts';
 import { isoDay, parseOptions } from '../options.ts';
@@ -11,6 +14,7 @@ const syncOptions = z
     full: z.boolean().optional(),
     from: isoDay.optional(),
     to: isoDay.optional(),
+    inline: z.boolean().optional(),
   })
   .refine((o) => (o.from === undefined) === (o.to === undefined), { message: '--from and --to go together', path: ['from'] })
   .refine((o) => !o.from || !o.to || o.from <= o.to, { message: 'must not be after --to', path: ['from'] })
@@ -25,17 +29,27 @@ export function formatResult(r: SyncResult): string {
 export function register(program: Command, rt: Runtime): void {
   program
     .command('sync')
-    .description('sync a connection (all its streams) or one stream, inline in this process')
+    .description('sync a connection (all its streams) or one stream: queued for the workers when REDIS_URL is set (then the transform runs), else inline in this process')
     .argument('<target>', '<connection> or <connection>.<stream>')
     .option('--full', 'ignore the stored cursor and read everything again')
     .option('--from <YYYY-MM-DD>', 'read this window only (with --to), under its own checkpoint')
     .option('--to <YYYY-MM-DD>', 'last day of the window, inclusive')
+    .option('--inline', 'run in this process even when REDIS_URL is set')
     .action(async (target: string, raw: unknown) => {
       const opts = parseOptions(syncOptions, raw, 'sync');
       const { connection, streams } = resolveTarget(rt.connections(), target);
-      const warehouse = await rt.warehouse();
       const mode: SyncMode = opts.from ? 'backfill' : opts.full ? 'full' : 'incremental';
       const window = opts.from && opts.to ? { from: opts.from, to: opts.to } : undefined;
+      if (rt.env.REDIS_URL && !opts.inline) {
+        // With Redis the workers run it: the stream lock, rate limits and retries apply, then the transform.
+        const queues = new JobQueues(jobsSettings(rt.env.REDIS_URL, '`mpm sync`'));
+        rt.onClose(() => queues.close());
+        const ids = await enqueueSync(queues, connection, streams, mode, window);
+        for (const id of ids) say(`queued ${id}`);
+        say('a worker (`mpm worker`) runs them, then the transform; `mpm status` shows the runs');
+        return;
+      }
+      const warehouse = await rt.warehouse();
       const controller = new AbortController();
       const stop = () => controller.abort();
       process.once('SIGINT', stop);
