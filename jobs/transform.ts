@@ -15,11 +15,12 @@ export interface TransformStageOptions {
 
 /**
  * The transform stage after syncs (staging -> core-derived models -> marts), as `mpm transform`
- * runs it. Every run is a full, atomic rebuild for now, so a backfill's window only labels the log.
+ * runs it: incremental (only what the synced rows touched is recomputed; it falls back to a full
+ * rebuild by itself on the first run or a config change), atomic.
  */
 export async function runTransformStage(options: TransformStageOptions): Promise<TransformResult> {
   options.log.info({ reason: options.reason }, 'transform started');
-  const result = await runTransform({ warehouse: options.warehouse, log: options.log, config: options.config, goals: options.goals, full: true });
+  const result = await runTransform({ warehouse: options.warehouse, log: options.log, config: options.config, goals: options.goals });
   options.log.info({ reason: options.reason, rows: result.rows }, 'transform finished');
   return result;
 }

@@ -108,8 +108,15 @@ describe('CLI', () => {
     // One bad row: quarantined, the run still succeeds for the others.
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toMatch(/offline\.spend: success {2}read 3, inserted 3, updated 0, unchanged 0, quarantined 1/);
+    // The transform follows an inline sync: the first run is full, the spend mart has the rows.
+    expect(first.stdout).toMatch(/^transform: full/m);
+    const mart = (await warehouse.knex.raw(`SELECT count(*)::int AS n FROM marts.fct_ad_spend_daily WHERE connection_id = 'offline'`)).rows[0] as { n: number };
+    expect(mart.n).toBe(2);
     const again = await mpm(['sync', 'offline.spend', '--full'], env, dir);
     expect(again.stdout).toMatch(/read 3, inserted 0, updated 0, unchanged 3, quarantined 1/);
+    expect(again.stdout).toMatch(/^transform: incremental/m);
+    const skipped = await mpm(['sync', 'offline.spend', '--no-transform'], env, dir);
+    expect(skipped.stdout).not.toMatch(/^transform:/m);
 
     const status = await mpm(['status', '--json'], env, dir);
     expect(status.code).toBe(0);

@@ -6,6 +6,7 @@ import { JobQueues } from '../../jobs/queues.ts';
 import { jobsSettings } from '../../jobs/settings.ts';
 import { resolveTarget } from '../../pipeline/config/connections.ts';
 import { runSync, type SyncResult } from '../../pipeline/sync.ts';
+import { runTransform } from '../../pipeline/transform/index.ts';
 import { isoDay, parseOptions } from '../options.ts';
 import { say, type Runtime } from '../runtime.ts';
 
@@ -15,6 +16,7 @@ const syncOptions = z
     from: isoDay.optional(),
     to: isoDay.optional(),
     inline: z.boolean().optional(),
+    transform: z.boolean().optional(),
   })
   .refine((o) => (o.from === undefined) === (o.to === undefined), { message: '--from and --to go together', path: ['from'] })
   .refine((o) => !o.from || !o.to || o.from <= o.to, { message: 'must not be after --to', path: ['from'] })
@@ -35,6 +37,7 @@ export function register(program: Command, rt: Runtime): void {
     .option('--from <YYYY-MM-DD>', 'read this window only (with --to), under its own checkpoint')
     .option('--to <YYYY-MM-DD>', 'last day of the window, inclusive')
     .option('--inline', 'run in this process even when REDIS_URL is set')
+    .option('--no-transform', 'inline: do not run the incremental transform after the sync')
     .action(async (target: string, raw: unknown) => {
       const opts = parseOptions(syncOptions, raw, 'sync');
       const { connection, streams } = resolveTarget(rt.connections(), target);
@@ -66,6 +69,14 @@ export function register(program: Command, rt: Runtime): void {
       } finally {
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
+      }
+      // As the workers do after a sync: the transform, incremental (only what the synced rows
+      // touched). It also runs after a failed or partial sync: what was stored is consistent.
+      if (opts.transform !== false && !controller.signal.aborted) {
+        const config = rt.connections();
+        const t = await runTransform({ warehouse, log: rt.log, config: config.sections.transform, goals: config.sections.goals });
+        say(`transform: ${t.mode}${t.reason ? ` (${t.reason})` : ''}, ${(t.steps.reduce((a, s) => a + s.ms, 0) / 1000).toFixed(1)} s`);
+        for (const w of t.warnings) say(`  warning: ${w}`);
       }
       if (failed) process.exitCode = 1;
     });
