@@ -147,7 +147,7 @@ describe('hubspot connector against the emulator', () => {
     const raw = await a.knex('raw.hubspot__contacts').where({ record_id: archivedContact }).first('_deleted');
     expect(raw?._deleted).toBe(true);
     const touchTypes = await a.knex('core.fct_touchpoint').distinct('touch_type').pluck('touch_type');
-    expect(touchTypes.sort()).toEqual(['email_click', 'form_fill', 'original_source']);
+    expect(touchTypes.sort()).toEqual(['email_click', 'email_send', 'form_fill', 'original_source']);
     // Amounts keep their currency: every deal with an amount has one.
     const missing = await a.knex('core.fct_opportunity').whereNotNull('amount').whereNull('currency').count('* as n');
     expect(Number((missing[0] as { n: string }).n)).toBe(0);

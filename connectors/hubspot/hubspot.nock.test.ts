@@ -559,6 +559,8 @@ describe('hubspot connector (nock)', () => {
     expect(raw.map((x) => [x.record_id, x.payload._contactId])).toEqual([['e1', '512'], ['e2', null], ['e3', '512'], ['e4', '512']]);
     const touches = await warehouse.knex('core.fct_touchpoint').where({ connection_id: c.id }).orderBy('touchpoint_id').select('touchpoint_id', 'person_id', 'touch_type', 'utm_source', 'utm_campaign', 'landing_page');
     expect(touches).toEqual([
+      // A send to a known contact is an email_send row (counted, never credited); one to an unknown address is raw only.
+      { touchpoint_id: 'email_event:e1', person_id: '512', touch_type: 'email_send', utm_source: null, utm_campaign: null, landing_page: null },
       { touchpoint_id: 'email_event:e3', person_id: '512', touch_type: 'email_click', utm_source: 'hubspot', utm_campaign: 'launch', landing_page: 'https://www.biglytics.net/pricing' },
       { touchpoint_id: 'email_event:e4', person_id: '512', touch_type: 'email_click', utm_source: null, utm_campaign: null, landing_page: 'https://www.biglytics.net/' },
     ]);

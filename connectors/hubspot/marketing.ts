@@ -159,9 +159,28 @@ async function withContactIds(lookup: ContactLookup, items: readonly unknown[], 
   });
 }
 
-/** Email clicks become touchpoints; sends, opens and other events stay in raw (they are not visits). */
+/**
+ * Email clicks become touchpoints; sends become `email_send` rows (production counts such as the
+ * emails_sent goal; the transform never credits them, a send is not an engagement); opens and
+ * other events stay in raw.
+ */
 export function normalizeEmailEvent(r: EmailEventRecord): CoreRows {
-  if (r.type !== 'CLICK' || !r._contactId) return {};
+  if (!r._contactId) return {};
+  if (r.type === 'SENT') {
+    return {
+      'core.fct_touchpoint': [
+        {
+          touchpoint_id: `email_event:${r.id}`,
+          person_id: r._contactId,
+          occurred_at: new Date(r.created).toISOString(),
+          touch_type: 'email_send',
+          campaign_id: r.emailCampaignId === null || r.emailCampaignId === undefined ? null : String(r.emailCampaignId),
+          utm_medium: 'email',
+        },
+      ],
+    };
+  }
+  if (r.type !== 'CLICK') return {};
   const utm = utmOf(r.url);
   return {
     'core.fct_touchpoint': [

@@ -44,7 +44,7 @@ export interface TransformResult {
  * Bumped whenever the SQL of a model changes what it produces, so marts built by an older
  * transform are rebuilt fully instead of being patched.
  */
-const TRANSFORM_VERSION = 2;
+const TRANSFORM_VERSION = 3;
 
 const DATA_DRIVEN_MODELS = ['markov', 'shapley', 'fractribution'] as const;
 const RULE_MODELS = ALL_MODELS.filter((m) => !(DATA_DRIVEN_MODELS as readonly string[]).includes(m));

@@ -43,6 +43,10 @@ export function fx(amount: string, currency: string, day: string, reporting: str
 const OPP = ['connection_id', 'opportunity_id'] as const;
 
 /** A touch's source, medium, campaign and channel hint: its own UTMs, else its CRM campaign's. */
+/** Touch rows that are records of what marketing did, not of what a person did (an email sent):
+ * counted by goals (emails_sent), never part of a journey or credited. */
+export const NOT_CREDITED_TOUCH_TYPES = "'email_send'";
+
 const TOUCH_DIMENSIONS = `coalesce(t.utm_source, c.utm_source) AS source, coalesce(t.utm_medium, c.utm_medium) AS medium,
   coalesce(t.utm_campaign, c.utm_campaign, c.name) AS campaign,
   coalesce(nullif(t.touch_type, 'campaign_member'), c.channel_hint, c.campaign_type) AS hint`;
@@ -77,7 +81,7 @@ export const models: SqlModel[] = [
        SELECT source, medium, campaign, hint, staging.channel_of(source, medium, campaign, hint) AS channel FROM (
          SELECT DISTINCT ${TOUCH_DIMENSIONS}
          FROM core.fct_touchpoint t LEFT JOIN core.dim_campaign c ON c.connection_id = t.connection_id AND c.campaign_id = t.campaign_id
-         WHERE NOT t.is_deleted AND ${inScope(scope, ['connection_id', 'touchpoint_id'], 't')}
+         WHERE NOT t.is_deleted AND t.touch_type NOT IN (${NOT_CREDITED_TOUCH_TYPES}) AND ${inScope(scope, ['connection_id', 'touchpoint_id'], 't')}
        ) d`,
       'ANALYZE pg_temp.touch_channels',
     ],
@@ -88,7 +92,7 @@ export const models: SqlModel[] = [
         FROM core.fct_touchpoint t
         JOIN staging.int_people ip ON ip.connection_id = t.connection_id AND ip.person_id = t.person_id
         LEFT JOIN core.dim_campaign c ON c.connection_id = t.connection_id AND c.campaign_id = t.campaign_id
-        WHERE NOT t.is_deleted AND ${inScope(scope, ['connection_id', 'touchpoint_id'], 't')}
+        WHERE NOT t.is_deleted AND t.touch_type NOT IN (${NOT_CREDITED_TOUCH_TYPES}) AND ${inScope(scope, ['connection_id', 'touchpoint_id'], 't')}
         OFFSET 0 -- a fence: the lookup's (misestimated) join must not reorder the people join into a nested loop
       ) b
       -- NULLs match through a sentinel no UTM value holds.

@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { attributeTouches, RULE_MODELS, type RuleModel } from '../attribution/index.ts';
 import { createTestWarehouse, WAREHOUSE_KINDS } from '../../test/helpers/warehouse.ts';
 import { runTransform } from './index.ts';
-import { seedCrm } from './test-crm.ts';
+import { insertCore, seedCrm } from './test-crm.ts';
 
 const log = pino({ level: 'silent' });
 type TestWarehouse = Awaited<ReturnType<typeof createTestWarehouse>>;
@@ -151,6 +151,23 @@ describe.each(WAREHOUSE_KINDS)('transform on %s', (kind) => {
     )).rows[0].p as number;
     expect(Number(pipelineGoal.actual_to_date)).toBeCloseTo(actual, 6);
     expect(pipelineGoal.on_track).toBe(Number(pipelineGoal.forecast) >= 50);
+    await runTransform({ warehouse, log }); // back to the default state for the other tests
+  });
+
+  it('counts email sends for the emails_sent goal and never credits them', async () => {
+    const sends = ['P1', 'P2', 'P3'].map((person, i) => ({
+      touchpoint_id: `SEND-${i}`, person_id: person, occurred_at: `2026-01-1${i}T09:00:00.000Z`, touch_type: 'email_send', utm_medium: 'email',
+    }));
+    await warehouse.knex.transaction((trx) => insertCore(trx, warehouse.kind, 'core.fct_touchpoint', sends));
+    await runTransform({ warehouse, log, config: { asOf: '2026-02-28' }, goals: [{ id: 'sends_q1', metric: 'emails_sent', period: '2026-Q1', target: 30 }] });
+    const credited = await warehouse.knex('marts.fct_attribution').whereIn('touchpoint_id', sends.map((t) => t.touchpoint_id)).count({ n: '*' }).first();
+    expect(Number(credited?.n)).toBe(0);
+    const inPaths = await warehouse.knex('staging.int_touchpoints').where('touch_type', 'email_send').count({ n: '*' }).first();
+    expect(Number(inPaths?.n)).toBe(0);
+    const goal = await warehouse.knex('marts.goal_pacing').where({ goal_id: 'sends_q1' }).first('actual_to_date', 'kind');
+    expect(goal).toMatchObject({ kind: 'production' });
+    expect(Number(goal?.actual_to_date)).toBe(3);
+    await warehouse.knex('core.fct_touchpoint').whereIn('touchpoint_id', sends.map((t) => t.touchpoint_id)).delete();
     await runTransform({ warehouse, log }); // back to the default state for the other tests
   });
 
