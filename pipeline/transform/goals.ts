@@ -138,10 +138,11 @@ export async function refreshGoals(trx: Knex.Transaction, goals: readonly Goal[]
     const priorFrom = monthStart(start.getUTCFullYear() - 1, start.getUTCMonth());
     const actuals = await monthlyActuals(trx, goal, day(priorFrom), day(months.at(-1)!));
 
-    // Plan: last year's same months as weights when they hold any of the metric, else even.
+    // Plan: last year's same months as weights when every one of them holds some of the metric
+    // (partial history, e.g. data since November, would plan nothing for the months it lacks), else even.
     const prior = months.map((m) => actuals.get(day(monthStart(m.getUTCFullYear() - 1, m.getUTCMonth())))?.num ?? 0);
     const priorTotal = prior.reduce((a, b) => a + b, 0);
-    const seasonal = goal.split === 'seasonal' && !ratio && priorTotal > 0;
+    const seasonal = goal.split === 'seasonal' && !ratio && prior.every((p) => p > 0);
     const weights = seasonal ? prior.map((p) => p / priorTotal) : months.map(() => 1 / months.length);
 
     let elapsed = 0;

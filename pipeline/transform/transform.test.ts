@@ -142,6 +142,12 @@ describe.each(WAREHOUSE_KINDS)('transform on %s', (kind) => {
     expect(Number(cap.forecast)).toBeCloseTo((59 * 32) / (2 / 3), 6);
     expect(Number(cap.pace_pct)).toBeCloseTo((4000 / (59 * 32)) * 100, 2);
     expect(cap).toMatchObject({ direction: 'at_most', kind: 'monetary', forecast_method: 'run_rate', on_track: true, currency: 'USD' });
+    // Last year holds leads in some months only: the plan is even (a seasonal plan from partial
+    // history would plan nothing for the months it lacks), so the target to date is never zero.
+    const leads = pacing.find((p) => p.goal_id === 'leads_2026')!;
+    expect(leads).toMatchObject({ forecast_method: 'run_rate' });
+    expect(Number(leads.target_to_date)).toBeCloseTo(1000 * Number(leads.elapsed_share), 6);
+    expect(Number(leads.target_to_date)).toBeGreaterThan(0);
     const months = await warehouse.knex('marts.goal_monthly_targets').where({ goal_id: 'leads_2026' }).select('weight', 'target');
     expect(months).toHaveLength(12);
     expect(months.reduce((a, m) => a + Number(m.weight), 0)).toBeCloseTo(1, 9);
