@@ -4,9 +4,9 @@
  * faults use (restatements, malformed rows, schema drift).
  */
 import type { AdDay, World } from '../../world/types.ts';
-import { addDays } from '../../world/dates.ts';
 import type { DataFaultTarget } from '../faults.ts';
-import { fnv1a, pickDistinct } from '../prng.ts';
+import { AdDayStore } from '../ad-days.ts';
+import { fnv1a } from '../prng.ts';
 
 export interface GoogleAdsCustomer {
   /** 10 digits, no dashes. */
@@ -52,28 +52,21 @@ export class UnknownAdRowError extends Error {
   }
 }
 
-function dayKey(campaignId: string, date: string): string {
-  return `${campaignId}|${date}`;
-}
 
 export interface GoogleAdsStoreOptions {
   /** Manager (MCC) customer id owning every customer. Default derived from the world seed. */
   managerCustomerId?: string;
 }
 
-export class GoogleAdsStore {
+export class GoogleAdsStore extends AdDayStore<GoogleAdsDay, GoogleAdsMalformKind> {
   readonly managerCustomerId: string;
   readonly customers: readonly GoogleAdsCustomer[];
   readonly campaigns: readonly GoogleAdsCampaign[];
   /** Last date with data (the world's endDate). */
   readonly endDate: string;
-  private readonly days = new Map<string, GoogleAdsDay>();
-  private readonly malformed = new Map<string, GoogleAdsMalformKind>();
-  private readonly extra = new Map<string, unknown>();
-  /** Bumped on every mutation, so tests can see that something changed. */
-  version = 0;
 
   constructor(world: World, opts: GoogleAdsStoreOptions = {}) {
+    super((campaignId, date) => new UnknownAdRowError(campaignId, date));
     this.endDate = world.endDate;
     this.managerCustomerId = opts.managerCustomerId ?? String(1_000_000_000 + (fnv1a(`google-ads-manager|${world.seed}`) % 8_999_999_999)).slice(0, 10);
     const accounts = world.adAccounts.filter((a) => a.platform === 'google_ads');
@@ -92,7 +85,7 @@ export class GoogleAdsStore {
       }));
     for (const d of world.adDaily()) {
       if (d.platform !== 'google_ads') continue;
-      this.days.set(dayKey(d.campaignId, d.date), fromWorld(d));
+      this.addDay(fromWorld(d));
     }
   }
 
@@ -107,77 +100,9 @@ export class GoogleAdsStore {
     return out.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.campaignId.localeCompare(b.campaignId)));
   }
 
-  /** One day's row (a copy), or undefined. */
-  day(campaignId: string, date: string): GoogleAdsDay | undefined {
-    const d = this.days.get(dayKey(campaignId, date));
-    return d ? { ...d } : undefined;
-  }
-
-  /** Changes a day's metrics after the fact (late conversions, cost corrections). */
-  restate(campaignId: string, date: string, changes: Partial<AdMetrics>): void {
-    const d = this.days.get(dayKey(campaignId, date));
-    if (!d) throw new UnknownAdRowError(campaignId, date);
-    Object.assign(d, changes);
-    this.version++;
-  }
-
-  /** Serves this day's row broken in the given way (until `repair`). */
-  malform(campaignId: string, date: string, kind: GoogleAdsMalformKind = 'non_numeric_cost'): void {
-    if (!this.days.has(dayKey(campaignId, date))) throw new UnknownAdRowError(campaignId, date);
-    this.malformed.set(dayKey(campaignId, date), kind);
-    this.version++;
-  }
-
-  repair(campaignId: string, date: string): void {
-    this.malformed.delete(dayKey(campaignId, date));
-    this.version++;
-  }
-
-  malformKind(campaignId: string, date: string): GoogleAdsMalformKind | undefined {
-    return this.malformed.get(dayKey(campaignId, date));
-  }
-
-  /**
-   * Schema drift: adds a field the client did not ask for to every result row, at a JSON path
-   * such as `metrics.averageTargetRoasMicros` or `campaign.primaryStatus`.
-   */
-  addField(jsonPath: string, value: unknown): void {
-    this.extra.set(jsonPath, value);
-    this.version++;
-  }
-
-  extraFields(): ReadonlyMap<string, unknown> {
-    return this.extra;
-  }
-
   /** Adapter for the sandbox's data-fault rules (`google_ads:restate=7`, `google_ads:malform=2`). */
   faultTarget(): DataFaultTarget {
-    return {
-      restate: (days, rand) => {
-        const from = addDays(this.endDate, -(days - 1));
-        for (const d of this.days.values()) {
-          if (d.date < from) continue;
-          // Late conversions arrive; about one row in five also gets a small cost correction.
-          const extra = Math.round(rand() * 3 * 100) / 100;
-          const perConv = d.conversions > 0 ? d.conversionsValueMicros / d.conversions : 50_000_000;
-          const changes: Partial<AdMetrics> = {
-            conversions: Math.round((d.conversions + extra) * 100) / 100,
-            conversionsValueMicros: Math.round(d.conversionsValueMicros + extra * perConv),
-          };
-          if (rand() < 0.2) changes.spendMicros = Math.max(0, d.spendMicros + Math.round((rand() - 0.5) * 0.04 * d.spendMicros / 10_000) * 10_000);
-          this.restate(d.campaignId, d.date, changes);
-        }
-      },
-      malformRandom: (count, rand) => {
-        const kinds: GoogleAdsMalformKind[] = ['non_numeric_cost', 'missing_metrics', 'bad_date', 'missing_campaign_id'];
-        const picked = pickDistinct([...this.days.keys()].sort(), count, rand);
-        for (const key of picked) {
-          const d = this.days.get(key) as GoogleAdsDay;
-          this.malform(d.campaignId, d.date, kinds[Math.floor(rand() * kinds.length)] ?? 'non_numeric_cost');
-        }
-        return picked;
-      },
-    };
+    return this.dayFaults(this.endDate, ['non_numeric_cost', 'missing_metrics', 'bad_date', 'missing_campaign_id'], { wholeConversions: false, valuePerConversionMicros: 50_000_000 });
   }
 }
 

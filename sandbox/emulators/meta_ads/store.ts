@@ -4,9 +4,9 @@
  * rows, schema drift, failing or stalling report runs).
  */
 import type { AdDay, World } from '../../world/types.ts';
-import { addDays } from '../../world/dates.ts';
 import type { DataFaultTarget } from '../faults.ts';
-import { fnv1a, pickDistinct } from '../prng.ts';
+import { AdDayStore } from '../ad-days.ts';
+import { fnv1a } from '../prng.ts';
 
 export interface MetaAdAccount {
   /** Numeric id; the Graph path is act_<id>. */
@@ -73,7 +73,6 @@ export class UnknownMetaRowError extends Error {
   }
 }
 
-const key = (campaignId: string, date: string): string => `${campaignId}|${date}`;
 
 export interface MetaAdsStoreOptions {
   /**
@@ -90,25 +89,21 @@ export interface MetaAdsStoreOptions {
   maxAsyncRows?: number;
 }
 
-export class MetaAdsStore {
+export class MetaAdsStore extends AdDayStore<MetaDay, MetaMalformKind> {
   readonly accounts: readonly MetaAdAccount[];
   readonly campaigns: readonly MetaCampaign[];
   readonly endDate: string;
   readonly pollsToComplete: number;
   maxSyncRows: number;
   maxAsyncRows: number;
-  private readonly days = new Map<string, MetaDay>();
-  private readonly malformed = new Map<string, MetaMalformKind>();
-  private readonly extra = new Map<string, unknown>();
   private readonly runs = new Map<string, ReportRun>();
   /** Fates queued for the next report runs, in order. */
   private readonly fates: ReportRunFate[] = [];
   private runSeq = 0;
   private readonly seed: number;
-  /** Bumped on every mutation. */
-  version = 0;
 
   constructor(world: World, opts: MetaAdsStoreOptions = {}) {
+    super((campaignId, date) => new UnknownMetaRowError(campaignId, date));
     this.seed = world.seed;
     this.endDate = world.endDate;
     this.pollsToComplete = opts.pollsToComplete ?? 1;
@@ -130,7 +125,7 @@ export class MetaAdsStore {
         dailyBudget: Math.round((c.dailyBudgetMicros ?? 0) / 10_000),
       }));
     for (const d of world.adDaily()) {
-      if (d.platform === 'meta_ads') this.days.set(key(d.campaignId, d.date), fromWorld(d));
+      if (d.platform === 'meta_ads') this.addDay(fromWorld(d));
     }
   }
 
@@ -164,44 +159,6 @@ export class MetaAdsStore {
   cellCount(accountId: string, since: string, until: string): number {
     const days = Math.round((Date.parse(`${until}T00:00:00Z`) - Date.parse(`${since}T00:00:00Z`)) / 86_400_000) + 1;
     return Math.max(0, days) * this.accountCampaigns(accountId).length;
-  }
-
-  day(campaignId: string, date: string): MetaDay | undefined {
-    const d = this.days.get(key(campaignId, date));
-    return d ? { ...d } : undefined;
-  }
-
-  /** Changes a day's metrics after the fact (late conversions inside the attribution window). */
-  restate(campaignId: string, date: string, changes: Partial<MetaMetrics>): void {
-    const d = this.days.get(key(campaignId, date));
-    if (!d) throw new UnknownMetaRowError(campaignId, date);
-    Object.assign(d, changes);
-    this.version++;
-  }
-
-  malform(campaignId: string, date: string, kind: MetaMalformKind = 'non_numeric_spend'): void {
-    if (!this.days.has(key(campaignId, date))) throw new UnknownMetaRowError(campaignId, date);
-    this.malformed.set(key(campaignId, date), kind);
-    this.version++;
-  }
-
-  repair(campaignId: string, date: string): void {
-    this.malformed.delete(key(campaignId, date));
-    this.version++;
-  }
-
-  malformKind(campaignId: string, date: string): MetaMalformKind | undefined {
-    return this.malformed.get(key(campaignId, date));
-  }
-
-  /** Schema drift: a top-level field the client did not ask for, added to every insights row. */
-  addField(name: string, value: unknown): void {
-    this.extra.set(name, value);
-    this.version++;
-  }
-
-  extraFields(): ReadonlyMap<string, unknown> {
-    return this.extra;
   }
 
   /** The next `count` report runs fail ("Job Failed") or stall (stay "Job Running" forever). */
@@ -250,32 +207,7 @@ export class MetaAdsStore {
 
   /** Adapter for the sandbox's data-fault rules (`meta_ads:restate=7`, `meta_ads:malform=2`). */
   faultTarget(): DataFaultTarget {
-    return {
-      restate: (days, rand) => {
-        const from = addDays(this.endDate, -(days - 1));
-        for (const d of this.days.values()) {
-          if (d.date < from) continue;
-          // Late conversions arrive within the attribution window; some rows get a spend correction.
-          const extra = Math.round(rand() * 3);
-          const perConv = d.conversions > 0 ? d.conversionsValueMicros / d.conversions : 40_000_000;
-          const changes: Partial<MetaMetrics> = {
-            conversions: Math.round((d.conversions + extra) * 100) / 100,
-            conversionsValueMicros: Math.round(d.conversionsValueMicros + extra * perConv),
-          };
-          if (rand() < 0.2) changes.spendMicros = Math.max(0, d.spendMicros + Math.round(((rand() - 0.5) * 0.04 * d.spendMicros) / 10_000) * 10_000);
-          this.restate(d.campaignId, d.date, changes);
-        }
-      },
-      malformRandom: (count, rand) => {
-        const kinds: MetaMalformKind[] = ['non_numeric_spend', 'missing_campaign_id', 'bad_date', 'actions_not_a_list'];
-        const picked = pickDistinct([...this.days.keys()].sort(), count, rand);
-        for (const k of picked) {
-          const d = this.days.get(k) as MetaDay;
-          this.malform(d.campaignId, d.date, kinds[Math.floor(rand() * kinds.length)] ?? 'non_numeric_spend');
-        }
-        return picked;
-      },
-    };
+    return this.dayFaults(this.endDate, ['non_numeric_spend', 'missing_campaign_id', 'bad_date', 'actions_not_a_list'], { wholeConversions: true, valuePerConversionMicros: 40_000_000 });
   }
 }
 
