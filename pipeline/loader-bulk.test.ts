@@ -127,3 +127,64 @@ describe.each(WAREHOUSE_KINDS)('loader bulk paths on %s', (kind) => {
     expect(again.counts).toMatchObject({ inserted: 0, updated: 0, unchanged: awkward.length });
   });
 });
+
+/** Deals owning their contact links: each sync serves the deals with the links they have now. */
+let dealLinks: Record<string, string[]> = {};
+const dealsStream = defineStream<Record<string, never>>()({
+  name: 'deals',
+  description: 'deals with their contact links',
+  primaryKey: ['id'],
+  cursorField: undefined,
+  pageSize: 100,
+  recordSchema: z.looseObject({ id: z.string(), contacts: z.array(z.string()) }),
+  checkpointSchema: z.object({ done: z.boolean() }),
+  targets: ['core.fct_opportunity', 'core.bridge_opportunity_person'],
+  ownedRows: [{ table: 'core.bridge_opportunity_person', from: 'core.fct_opportunity', parent: ['opportunity_id'] }],
+  async *read() {
+    yield { records: Object.entries(dealLinks).map(([id, contacts]) => ({ id, contacts })), checkpoint: { done: true } };
+  },
+  normalize: (r) => ({
+    'core.fct_opportunity': [{ opportunity_id: r.id, name: r.id, currency: 'USD', amount: 1 }],
+    'core.bridge_opportunity_person': r.contacts.map((c) => ({ opportunity_id: r.id, person_id: c })),
+  }),
+});
+const dealsConnector = defineConnector<Record<string, never>>({
+  name: 'deals',
+  description: 'test-only connector whose records own child rows',
+  configSchema: z.object({}),
+  env: [],
+  fromEnv: () => undefined,
+  streams: [dealsStream],
+});
+
+describe.each(WAREHOUSE_KINDS)('owned rows on %s', (kind) => {
+  let warehouse: TestWarehouse;
+  afterAll(async () => {
+    await warehouse?.drop();
+  });
+
+  it('flags the child rows a record no longer emits, and only those of the page\'s records', async () => {
+    warehouse = await createTestWarehouse(kind);
+    await ensureRawTable(warehouse.knex, rawTableName('deals', 'deals'), 'deals');
+    const connection = buildConnection('deals', dealsConnector as ConnectorDefinition<unknown>, {}, 'file');
+    const run = () => runSync({ warehouse, connection, stream: dealsStream as never, mode: 'full', log });
+    const links = async () =>
+      (await warehouse.knex('core.bridge_opportunity_person').orderBy(['opportunity_id', 'person_id']).select('opportunity_id', 'person_id', 'is_deleted')).map(
+        (r: { opportunity_id: string; person_id: string; is_deleted: boolean }) => `${r.opportunity_id}/${r.person_id}${r.is_deleted ? ' deleted' : ''}`,
+      );
+    dealLinks = { d1: ['a', 'b'], d2: ['c'], d3: ['e'] };
+    expect((await run()).status).toBe('success');
+    expect(await links()).toEqual(['d1/a', 'd1/b', 'd2/c', 'd3/e']);
+    // d1 loses b, d2 loses every link, d3 is not in this read: its link stays.
+    dealLinks = { d1: ['a'], d2: [] };
+    expect((await run()).status).toBe('success');
+    expect(await links()).toEqual(['d1/a', 'd1/b deleted', 'd2/c deleted', 'd3/e']);
+    // b comes back: live again. Re-reading without changes rewrites nothing.
+    dealLinks = { d1: ['a', 'b'], d2: [] };
+    await run();
+    expect(await links()).toEqual(['d1/a', 'd1/b', 'd2/c deleted', 'd3/e']);
+    const before = await tableHash(warehouse, 'core.bridge_opportunity_person', []);
+    await run();
+    expect(await tableHash(warehouse, 'core.bridge_opportunity_person', [])).toBe(before);
+  });
+});

@@ -69,8 +69,57 @@ export interface PreparedPage {
   quarantine: QuarantineEntry[];
   /** Keys of records that loaded fully: their open quarantine entries are resolved. */
   validKeys: string[];
+  /** Per owned-rows rule of the stream: the page's parents and the child keys it still emits (see StreamDefinition.ownedRows). */
+  owned?: OwnedRows[];
   /** Set by encodePage(): the rows as COPY data (raw and core are then empty). */
   batches?: PageBatches;
+}
+
+export interface OwnedRows {
+  table: CoreTableName;
+  parent: readonly string[];
+  /** Child key columns (the table's key without connection_id). */
+  key: readonly string[];
+  /** One array per parent column, row-aligned. */
+  parents: string[][];
+  /** One array per key column, row-aligned. */
+  children: string[][];
+}
+
+function ownedRowsOf(stream: AnyStream, core: ReadonlyMap<CoreTableName, ReadonlyMap<string, Record<string, unknown>>>): OwnedRows[] | undefined {
+  if (!stream.ownedRows?.length) return undefined;
+  return stream.ownedRows.map((rule) => {
+    const key = rowKeyColumns(rule.table);
+    const parentSet = new Map<string, string[]>();
+    for (const row of core.get(rule.from)?.values() ?? []) {
+      const values = rule.parent.map((c) => String(row[c]));
+      parentSet.set(values.join('\u0001'), values);
+    }
+    const childRows = [...(core.get(rule.table)?.values() ?? [])];
+    return {
+      table: rule.table,
+      parent: rule.parent,
+      key,
+      parents: rule.parent.map((_, i) => [...parentSet.values()].map((v) => v[i]!)),
+      children: key.map((c) => childRows.map((r) => String(r[c]))),
+    };
+  });
+}
+
+/** Flags the rows the page's parents no longer emit (one statement per rule; arrays work on Postgres and PGlite alike). */
+async function flagDroppedOwnedRows(trx: Knex.Transaction, owned: readonly OwnedRows[], meta: { connectionId: string; runId: number | null }): Promise<void> {
+  for (const o of owned) {
+    if (o.parents[0]?.length === 0) continue;
+    const cols = (names: readonly string[]) => names.map((c) => `t."${c}"::text`).join(', ');
+    const unnest = (n: number) => `SELECT * FROM unnest(${Array.from({ length: n }, () => '?::text[]').join(', ')})`;
+    await trx.raw(
+      `UPDATE ${o.table} t SET is_deleted = true, _synced_at = now(), _run_id = ?
+       WHERE t.connection_id = ? AND NOT t.is_deleted
+         AND (${cols(o.parent)}) IN (${unnest(o.parent.length)})
+         AND (${cols(o.key)}) NOT IN (${unnest(o.key.length)})`,
+      [meta.runId, meta.connectionId, ...o.parents, ...o.children],
+    );
+  }
 }
 
 function valueAt(record: unknown, path: string): unknown {
@@ -210,7 +259,9 @@ function* prepareSteps(stream: AnyStream, records: readonly unknown[], ctx: Norm
     }
   }
 
+  const owned = ownedRowsOf(stream, core);
   return {
+    ...(owned ? { owned } : {}),
     raw: [...raw.values()],
     core: new Map([...core].map(([t, m]) => [t, [...m.values()]])),
     quarantine: [...quarantine.values()],
@@ -658,6 +709,7 @@ export async function storePrepared(
   const options: WriteOptions = { kind: input.kind, state: input.state };
   const raw = await upsertRaw(trx, options, rawTableName(input.connector, input.stream.name), batches.raw);
   for (const [table, batch] of batches.core) await writeCore(trx, options, table, batch);
+  if (prepared.owned) await flagDroppedOwnedRows(trx, prepared.owned, { connectionId: input.connectionId, runId: input.runId });
   await quarantineRecords(trx, prepared.quarantine, { connectionId: input.connectionId, stream: input.stream.name, runId: input.runId });
   if (input.hasOpenQuarantine) await resolveQuarantine(trx, input.connectionId, input.stream.name, prepared.validKeys);
   return {

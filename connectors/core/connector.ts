@@ -58,6 +58,12 @@ export interface StreamDefinition<Cfg, Rec, Ckpt> {
   checkpointSchema: z.ZodType<Ckpt>;
   /** Core tables normalize() writes to. */
   targets: readonly CoreTableName[];
+  /**
+   * Child rows a record owns in another core table (a deal's contact associations): rows of
+   * `table` whose `parent` columns match a `from` row of the page, but which the page no longer
+   * emits, get is_deleted (the record dropped them). Default: none.
+   */
+  ownedRows?: ReadonlyArray<{ table: CoreTableName; from: CoreTableName; parent: readonly string[] }>;
   /** True when the vendor marks this record deleted/archived; its core rows get is_deleted. */
   isDeleted?(record: Rec): boolean;
   normalize(record: Rec, ctx: NormalizeContext<Cfg>): CoreRows;

@@ -69,6 +69,7 @@ async function liveBridge(w: Warehouse): Promise<unknown[]> {
       this.on('o.opportunity_id', '=', 'b.opportunity_id').andOn('o.connection_id', '=', 'b.connection_id');
     })
     .where('o.is_deleted', false)
+    .where('b.is_deleted', false)
     .orderBy(['b.opportunity_id', 'b.person_id'])
     .select('b.opportunity_id', 'b.person_id', 'b.role');
 }
@@ -107,6 +108,13 @@ describe('hubspot connector against the emulator', () => {
     s.delete('contacts', archivedContact);
     const lonelyDeal = s.list('deals', false).find((d) => d.id !== dealId && d.id !== newDeal)?.id as string;
     s.delete('deals', lonelyDeal);
+    // A contact taken off a live deal (and the deal edited, so the incremental search sees it).
+    const shared = s.list('deals', false).find((d) => d.id !== dealId && d.id !== newDeal && s.associations('deals', d.id, 'contacts').length > 0);
+    expect(shared).toBeDefined();
+    const sharedId = shared?.id as string;
+    const removedContact = s.associations('deals', sharedId, 'contacts')[0] as string;
+    s.dissociate('deals', sharedId, 'contacts', removedContact);
+    s.update('deals', sharedId, { description: 'contact moved to another deal' });
 
     offset += 3_600_000;
     const second = await syncAll(a, settings(), 'incremental');
@@ -131,6 +139,7 @@ describe('hubspot connector against the emulator', () => {
     // the bridge is compared over live deals.
     expect(await liveBridge(a)).toEqual(await liveBridge(b));
     expect(await liveBridge(a)).toContainEqual({ opportunity_id: newDeal, person_id: contact, role: null });
+    expect(await a.knex('core.bridge_opportunity_person').where({ opportunity_id: sharedId, person_id: removedContact }).first('is_deleted')).toEqual({ is_deleted: true });
 
     const opp = await a.knex('core.fct_opportunity').where({ opportunity_id: dealId }).first('stage', 'amount', 'currency');
     expect(opp?.stage).toBe('contractsent');

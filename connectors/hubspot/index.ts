@@ -96,6 +96,9 @@ export const hubspotStreams = {
     recordSchema: dealRecord,
     checkpointSchema: crmCheckpointSchema,
     targets: ['core.fct_opportunity', 'core.fct_opportunity_stage_history', 'core.bridge_opportunity_person'],
+    // A deal's contact associations are its own: one taken off the deal (or every one of an
+    // archived deal) is flagged deleted, not kept live.
+    ownedRows: [{ table: 'core.bridge_opportunity_person', from: 'core.fct_opportunity', parent: ['opportunity_id'] }],
     isDeleted: isArchived,
     normalize: normalizeDeal,
     read: readDeals,

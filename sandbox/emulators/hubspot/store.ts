@@ -227,6 +227,12 @@ export class HubSpotStore implements DataFaultTarget {
     add(assocKey(toType, toId, fromType), fromId);
   }
 
+  /** Removes an association both ways (a rep takes a contact off a deal). */
+  dissociate(fromType: HsObjectType, fromId: string, toType: HsObjectType, toId: string): void {
+    this.assoc.get(assocKey(fromType, fromId, toType))?.delete(toId);
+    this.assoc.get(assocKey(toType, toId, fromType))?.delete(fromId);
+  }
+
   associations(fromType: HsObjectType, fromId: string, toType: HsObjectType): string[] {
     const ids = [...(this.assoc.get(assocKey(fromType, fromId, toType)) ?? [])];
     return ids.filter((id) => this.get(toType, id)?.archived === false).sort(cmpId);
