@@ -2,6 +2,7 @@ import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { ConfigError } from '../connectors/core/errors/index.ts';
 import type { Warehouse } from './db.ts';
+import { sqlLiteral } from './sql.ts';
 
 /**
  * The read-only BI role: USAGE on the marts schema and SELECT on every table in it, now and in the
@@ -41,7 +42,6 @@ export interface GrantResult {
 const ROLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
-const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;
 
 export function validateRoleName(role: string): void {
   if (!ROLE_NAME.test(role)) throw new ConfigError(`--role: "${role}" is not a valid role name (lower-case letters, digits and _, starting with a letter or _, at most 63 characters)`);
@@ -101,7 +101,7 @@ export async function grantReadOnly(warehouse: Warehouse, options: GrantOptions)
     const attributes = 'NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT';
     if (options.password !== undefined) {
       try {
-        await trx.raw(`ALTER ROLE ${role} WITH LOGIN ${attributes} PASSWORD ${literal(scramSha256Verifier(options.password))}`);
+        await trx.raw(`ALTER ROLE ${role} WITH LOGIN ${attributes} PASSWORD ${sqlLiteral(scramSha256Verifier(options.password))}`);
       } catch (err) {
         // knex puts the statement in its error message: keep the verifier out of errors and logs.
         const reason = err instanceof Error ? err.message.slice(err.message.lastIndexOf(' - ') + 3) : String(err);

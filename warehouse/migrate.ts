@@ -6,6 +6,7 @@ import * as m0004 from './migrations/0004_marts.ts';
 import * as m0005 from './migrations/0005_kpi_marts.ts';
 import * as m0006 from './migrations/0006_goals.ts';
 import * as m0007 from './migrations/0007_transform_state.ts';
+import { sqlLiteral } from './sql.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -75,5 +76,5 @@ export async function ensureRawTable(knex: Knex, table: string, description: str
       PRIMARY KEY (connection_id, record_id)
     )`);
   const comment = `Grain: one row per vendor record (${description}). Key: (connection_id, record_id). payload is the record exactly as the vendor sent it; _deleted marks records the vendor deleted or archived.`;
-  await knex.raw(`COMMENT ON TABLE ${table} IS '${comment.replace(/'/g, "''")}'`);
+  await knex.raw(`COMMENT ON TABLE ${table} IS ${sqlLiteral(comment)}`);
 }

@@ -1,4 +1,5 @@
 import type { ChannelRule, Matcher, TransformConfig } from './config.ts';
+import { sqlLiteral } from '../../warehouse/sql.ts';
 
 /**
  * Channel grouping: an ordered rule set over source / medium / campaign and a vendor hint, close to
@@ -33,15 +34,11 @@ export const DEFAULT_CHANNEL_RULES: readonly ChannelRule[] = [
 
 export const CHANNEL_FALLBACK = 'Other';
 
-function literal(text: string): string {
-  return `'${text.replace(/'/g, "''")}'`;
-}
-
 function condition(column: string, matcher: Matcher): string {
   const value = `lower(coalesce(${column}, ''))`;
-  if (typeof matcher === 'string') return `${value} = ${literal(matcher.toLowerCase())}`;
-  if (Array.isArray(matcher)) return `${value} IN (${matcher.map((m) => literal(m.toLowerCase())).join(', ')})`;
-  return `${value} ~ ${literal(matcher.regex.toLowerCase())}`;
+  if (typeof matcher === 'string') return `${value} = ${sqlLiteral(matcher.toLowerCase())}`;
+  if (Array.isArray(matcher)) return `${value} IN (${matcher.map((m) => sqlLiteral(m.toLowerCase())).join(', ')})`;
+  return `${value} ~ ${sqlLiteral(matcher.regex.toLowerCase())}`;
 }
 
 export function effectiveRules(config: Pick<TransformConfig, 'channelRules' | 'replaceDefaultChannelRules'>): readonly ChannelRule[] {
@@ -56,10 +53,10 @@ export function channelFunctionSql(rules: readonly ChannelRule[]): string {
     if (rule.medium !== undefined) parts.push(condition('med', rule.medium));
     if (rule.campaign !== undefined) parts.push(condition('camp', rule.campaign));
     if (rule.hint !== undefined) parts.push(condition('hint', rule.hint));
-    return `WHEN ${parts.length ? parts.join(' AND ') : 'true'} THEN ${literal(rule.channel)}`;
+    return `WHEN ${parts.length ? parts.join(' AND ') : 'true'} THEN ${sqlLiteral(rule.channel)}`;
   });
   return `CREATE OR REPLACE FUNCTION staging.channel_of(src text, med text, camp text, hint text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
-      SELECT CASE ${branches.join('\n        ')} ELSE ${literal(CHANNEL_FALLBACK)} END
+      SELECT CASE ${branches.join('\n        ')} ELSE ${sqlLiteral(CHANNEL_FALLBACK)} END
     $fn$`;
 }

@@ -1,4 +1,5 @@
 import type { TransformConfig } from './config.ts';
+import { sqlLiteral } from '../../warehouse/sql.ts';
 
 /** Every attribution model the marts carry (rule models, then data-driven ones). */
 export const ALL_MODELS = [
@@ -6,7 +7,6 @@ export const ALL_MODELS = [
   'markov', 'shapley', 'fractribution',
 ] as const;
 
-const lit = (text: string) => `'${text.replace(/'/g, "''")}'`;
 
 /** KPI columns computed from the aggregated parts (empty denominators give NULL). */
 const ratios = `
@@ -64,8 +64,8 @@ function kpiMart(table: string, config: TransformConfig, dims: { key: string; ex
   credited: string;
   won: string;
 }): string[] {
-  const rc = lit(config.reportingCurrency);
-  const models = `(VALUES ${ALL_MODELS.map((m) => `(${lit(m)})`).join(', ')}) AS m(model)`;
+  const rc = sqlLiteral(config.reportingCurrency);
+  const models = `(VALUES ${ALL_MODELS.map((m) => `(${sqlLiteral(m)})`).join(', ')}) AS m(model)`;
   const keyCols = `month, ${dims.key}`;
   return [
     `DELETE FROM ${table}`,

@@ -1,4 +1,5 @@
 import type { TransformConfig } from './config.ts';
+import { sqlLiteral } from '../../warehouse/sql.ts';
 
 /**
  * The transform's SQL models, in dependency order (staging -> intermediate -> marts), each headed
@@ -23,7 +24,6 @@ export interface SqlModel {
   prepare?(config: TransformConfig, scope: string | null): string[];
 }
 
-export const lit = (text: string) => `'${text.replace(/'/g, "''")}'`;
 
 /** `(alias.a, alias.b) IN (SELECT a, b FROM scope)`, or `true` without a scope. */
 export function inScope(scope: string | null, columns: readonly string[], alias: string): string {
@@ -34,9 +34,9 @@ export function inScope(scope: string | null, columns: readonly string[], alias:
 /** Amount converted to the reporting currency at the latest rate on or before `day` (NULL if none). */
 export function fx(amount: string, currency: string, day: string, reporting: string): string {
   return `CASE WHEN ${amount} IS NULL THEN NULL
-    WHEN ${currency} = ${lit(reporting)} THEN ${amount}
+    WHEN ${currency} = ${sqlLiteral(reporting)} THEN ${amount}
     ELSE ${amount} * (SELECT r.rate FROM core.fx_rate_daily r
-                      WHERE r.from_currency = ${currency} AND r.to_currency = ${lit(reporting)} AND r.date <= ${day}
+                      WHERE r.from_currency = ${currency} AND r.to_currency = ${sqlLiteral(reporting)} AND r.date <= ${day}
                       ORDER BY r.date DESC LIMIT 1) END`;
 }
 
@@ -280,7 +280,7 @@ export function refreshModelSql(model: SqlModel, config: TransformConfig, scope:
 export function ruleCreditsWideSelect(config: TransformConfig, scope: string | null, only?: readonly string[], carry: readonly string[] = []): string {
   const want = (model: string) => !only || only.includes(model);
   const cw = config.customWeights;
-  const direct = config.directChannels.map(lit).join(', ');
+  const direct = config.directChannels.map(sqlLiteral).join(', ');
   type W = { f: number; l: number; o: number; won: number; rest: number };
   const notKey = (w: W) => `NOT ((${w.f} > 0 AND is_first) OR (${w.l} > 0 AND is_lead) OR (${w.o} > 0 AND is_opp) OR (${w.won} > 0 AND is_won_touch))`;
   // Position models: key-moment weight on the moment's touch (coinciding moments add up), the
@@ -344,7 +344,7 @@ export const TOUCH_COLUMNS = ['person_key', 'occurred_at', 'pos', 'n', 'channel'
 export function ruleCreditsSelect(config: TransformConfig, scope: string | null): string {
   return `SELECT w.connection_id, w.opportunity_id, w.touchpoint_id, ${TOUCH_COLUMNS.map((c) => `w.${c}`).join(', ')}, v.model, v.credit
     FROM (${ruleCreditsWideSelect(config, scope, undefined, TOUCH_COLUMNS)}) w
-    CROSS JOIN LATERAL (VALUES ${RULE_MODEL_NAMES.map((m) => `(${lit(m)}, w.${m})`).join(', ')}) AS v(model, credit)`;
+    CROSS JOIN LATERAL (VALUES ${RULE_MODEL_NAMES.map((m) => `(${sqlLiteral(m)}, w.${m})`).join(', ')}) AS v(model, credit)`;
 }
 
 export const RULE_MODEL_NAMES = ['first_touch', 'last_touch', 'last_non_direct', 'linear', 'time_decay', 'u_shaped', 'w_shaped', 'full_path', 'custom'] as const;
@@ -365,7 +365,7 @@ export function attributionInsertSql(config: TransformConfig, credits: string): 
            round(c.credit::numeric, 12),
            round(c.credit::numeric * o.amount_reporting, 6),
            round(c.credit::numeric * o.won_amount_reporting, 6),
-           ${lit(config.reportingCurrency)}, o.created_at, o.is_won, o.close_date
+           ${sqlLiteral(config.reportingCurrency)}, o.created_at, o.is_won, o.close_date
     FROM ${credits} c
     JOIN staging.int_opportunities o USING (connection_id, opportunity_id)
     WHERE c.credit IS NOT NULL`;
@@ -373,7 +373,7 @@ export function attributionInsertSql(config: TransformConfig, credits: string): 
 
 /** The spend mart's rows for the spend keys in `scope` (connection_id, campaign_id, date), or all. */
 export function spendMartInsertSql(config: TransformConfig, scope: string | null): string {
-  const rc = lit(config.reportingCurrency);
+  const rc = sqlLiteral(config.reportingCurrency);
   return `INSERT INTO marts.fct_ad_spend_daily (date, connection_id, campaign_id, source_system, account_id, campaign_name, channel, currency, spend, spend_reporting,
        reporting_currency, impressions, clicks, platform_conversions, platform_conversion_value, ctr, cpc)
      SELECT s.date, s.connection_id, s.campaign_id, s.source_system, s.account_id, coalesce(s.campaign_name, c.name),

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { sqlLiteral } from '../sql.ts';
 
 /**
  * Core tables: vendor-neutral entities and facts that connectors fill and the transform reads.
@@ -233,16 +234,12 @@ const tables: Array<[name: string, ddl: string, comment: string]> = [
 export async function up(knex: Knex): Promise<void> {
   for (const [name, ddl, comment] of tables) {
     await knex.raw(ddl);
-    await knex.raw(`COMMENT ON TABLE ${name} IS ${quoteLiteral(comment)}`);
+    await knex.raw(`COMMENT ON TABLE ${name} IS ${sqlLiteral(comment)}`);
   }
   await knex.raw('CREATE INDEX IF NOT EXISTS fct_touchpoint_person_idx ON core.fct_touchpoint (connection_id, person_id, occurred_at)');
   await knex.raw('CREATE INDEX IF NOT EXISTS fct_stage_history_opp_idx ON core.fct_opportunity_stage_history (connection_id, opportunity_id, entered_at)');
   await knex.raw('CREATE INDEX IF NOT EXISTS bridge_opp_person_person_idx ON core.bridge_opportunity_person (connection_id, person_id)');
   await knex.raw('CREATE INDEX IF NOT EXISTS fct_ad_spend_daily_date_idx ON core.fct_ad_spend_daily (date)');
-}
-
-function quoteLiteral(text: string): string {
-  return `'${text.replace(/'/g, "''")}'`;
 }
 
 export async function down(): Promise<void> {

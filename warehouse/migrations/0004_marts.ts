@@ -1,25 +1,12 @@
 import type { Knex } from 'knex';
+import { sqlLiteral } from '../sql.ts';
+import { createDocumentedTable, type TableDoc } from './documented-table.ts';
 
 /**
  * FX rates and the first marts: attribution and the spend / traffic facts BI reads.
  * Every marts table and column carries a COMMENT (grain, meaning, currency, how it is computed):
  * the data dictionary (`mpm docs`) is generated from them, and a test fails on a missing one.
  */
-interface ColumnDoc {
-  name: string;
-  type: string;
-  doc: string;
-}
-
-interface TableDoc {
-  name: string;
-  doc: string;
-  columns: ColumnDoc[];
-  key: string[];
-}
-
-const q = (text: string) => `'${text.replace(/'/g, "''")}'`;
-
 export const martTables: TableDoc[] = [
   {
     name: 'marts.fct_attribution',
@@ -106,13 +93,8 @@ export async function up(knex: Knex): Promise<void> {
       _synced_at     timestamptz NOT NULL DEFAULT now(),
       PRIMARY KEY (date, from_currency, to_currency)
     )`);
-  await knex.raw(`COMMENT ON TABLE core.fx_rate_daily IS ${q('Grain: one row per date x currency pair. Key: (date, from_currency, to_currency). 1 from_currency = rate to_currency. Loaded from CSV (mpm fx load) or seeded by the sandbox; a missing day uses the latest earlier rate.')}`);
-  for (const table of martTables) {
-    const columns = table.columns.map((c) => `"${c.name}" ${c.type}`).join(',\n      ');
-    await knex.raw(`CREATE TABLE IF NOT EXISTS ${table.name} (\n      ${columns},\n      PRIMARY KEY (${table.key.map((k) => `"${k}"`).join(', ')})\n    )`);
-    await knex.raw(`COMMENT ON TABLE ${table.name} IS ${q(table.doc)}`);
-    for (const c of table.columns) await knex.raw(`COMMENT ON COLUMN ${table.name}."${c.name}" IS ${q(c.doc)}`);
-  }
+  await knex.raw(`COMMENT ON TABLE core.fx_rate_daily IS ${sqlLiteral('Grain: one row per date x currency pair. Key: (date, from_currency, to_currency). 1 from_currency = rate to_currency. Loaded from CSV (mpm fx load) or seeded by the sandbox; a missing day uses the latest earlier rate.')}`);
+  for (const table of martTables) await createDocumentedTable(knex, table);
   await knex.raw('CREATE INDEX IF NOT EXISTS fct_attribution_model_idx ON marts.fct_attribution (model, channel)');
 }
 

@@ -1,18 +1,11 @@
 import type { Knex } from 'knex';
+import { createDocumentedTable, type ColumnDoc } from './documented-table.ts';
 
 /**
  * KPI marts: the monthly numbers BI dashboards chart. Names and columns are a contract; every
  * column is commented. Amounts are in the reporting currency; ratios with an empty denominator are
  * NULL (never 0 or infinity).
  */
-interface ColumnDoc {
-  name: string;
-  type: string;
-  doc: string;
-}
-
-const q = (text: string) => `'${text.replace(/'/g, "''")}'`;
-
 const kpiColumns: ColumnDoc[] = [
   { name: 'model', type: 'text NOT NULL', doc: 'Attribution model the credited figures (opportunities, customers, pipeline, revenue and the ratios built on them) use; spend, traffic and lead counts are the same under every model.' },
   { name: 'reporting_currency', type: 'text NOT NULL', doc: 'ISO 4217 currency of every amount in the row.' },
@@ -79,12 +72,7 @@ export const kpiMartTables = [
 ];
 
 export async function up(knex: Knex): Promise<void> {
-  for (const table of kpiMartTables) {
-    const columns = table.columns.map((c) => `"${c.name}" ${c.type}`).join(',\n      ');
-    await knex.raw(`CREATE TABLE IF NOT EXISTS ${table.name} (\n      ${columns},\n      PRIMARY KEY (${table.key.map((k) => `"${k}"`).join(', ')})\n    )`);
-    await knex.raw(`COMMENT ON TABLE ${table.name} IS ${q(table.doc)}`);
-    for (const c of table.columns) await knex.raw(`COMMENT ON COLUMN ${table.name}."${c.name}" IS ${q(c.doc)}`);
-  }
+  for (const table of kpiMartTables) await createDocumentedTable(knex, table);
 }
 
 export async function down(): Promise<void> {

@@ -1,8 +1,7 @@
 import type { Knex } from 'knex';
+import { createDocumentedTable } from './documented-table.ts';
 
 /** Goals and pacing marts. Every column commented (the data dictionary is generated from them). */
-const q = (text: string) => `'${text.replace(/'/g, "''")}'`;
-
 export const goalTables = [
   {
     name: 'marts.goal_monthly_targets',
@@ -44,12 +43,7 @@ export const goalTables = [
 ];
 
 export async function up(knex: Knex): Promise<void> {
-  for (const table of goalTables) {
-    const columns = table.columns.map((c) => `"${c.name}" ${c.type}`).join(',\n      ');
-    await knex.raw(`CREATE TABLE IF NOT EXISTS ${table.name} (\n      ${columns},\n      PRIMARY KEY (${table.key.map((k) => `"${k}"`).join(', ')})\n    )`);
-    await knex.raw(`COMMENT ON TABLE ${table.name} IS ${q(table.doc)}`);
-    for (const c of table.columns) await knex.raw(`COMMENT ON COLUMN ${table.name}."${c.name}" IS ${q(c.doc)}`);
-  }
+  for (const table of goalTables) await createDocumentedTable(knex, table);
 }
 
 export async function down(): Promise<void> {
