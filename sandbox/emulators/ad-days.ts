@@ -3,6 +3,7 @@
  * tests and data faults make on them: restatements, malformed rows, schema drift.
  */
 import { addDays } from '../world/dates.ts';
+import type { AdDay } from '../world/types.ts';
 import type { DataFaultTarget } from './faults.ts';
 import { pickDistinct } from './prng.ts';
 
@@ -11,8 +12,23 @@ export interface AdDayRow {
   campaignId: string;
   date: string;
   spendMicros: number;
+  impressions: number;
+  clicks: number;
   conversions: number;
   conversionsValueMicros: number;
+}
+
+/** The platform-neutral part of a world ad day. */
+export function adDayRow(d: AdDay): AdDayRow {
+  return {
+    date: d.date,
+    campaignId: d.campaignId,
+    spendMicros: d.spendMicros,
+    impressions: d.impressions,
+    clicks: d.clicks,
+    conversions: d.conversions,
+    conversionsValueMicros: d.conversionsValueMicros,
+  };
 }
 
 export abstract class AdDayStore<Day extends AdDayRow, MalformKind extends string> {
@@ -30,6 +46,13 @@ export abstract class AdDayStore<Day extends AdDayRow, MalformKind extends strin
 
   protected addDay(d: Day): void {
     this.days.set(AdDayStore.key(d.campaignId, d.date), d);
+  }
+
+  /** The rows that pass `keep`, ordered by date then campaign id. */
+  protected daysWhere(keep: (d: Day) => boolean): Day[] {
+    const out: Day[] = [];
+    for (const d of this.days.values()) if (keep(d)) out.push(d);
+    return out.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.campaignId.localeCompare(b.campaignId)));
   }
 
   /** One day's row (a copy), or undefined. */

@@ -5,7 +5,7 @@
  */
 import type { AdDay, World } from '../../world/types.ts';
 import type { DataFaultTarget } from '../faults.ts';
-import { AdDayStore } from '../ad-days.ts';
+import { AdDayStore, adDayRow } from '../ad-days.ts';
 import { fnv1a } from '../prng.ts';
 
 export interface GoogleAdsCustomer {
@@ -95,9 +95,7 @@ export class GoogleAdsStore extends AdDayStore<GoogleAdsDay, GoogleAdsMalformKin
 
   /** Daily rows of one customer, ordered by date then campaign id. */
   customerDays(customerId: string): GoogleAdsDay[] {
-    const out: GoogleAdsDay[] = [];
-    for (const d of this.days.values()) if (d.customerId === customerId) out.push(d);
-    return out.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.campaignId.localeCompare(b.campaignId)));
+    return this.daysWhere((d) => d.customerId === customerId);
   }
 
   /** Adapter for the sandbox's data-fault rules (`google_ads:restate=7`, `google_ads:malform=2`). */
@@ -107,14 +105,5 @@ export class GoogleAdsStore extends AdDayStore<GoogleAdsDay, GoogleAdsMalformKin
 }
 
 function fromWorld(d: AdDay): GoogleAdsDay {
-  return {
-    date: d.date,
-    customerId: d.adAccountId,
-    campaignId: d.campaignId,
-    spendMicros: d.spendMicros,
-    impressions: d.impressions,
-    clicks: d.clicks,
-    conversions: d.conversions,
-    conversionsValueMicros: d.conversionsValueMicros,
-  };
+  return { ...adDayRow(d), customerId: d.adAccountId };
 }

@@ -5,7 +5,7 @@
  */
 import type { AdDay, World } from '../../world/types.ts';
 import type { DataFaultTarget } from '../faults.ts';
-import { AdDayStore } from '../ad-days.ts';
+import { AdDayStore, adDayRow } from '../ad-days.ts';
 import { fnv1a } from '../prng.ts';
 
 export interface MetaAdAccount {
@@ -146,13 +146,11 @@ export class MetaAdsStore extends AdDayStore<MetaDay, MetaMalformKind> {
    * delivery are left out, as Insights leaves out objects with no stats.
    */
   accountDays(accountId: string, since: string, until: string): MetaDay[] {
-    const out: MetaDay[] = [];
-    for (const d of this.days.values()) {
-      if (d.accountId !== accountId || d.date < since || d.date > until) continue;
-      if (d.spendMicros === 0 && d.impressions === 0 && d.clicks === 0 && d.conversions === 0) continue;
-      out.push(d);
-    }
-    return out.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.campaignId.localeCompare(b.campaignId)));
+    return this.daysWhere(
+      (d) =>
+        d.accountId === accountId && d.date >= since && d.date <= until &&
+        !(d.spendMicros === 0 && d.impressions === 0 && d.clicks === 0 && d.conversions === 0),
+    );
   }
 
   /** How many campaign-day cells a report over the range touches (what Meta's data-per-call limit counts). */
@@ -212,14 +210,5 @@ export class MetaAdsStore extends AdDayStore<MetaDay, MetaMalformKind> {
 }
 
 function fromWorld(d: AdDay): MetaDay {
-  return {
-    date: d.date,
-    accountId: d.adAccountId,
-    campaignId: d.campaignId,
-    spendMicros: d.spendMicros,
-    impressions: d.impressions,
-    clicks: d.clicks,
-    conversions: d.conversions,
-    conversionsValueMicros: d.conversionsValueMicros,
-  };
+  return { ...adDayRow(d), accountId: d.adAccountId };
 }
