@@ -157,14 +157,15 @@ function stringField(record: Record<string, unknown>, field: string | undefined)
   return v;
 }
 
+/** The core utm_* columns from the fields the object's config names (objects.<stream>.utmFields). */
 function utm(record: Record<string, unknown>, stream: SalesforceStreamName, ctx: NormalizeContext<SalesforceConfig>) {
   const f = ctx.config.objects[stream]?.utmFields ?? {};
   return {
-    source: stringField(record, f.source),
-    medium: stringField(record, f.medium),
-    campaign: stringField(record, f.campaign),
-    content: stringField(record, f.content),
-    term: stringField(record, f.term),
+    utm_source: stringField(record, f.source),
+    utm_medium: stringField(record, f.medium),
+    utm_campaign: stringField(record, f.campaign),
+    utm_content: stringField(record, f.content),
+    utm_term: stringField(record, f.term),
   };
 }
 
@@ -328,51 +329,44 @@ export function normalizeAccount(r: z.infer<typeof accountRecord>): CoreRows {
   };
 }
 
+/** What a Contact and a Lead both bring to core.dim_person. */
+function personColumns(
+  r: BaseRecord & { Id: string; Email?: string | null; FirstName?: string | null; LastName: string; Title?: string | null; LeadSource?: string | null; CreatedDate: string },
+  utmColumns: ReturnType<typeof utm>,
+) {
+  return {
+    person_id: r.Id,
+    email: r.Email ? r.Email.toLowerCase() : null,
+    first_name: r.FirstName ?? null,
+    last_name: r.LastName,
+    title: r.Title ?? null,
+    lead_source: r.LeadSource ?? null,
+    ...utmColumns,
+    created_at: sfIso(r.CreatedDate),
+    updated_at: updatedAt(r),
+  };
+}
+
 export function normalizeContact(r: z.infer<typeof contactRecord>, ctx: Ctx): CoreRows {
-  const u = utm(r, 'contact', ctx);
   return {
     'core.dim_person': [
       {
-        person_id: r.Id,
+        ...personColumns(r, utm(r, 'contact', ctx)),
         person_type: 'contact',
-        email: r.Email ? r.Email.toLowerCase() : null,
-        first_name: r.FirstName ?? null,
-        last_name: r.LastName,
-        title: r.Title ?? null,
         account_id: r.AccountId ?? null,
-        lead_source: r.LeadSource ?? null,
-        utm_source: u.source,
-        utm_medium: u.medium,
-        utm_campaign: u.campaign,
-        utm_content: u.content,
-        utm_term: u.term,
-        created_at: sfIso(r.CreatedDate),
-        updated_at: updatedAt(r),
       },
     ],
   };
 }
 
 export function normalizeLead(r: z.infer<typeof leadRecord>, ctx: Ctx): CoreRows {
-  const u = utm(r, 'lead', ctx);
   return {
     'core.dim_person': [
       {
-        person_id: r.Id,
+        ...personColumns(r, utm(r, 'lead', ctx)),
         person_type: 'lead',
-        email: r.Email ? r.Email.toLowerCase() : null,
-        first_name: r.FirstName ?? null,
-        last_name: r.LastName,
-        title: r.Title ?? null,
         company: r.Company,
-        lead_source: r.LeadSource ?? null,
         lead_status: r.Status,
-        utm_source: u.source,
-        utm_medium: u.medium,
-        utm_campaign: u.campaign,
-        utm_content: u.content,
-        utm_term: u.term,
-        created_at: sfIso(r.CreatedDate),
         lead_at: sfIso(r.CreatedDate),
         is_converted: r.IsConverted,
         // Conversion links let identity follow a converted lead to its contact, account and opportunity.
@@ -380,7 +374,6 @@ export function normalizeLead(r: z.infer<typeof leadRecord>, ctx: Ctx): CoreRows
         converted_contact_id: r.ConvertedContactId ?? null,
         converted_account_id: r.ConvertedAccountId ?? null,
         converted_opportunity_id: r.ConvertedOpportunityId ?? null,
-        updated_at: updatedAt(r),
       },
     ],
   };
@@ -402,9 +395,9 @@ export function normalizeCampaign(r: z.infer<typeof campaignRecord>, ctx: Ctx): 
         end_date: r.EndDate ?? null,
         budgeted_cost: r.BudgetedCost ?? null,
         actual_cost: r.ActualCost ?? null,
-        utm_source: u.source,
-        utm_medium: u.medium,
-        utm_campaign: u.campaign,
+        utm_source: u.utm_source,
+        utm_medium: u.utm_medium,
+        utm_campaign: u.utm_campaign,
         created_at: sfIso(r.CreatedDate),
         updated_at: updatedAt(r),
       },
@@ -425,11 +418,7 @@ export function normalizeCampaignMember(r: z.infer<typeof campaignMemberRecord>,
         occurred_at: dayStart(r.FirstRespondedDate) ?? sfIso(r.CreatedDate),
         touch_type: 'campaign_member',
         campaign_id: r.CampaignId,
-        utm_source: u.source,
-        utm_medium: u.medium,
-        utm_campaign: u.campaign,
-        utm_content: u.content,
-        utm_term: u.term,
+        ...u,
         status: r.Status ?? null,
         responded: r.HasResponded ?? null,
       },
