@@ -10,7 +10,7 @@ import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 import { createGa4Emulator, type Ga4Emulator, type Ga4Store } from '../../sandbox/emulators/ga4/index.ts';
 import { startEmulatorServer } from '../../sandbox/emulators/server.ts';
 import { generateWorld } from '../../sandbox/world/index.ts';
-import { addDays } from '../google_ads/dates.ts';
+import { addDays } from '../core/dates.ts';
 import { ga4Connector } from './index.ts';
 
 /**

@@ -6,7 +6,8 @@ import { buildConnection } from '../../pipeline/config/connections.ts';
 import { runSync } from '../../pipeline/sync.ts';
 import { ensureRawTable } from '../../warehouse/migrate.ts';
 import { createTestWarehouse } from '../../test/helpers/warehouse.ts';
-import { ga4Connector, ga4DaysToRead, metricProblem, parseMetric } from './index.ts';
+import { daysToRead } from '../core/dates.ts';
+import { ga4Connector, metricProblem, parseMetric } from './index.ts';
 
 /**
  * A fake GA4 Data API with nock: the token endpoint, getMetadata and runReport answering from an
@@ -184,7 +185,7 @@ describe('ga4 connector', () => {
   it('plans days with a 3-day lookback by default', () => {
     const cfg = ga4Connector.configSchema.parse(baseSettings) as { startDate?: string; lookbackDays: number };
     expect(cfg.lookbackDays).toBe(3);
-    expect(ga4DaysToRead(cfg, { mode: 'incremental', window: undefined }, '2026-03-11', '2026-03-10')).toEqual({ from: '2026-03-08', to: '2026-03-10' });
+    expect(daysToRead(cfg, { mode: 'incremental', window: undefined }, '2026-03-11', '2026-03-10')).toEqual({ from: '2026-03-08', to: '2026-03-10' });
   });
 
   it('pages runReport with limit/offset per date chunk, keeps unknown fields in raw and quarantines malformed rows', async () => {

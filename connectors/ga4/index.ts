@@ -2,8 +2,7 @@ import { z } from 'zod';
 import { defineConnector, defineStream, type Page, type StreamContext } from '../core/connector.ts';
 import { ConfigError, SchemaError } from '../core/errors/index.ts';
 import { checkGoogleAuth, googleAuthEnvDocs, googleAuthFields, googleAuthFromEnv } from '../google_auth/index.ts';
-import { addDays, dayInZone, dayString, daysBetween, maxDay, minDay } from '../google_ads/dates.ts';
-import { daysToRead } from '../google_ads/index.ts';
+import { addDays, dayInZone, dayString, daysBetween, daysToRead, isDay, maxDay, minDay } from '../core/dates.ts';
 import { Ga4Api, type RunReportRequest, type RunReportResponse } from './api.ts';
 
 /**
@@ -89,14 +88,11 @@ export type Ga4Config = z.infer<typeof ga4ConfigSchema>;
 
 const text = z.looseObject({ value: z.string() });
 const ga4Date = z.looseObject({
-  value: z.string().refine((v) => /^\d{8}$/.test(v) && isRealDay(yyyymmdd(v)), 'must be a GA4 date YYYYMMDD'),
+  value: z.string().refine((v) => /^\d{8}$/.test(v) && isDay(yyyymmdd(v)), 'must be a GA4 date YYYYMMDD'),
 });
 
 function yyyymmdd(v: string): string {
   return `${v.slice(0, 4)}-${v.slice(4, 6)}-${v.slice(6, 8)}`;
-}
-function isRealDay(day: string): boolean {
-  return dayString.safeParse(day).success;
 }
 
 /**
@@ -203,9 +199,6 @@ function hasOtherRow(response: RunReportResponse): boolean {
   if (response.metadata?.dataLossFromOtherRow) return true;
   return (response.rows ?? []).some((row) => (row.dimensionValues ?? []).some((v) => (v as { value?: unknown } | null)?.value === '(other)'));
 }
-
-/** Which days to read for one property: google_ads' rules (window, full, incremental with lookback), GA4's lookback. */
-export const ga4DaysToRead = daysToRead;
 
 async function* readTraffic(ctx: StreamContext<Ga4Config>, checkpoint: Ga4Checkpoint | undefined): AsyncIterable<Page<Ga4Checkpoint>> {
   const api = new Ga4Api(ctx.config, { signal: ctx.signal, now: ctx.now, log: ctx.log });

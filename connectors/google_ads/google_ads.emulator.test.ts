@@ -8,7 +8,7 @@ import type { GoogleAdsStore } from '../../sandbox/emulators/google_ads/index.ts
 import { ensureRawTable } from '../../warehouse/migrate.ts';
 import type { Warehouse } from '../../warehouse/db.ts';
 import { createTestWarehouse, tableHash } from '../../test/helpers/warehouse.ts';
-import { addDays } from './dates.ts';
+import { addDays } from '../core/dates.ts';
 import { googleAdsConnector } from './index.ts';
 
 /**

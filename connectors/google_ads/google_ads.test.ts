@@ -6,7 +6,8 @@ import { buildConnection } from '../../pipeline/config/connections.ts';
 import { runSync } from '../../pipeline/sync.ts';
 import { ensureRawTable } from '../../warehouse/migrate.ts';
 import { createTestWarehouse } from '../../test/helpers/warehouse.ts';
-import { googleAdsConnector, microsToDecimal, daysToRead } from './index.ts';
+import { daysToRead } from '../core/dates.ts';
+import { googleAdsConnector, microsToDecimal } from './index.ts';
 
 /**
  * A fake Google Ads REST API with nock: the token endpoint and searchStream, answering GAQL from an

@@ -3,7 +3,7 @@ import { defineConnector, defineStream, type Page, type StreamContext } from '..
 import { SchemaError } from '../core/errors/index.ts';
 import { checkGoogleAuth, googleAuthEnvDocs, googleAuthFields, googleAuthFromEnv } from '../google_auth/index.ts';
 import { GoogleAdsApi } from './api.ts';
-import { addDays, chunkDays, dayInZone, dayString, maxDay, minDay } from './dates.ts';
+import { addDays, chunkDays, dayInZone, dayString, daysToRead, maxDay, minDay } from '../core/dates.ts';
 
 /**
  * google_ads: campaigns and daily campaign spend from the Google Ads REST API (searchStream with
@@ -208,32 +208,6 @@ function readList(query: () => string) {
     }
     if (remaining.length === 0) yield { records: [], checkpoint: { done, complete: true } };
   };
-}
-
-/**
- * Which days to read for one customer:
- * - a window (backfill or --from/--to): exactly those days, resuming after the stored `through`
- *   of an unfinished backfill;
- * - full, or no checkpoint yet: startDate (default 365 days back) to yesterday;
- * - incremental: from the earlier of (the day after `through`) and (yesterday - lookback + 1) to
- *   yesterday, so the last lookbackDays are overwritten with their restated values.
- * "Yesterday" is in the account's time zone: today is still incomplete.
- */
-export function daysToRead(
-  config: Pick<GoogleAdsConfig, 'startDate' | 'lookbackDays'>,
-  ctx: Pick<StreamContext<unknown>, 'mode' | 'window'>,
-  today: string,
-  through: string | undefined,
-): { from: string; to: string } {
-  const yesterday = addDays(today, -1);
-  if (ctx.window) {
-    const resumeFrom = ctx.mode === 'backfill' && through !== undefined && through >= ctx.window.from && through < ctx.window.to ? addDays(through, 1) : ctx.window.from;
-    return { from: resumeFrom, to: ctx.window.to };
-  }
-  const start = config.startDate ?? addDays(yesterday, -364);
-  if (ctx.mode === 'full' || through === undefined) return { from: start, to: yesterday };
-  const from = minDay(addDays(through, 1), addDays(yesterday, -(config.lookbackDays - 1)));
-  return { from: maxDay(from, start), to: yesterday };
 }
 
 async function* readDaily(ctx: StreamContext<GoogleAdsConfig>, checkpoint: DailyCheckpoint | undefined): AsyncIterable<Page<DailyCheckpoint>> {

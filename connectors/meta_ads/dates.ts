@@ -2,9 +2,9 @@
  * Day-range helpers for Meta's `time_range={since, until}` (inclusive days). The calendar-day
  * primitives are the ones the Google Ads connector uses (same 'YYYY-MM-DD' strings).
  */
-import { addDays, chunkDays, daysBetween } from '../google_ads/dates.ts';
+import { addDays, chunkDays, daysBetween } from '../core/dates.ts';
 
-export { addDays, dayInZone, dayString, isDay, maxDay, minDay } from '../google_ads/dates.ts';
+export { addDays, dayInZone, dayString, isDay, maxDay, minDay } from '../core/dates.ts';
 
 export interface DayRange {
   /** First day, inclusive. */

@@ -3,9 +3,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { defineConnector, defineStream, type Page, type StreamContext } from '../core/connector.ts';
 import { SchemaError, TransientError } from '../core/errors/index.ts';
-import { daysToRead } from '../google_ads/index.ts';
 import { MetaAdsApi } from './api.ts';
 import { metaAdsConfigSchema, type MetaAdsConfig } from './config.ts';
+import { daysToRead } from '../core/dates.ts';
 import { addDays, chunkRange, dayInZone, dayString, daysIn, maxDay, splitRange, type DayRange } from './dates.ts';
 import { ReduceDataError } from './reduce-data-error.ts';
 

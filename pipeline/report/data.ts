@@ -1,5 +1,5 @@
 import { ConfigError } from '../../connectors/core/errors/index.ts';
-import { isCalendarDay } from '../../bin/options.ts';
+import { isDay } from '../../connectors/core/dates.ts';
 import type { Warehouse } from '../../warehouse/db.ts';
 import { ALL_MODELS } from '../transform/kpis.ts';
 
@@ -106,7 +106,7 @@ const ratio = (a: number, b: number): number | null => (b === 0 ? null : a / b);
 /** Checks the query and returns it normalized; a bad value is a ConfigError naming the option. */
 export function parseReportQuery(query: ReportQuery): { from: string | null; to: string | null; model: AttributionModel } {
   for (const [name, value] of [['--from', query.from], ['--to', query.to]] as const) {
-    if (value !== undefined && !isCalendarDay(value)) throw new ConfigError(`report: ${name}: "${value}" is not a date YYYY-MM-DD`);
+    if (value !== undefined && !isDay(value)) throw new ConfigError(`report: ${name}: "${value}" is not a date YYYY-MM-DD`);
   }
   if (query.from !== undefined && query.to !== undefined && query.from > query.to) throw new ConfigError(`report: --from ${query.from} is after --to ${query.to}`);
   const model = query.model ?? DEFAULT_REPORT_MODEL;
