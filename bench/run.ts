@@ -15,16 +15,20 @@ import { benchTransform, reportTransformBench } from './transform.ts';
 const adminUrl = process.env.DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const rows = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const pageSize = Number(process.env.BENCH_PAGE_SIZE ?? 20_000);
+const repeat = Number(process.env.BENCH_REPEAT ?? 3);
 const worldScale = process.env.BENCH_WORLD_SCALE ?? 'large';
 
 const benchmarks: Record<string, (warehouse: Warehouse) => Promise<void>> = {
   loader: async (warehouse) => {
-    console.log(`loader benchmark: ${rows.toLocaleString('en')} spend rows, pages of ${pageSize.toLocaleString('en')}, Postgres ${(await warehouse.knex.raw('SHOW server_version')).rows[0].server_version}`);
-    const r = await benchLoader(warehouse, rows, pageSize);
+    console.log(`loader benchmark: ${rows.toLocaleString('en')} spend rows, pages of ${pageSize.toLocaleString('en')}, median of ${repeat} rounds, Postgres ${(await warehouse.knex.raw('SHOW server_version')).rows[0].server_version}`);
+    const r = await benchLoader(warehouse, rows, pageSize, repeat);
     const fmt = (n: number) => Math.round(n).toLocaleString('en');
     console.log(`  loader (validate + raw + core upsert + checkpoint): ${fmt(r.loaderRowsPerSec!)} rows/s  (${(r.loaderMs! / 1000).toFixed(1)} s)`);
     console.log(`  raw COPY into an identical empty table:             ${fmt(r.copyRowsPerSec!)} rows/s  (${(r.copyMs! / 1000).toFixed(1)} s)`);
+    console.log(`  floor: COPY of the records into raw + core:       ${fmt(r.floorRowsPerSec!)} rows/s  (${(r.floorMs! / 1000).toFixed(1)} s)`);
     console.log(`  ratio loader / COPY: ${r.ratio!.toFixed(2)}x   (targets: >= 0.50x and >= 100,000 rows/s)`);
+    console.log(`  ratio floor / COPY:  ${r.floorRatio!.toFixed(2)}x   (the most the loader could reach: it writes both tables)`);
+    console.log(`  ratio loader / floor: ${r.loaderVsFloor!.toFixed(2)}x`);
   },
   transform: async (warehouse) => {
     const scale = /^\d+(\.\d+)?$/.test(worldScale) ? Number(worldScale) : (worldScale as 'large' | 'demo' | 'tiny');

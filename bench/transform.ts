@@ -1,13 +1,11 @@
-import { pipeline } from 'node:stream/promises';
-import { Readable } from 'node:stream';
 import type pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { pino } from 'pino';
 import { generateWorld, type World } from '../sandbox/world/index.ts';
 import { runTransform, type TransformResult } from '../pipeline/transform/index.ts';
 import { parseTransformConfig } from '../pipeline/transform/config.ts';
 import { ruleCreditsWideSelect } from '../pipeline/transform/models.ts';
 import type { Warehouse } from '../warehouse/db.ts';
+import { copyLines, copyText, type Cell } from './copy.ts';
 
 /**
  * Transform benchmark (`npm run bench -- transform`), on the large sandbox world (~1M touchpoints,
@@ -17,7 +15,7 @@ import type { Warehouse } from '../warehouse/db.ts';
  *   opportunities change amount or stage, 1 % of spend rows are restated; then
  *   `runTransform()` (incremental), as a share of the full run;
  * - rule models: our rule-model step (one row per touch, a credit column per model, as the
- *   transform computes them before unpivoting into the mart), for the same four models and for all
+ *   transform stores them under the marts.fct_attribution view), for the same four models and for all
  *   nine, against a plain SQL reference of first/last/linear/U-shaped written straight as window
  *   functions over the same touch table (staging.int_opportunity_touches), as in the dbt
  *   attribution playbook. Ours reads the positions and key moments that table already holds (the
@@ -31,32 +29,18 @@ import type { Warehouse } from '../warehouse/db.ts';
  * its contact row (converted_contact_id), and contact roles point to the contact, so identity
  * stitching is exercised as in a real org.
  */
-type Cell = string | number | boolean | null | undefined;
-
-function copyText(value: Cell): string {
-  if (value === null || value === undefined) return '\\N';
-  // COPY text format: backslash, tab, newline and carriage return are escaped.
-  return String(value).replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
-}
-
 async function copyInto(warehouse: Warehouse, table: string, columns: readonly string[], rows: Iterable<Cell[]>): Promise<number> {
   let count = 0;
-  function* chunks(): Generator<string> {
-    let buffer = '';
+  function* lines(): Generator<string> {
     for (const row of rows) {
-      buffer += `${row.map(copyText).join('\t')}\n`;
       count++;
-      if (buffer.length > 1 << 20) {
-        yield buffer;
-        buffer = '';
-      }
+      yield `${row.map(copyText).join('\t')}\n`;
     }
-    if (buffer) yield buffer;
   }
   await warehouse.knex.transaction(async (trx) => {
     const conn = (await trx.client.acquireConnection()) as pg.PoolClient;
     try {
-      await pipeline(Readable.from(chunks()), conn.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN`)));
+      await copyLines(conn, table, columns, lines());
     } finally {
       trx.client.releaseConnection(conn);
     }

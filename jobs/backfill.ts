@@ -6,6 +6,7 @@ import { ConfigError } from '../connectors/core/errors/index.ts';
 import type { Connection } from '../pipeline/config/connections.ts';
 import type { AnyStream } from '../pipeline/loader.ts';
 import { checkpointScope, runSync, type SyncResult } from '../pipeline/sync.ts';
+import { lockBackfill } from '../pipeline/stream-lock.ts';
 import type { Warehouse } from '../warehouse/db.ts';
 import { jobId, retryOptions, syncQueueName, TRANSFORM_QUEUE, type JobQueues } from './queues.ts';
 import { runTransformStage } from './transform.ts';
@@ -298,8 +299,14 @@ export interface InlineBackfillOptions extends Omit<CreateBackfillInput, 'execut
 export async function runBackfillInline(options: InlineBackfillOptions): Promise<{ id: string; status: BackfillStatus; transform: string }> {
   const knex = options.warehouse.knex;
   const { id, chunks } = await createBackfill(knex, { ...options, execution: 'inline' });
-  options.onStart?.(id);
-  return { id, ...(await continueInline(options, id, chunks)) };
+  // Held while this process runs it: `mpm backfill status` tells a killed run from a live one.
+  const lock = await lockBackfill(options.warehouse, id);
+  try {
+    options.onStart?.(id);
+    return { id, ...(await continueInline(options, id, chunks)) };
+  } finally {
+    await lock.release();
+  }
 }
 
 async function continueInline(options: InlineBackfillOptions, id: string, chunks: Array<{ stream: string; window: DateWindow }>): Promise<{ status: BackfillStatus; transform: string }> {

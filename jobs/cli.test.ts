@@ -3,6 +3,7 @@ import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +17,9 @@ import { dropPrefix, googleAdsSettings, REDIS_URL } from './test-support.ts';
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '..');
 const tsx = path.join(root, 'node_modules/.bin/tsx');
+// For signal tests: node --import tsx, not the tsx binary. The binary relays SIGTERM to its child and
+// SIGKILLs it (exit 143) when the child does not acknowledge within 30 ms, which a loaded CI machine misses.
+const tsxLoader = ['--import', pathToFileURL(path.join(root, 'node_modules/tsx/dist/loader.mjs')).href];
 
 let sb: Sandbox;
 let warehouse: Warehouse & { drop(): Promise<void>; url?: string };
@@ -91,6 +95,9 @@ describe('job commands', () => {
     expect(queued.code).toBe(0);
     expect(queued.stdout).toMatch(/^bf-\S+\nqueued; follow it with `mpm backfill status bf-/);
 
+    // A run of its own, so the lag line does not depend on an earlier test having synced.
+    const inline = await mpm(['sync', 'google_ads.customers', '--inline', '--no-transform'], env);
+    expect(inline.code, inline.stderr).toBe(0);
     const status = await mpm(['status'], env);
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/queue sync-google_ads: 1 waiting, 0 active, 0 delayed, 0 failed/);
@@ -117,7 +124,7 @@ describe('job commands', () => {
 
   it('mpm worker serves /metrics and stops cleanly on SIGTERM; mpm ui refuses a public bind without credentials', async () => {
     const env = { PATH: process.env.PATH ?? '', HOME: dir, LOG_LEVEL: 'warn', DATABASE_URL: warehouse.url ?? '', REDIS_URL, MPM_QUEUE_PREFIX: prefix };
-    const child = spawn(tsx, [path.join(root, 'bin/mpm.ts'), 'worker', '--metrics-port', '0', '--no-schedules'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...tsxLoader, path.join(root, 'bin/mpm.ts'), 'worker', '--metrics-port', '0', '--no-schedules'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));

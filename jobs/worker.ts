@@ -81,7 +81,6 @@ function observeErrors(stream: AnyStream, sink: { error?: unknown }): AnyStream 
   };
 }
 
-const ORPHAN_MESSAGE = 'the worker running this sync stopped without finishing (crash or kill); the next run resumed from the last stored page';
 
 /**
  * Starts the workers of one process: a sync worker per connector queue of the configured
@@ -181,9 +180,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       shutdown.signal.addEventListener('abort', stop);
       lock.lost.addEventListener('abort', stop);
       if (shutdown.signal.aborted) controller.abort();
-      // We hold the stream's lock, so a run of it still marked running died with its worker. (Were
-      // it an inline `mpm sync` still alive, its own final update would set its status again.)
-      await knex('meta.sync_runs').where({ connection: data.connection, stream: data.stream, status: 'running' }).update({ status: 'failed', finished_at: knex.fn.now(), error: ORPHAN_MESSAGE });
+      // runSync() takes the stream's warehouse lock too, and marks a run its dead worker left
+      // `running` as failed (pipeline/stream-lock.ts).
       result = await runSync({
         warehouse,
         connection,

@@ -1,12 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { z } from 'zod';
-import { defineConnector, defineStream, rawTableName, type ConnectorDefinition } from '../connectors/core/connector.ts';
-import { buildConnection } from './config/connections.ts';
-import { ensureRawTable } from '../warehouse/migrate.ts';
+import { defineStream } from '../connectors/core/connector.ts';
 import { runSync } from './sync.ts';
 import { createTestWarehouse, tableHash, WAREHOUSE_KINDS } from '../test/helpers/warehouse.ts';
-import { fixtureConnection } from '../test/helpers/fixture-connector.ts';
+import { fixtureConnection, testConnection } from '../test/helpers/fixture-connector.ts';
 
 /**
  * The bulk write paths of the loader: on Postgres a page is COPYed straight into its target when
@@ -46,15 +44,6 @@ const awkwardStream = defineStream<Record<string, never>>()({
       { campaign_id: r.id, campaign_name: r.name, date: '2025-01-01', currency: 'USD', spend: 1, impressions: 0, clicks: 0, conversions: 0, conversion_value: 0 },
     ],
   }),
-});
-
-const awkwardConnector = defineConnector<Record<string, never>>({
-  name: 'awkward',
-  description: 'test-only connector with hard-to-escape text',
-  configSchema: z.object({}),
-  env: [],
-  fromEnv: () => undefined,
-  streams: [awkwardStream],
 });
 
 describe.each(WAREHOUSE_KINDS)('loader bulk paths on %s', (kind) => {
@@ -108,8 +97,7 @@ describe.each(WAREHOUSE_KINDS)('loader bulk paths on %s', (kind) => {
   });
 
   it('stores text that needs COPY escaping exactly as received, in raw and core', async () => {
-    await ensureRawTable(warehouse.knex, rawTableName('awkward', 'awkward'), 'awkward');
-    const connection = buildConnection('awkward', awkwardConnector as ConnectorDefinition<unknown>, {}, 'file');
+    const connection = await testConnection(warehouse, { name: 'awkward', description: 'test-only connector with hard-to-escape text', streams: [awkwardStream] });
     const stream = connection.connector.streams[0]!;
     const result = await runSync({ warehouse, connection, stream, mode: 'full', log });
     expect(result).toMatchObject({ status: 'success', counts: { inserted: awkward.length, quarantined: 0 } });
@@ -148,15 +136,6 @@ const dealsStream = defineStream<Record<string, never>>()({
     'core.bridge_opportunity_person': r.contacts.map((c) => ({ opportunity_id: r.id, person_id: c })),
   }),
 });
-const dealsConnector = defineConnector<Record<string, never>>({
-  name: 'deals',
-  description: 'test-only connector whose records own child rows',
-  configSchema: z.object({}),
-  env: [],
-  fromEnv: () => undefined,
-  streams: [dealsStream],
-});
-
 describe.each(WAREHOUSE_KINDS)('owned rows on %s', (kind) => {
   let warehouse: TestWarehouse;
   afterAll(async () => {
@@ -165,8 +144,7 @@ describe.each(WAREHOUSE_KINDS)('owned rows on %s', (kind) => {
 
   it('flags the child rows a record no longer emits, and only those of the page\'s records', async () => {
     warehouse = await createTestWarehouse(kind);
-    await ensureRawTable(warehouse.knex, rawTableName('deals', 'deals'), 'deals');
-    const connection = buildConnection('deals', dealsConnector as ConnectorDefinition<unknown>, {}, 'file');
+    const connection = await testConnection(warehouse, { name: 'deals', description: 'test-only connector whose records own child rows', streams: [dealsStream] });
     const run = () => runSync({ warehouse, connection, stream: dealsStream as never, mode: 'full', log });
     const links = async () =>
       (await warehouse.knex('core.bridge_opportunity_person').orderBy(['opportunity_id', 'person_id']).select('opportunity_id', 'person_id', 'is_deleted')).map(

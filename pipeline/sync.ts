@@ -5,6 +5,8 @@ import type { Warehouse } from '../warehouse/db.ts';
 import type { Connection } from './config/connections.ts';
 import { addCounts, emptyCounts, encodePage, loadPage, newLoadState, preparePageSliced, type AnyStream, type PageCounts } from './loader.ts';
 import { scrub } from './secrets.ts';
+import { lockStream } from './stream-lock.ts';
+import { sweepWindow, WindowSweeper } from './window-sweep.ts';
 
 export type RunStatus = 'success' | 'partial' | 'failed' | 'cancelled';
 
@@ -52,9 +54,20 @@ export async function readCheckpoint(warehouse: Warehouse, connection: string, s
 /**
  * Runs one stream of one connection: pages from the connector's read(), each stored with its
  * checkpoint in one transaction by the loader. A failure leaves the checkpoint at the last stored
- * page; the next run resumes there. Every run is recorded in meta.sync_runs.
+ * page; the next run resumes there. Every run is recorded in meta.sync_runs. One run of a stream
+ * at a time: a second one throws StreamBusyError before it starts.
  */
 export async function runSync(options: SyncOptions): Promise<SyncResult> {
+  const lock = await lockStream(options.warehouse, options.connection.id, options.stream.name);
+  try {
+    return await runLocked(options);
+  } finally {
+    await lock.release();
+  }
+}
+
+/** runSync() once the stream's lock (pipeline/stream-lock.ts) is held. */
+async function runLocked(options: SyncOptions): Promise<SyncResult> {
   const { warehouse, connection, stream, mode, log } = options;
   const knex = warehouse.knex;
   if (mode === 'backfill' && !options.window) throw new ConfigError('a backfill needs a window (--from and --to)');
@@ -80,8 +93,8 @@ export async function runSync(options: SyncOptions): Promise<SyncResult> {
 
   try {
     let checkpoint: unknown;
+    const stored = await readCheckpoint(warehouse, connection.id, stream.name, scope);
     if (mode !== 'full') {
-      const stored = await readCheckpoint(warehouse, connection.id, stream.name, scope);
       if (stored !== undefined) {
         const parsed = stream.checkpointSchema.safeParse(stored);
         if (!parsed.success) {
@@ -104,6 +117,7 @@ export async function runSync(options: SyncOptions): Promise<SyncResult> {
         warnings.push(message);
         runLog.warn(detail ?? {}, message);
       },
+      ...(mode === 'full' && stored !== undefined ? { previousCheckpoint: stored } : {}),
     };
     const hasOpenQuarantine = Boolean(
       await knex('meta.quarantine').where({ connection: connection.id, stream: stream.name }).whereNull('resolved_at').first('id'),
@@ -119,11 +133,13 @@ export async function runSync(options: SyncOptions): Promise<SyncResult> {
     const state = newLoadState();
     let pending: Promise<void> | undefined;
     let openQuarantine = hasOpenQuarantine;
+    const sweeper = WindowSweeper.of(stream); // deletes by absence over re-read days (pipeline/window-sweep.ts)
     try {
       for (;;) {
         const next = await iterator.next();
         if (next.done) break;
         const prepared = await encodePage(warehouse.kind, await preparePageSliced(stream, next.value.records, normalizeContext), batchMeta);
+        const sweep = sweeper?.note(prepared, next.value.sweep);
         if (pending) await pending;
         const input = {
           kind: warehouse.kind,
@@ -138,7 +154,10 @@ export async function runSync(options: SyncOptions): Promise<SyncResult> {
         };
         openQuarantine ||= prepared.quarantine.length > 0;
         pending = knex
-          .transaction((trx) => loadPage(trx, input, prepared))
+          .transaction(async (trx) => {
+            const loaded = await loadPage(trx, input, prepared);
+            return sweep ? addCounts(loaded, await sweepWindow(trx, input, normalizeContext, sweep)) : loaded;
+          })
           .then((pageCounts) => {
             counts = addCounts(counts, pageCounts);
             pages++;

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -128,5 +128,42 @@ describe('CLI', () => {
     const retry = await mpm(['quarantine', 'retry', 'offline'], env, dir);
     expect(retry.code).toBe(1); // still failing: the data is still bad
     expect(retry.stdout).toMatch(/retried 1, resolved 0, still failing 1/);
+
+    // What a killed process leaves behind: a run and an inline backfill marked running that no
+    // live process holds. Status says so; the next sync marks the run failed and goes on.
+    const [killed] = (await warehouse.knex('meta.sync_runs').insert({ connection: 'offline', stream: 'spend', mode: 'incremental' }).returning('id')) as Array<{ id: number }>;
+    await warehouse.knex('meta.backfills').insert({ id: 'bf-killed', connection: 'offline', streams: JSON.stringify(['spend']), window_from: '2026-01-01', window_to: '2026-01-31', chunk_days: 7, execution: 'inline' });
+    const stale = await mpm(['status'], env, dir);
+    expect(stale.stdout).toContain(`last run ${killed!.id} running, interrupted: its process is gone (the next run marks it failed and resumes)`);
+    const bf = await mpm(['backfill', 'status', 'bf-killed'], env, dir);
+    expect(bf.stdout, bf.stderr).toContain('interrupted: the process running it is gone; run the same `mpm backfill` again to continue');
+    const resumed = await mpm(['sync', 'offline.spend', '--no-transform'], env, dir);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(await warehouse.knex('meta.sync_runs').where({ id: killed!.id }).first('status', 'error')).toEqual({ status: 'failed', error: expect.stringMatching(/stopped without finishing/) });
+    expect((await mpm(['status'], env, dir)).stdout).not.toContain('interrupted');
   });
+
+  it('keeps a second process off the embedded warehouse, and takes over after a killed holder', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpm-embedded-'));
+    const holder = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'test/helpers/hold-embedded-warehouse.ts'), dataDir], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        holder.stdout!.on('data', (d: Buffer) => d.toString().includes('open') && resolve());
+        holder.once('exit', (code) => reject(new Error(`holder exited early (${code})`)));
+      });
+      const busy = await mpm(['status'], { MPM_DATA_DIR: dataDir });
+      expect(busy.code).toBe(1);
+      expect(busy.stderr).toContain(`is in use by another process (pid ${holder.pid}`);
+      expect(busy.stderr).toMatch(/use Postgres \(DATABASE_URL\) to run several commands at once/);
+      const exited = new Promise((resolve) => holder.once('exit', resolve));
+      holder.kill('SIGKILL'); // leaves its lock file behind
+      await exited;
+      const after = await mpm(['status'], { MPM_DATA_DIR: dataDir });
+      expect(after.code, after.stderr).toBe(0);
+      expect(after.stdout).toContain('warehouse: pglite');
+      expect(fs.existsSync(path.join(dataDir, 'pgdata.lock'))).toBe(false); // released on exit
+    } finally {
+      holder.kill('SIGKILL');
+    }
+  }, 180_000);
 });

@@ -10,7 +10,16 @@ export type SqlType = 'text' | 'numeric' | 'bigint' | 'date' | 'timestamptz' | '
 export interface Column<T extends z.ZodType = z.ZodType> {
   sql: SqlType;
   schema: T;
+  /**
+   * The schema's fast path: the parsed value, or INVALID when the value is not one it accepts at
+   * a glance (then the zod schema decides and words the error). It accepts a subset of what
+   * `schema` accepts and returns the same output for it; test/core-rows.test.ts compares the two.
+   */
+  fast?: (value: unknown) => unknown;
 }
+
+/** What a column's fast path returns for a value it leaves to zod. */
+export const INVALID: unique symbol = Symbol('invalid');
 
 const DECIMAL = /^-?\d+(\.\d+)?$/;
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
@@ -23,7 +32,8 @@ const decimalValue = z.union([z.string(), z.number()]).transform((v, ctx) => {
   }
   return s;
 });
-const dayValue = z.string().refine((s) => DAY.test(s) && !Number.isNaN(Date.parse(`${s}T00:00:00Z`)), 'expected a YYYY-MM-DD date');
+const isDay = (s: string) => DAY.test(s) && !Number.isNaN(Date.parse(`${s}T00:00:00Z`));
+const dayValue = z.string().refine(isDay, 'expected a YYYY-MM-DD date');
 const instantValue = z.union([z.string(), z.date()]).transform((v, ctx) => {
   const d = v instanceof Date ? v : new Date(v);
   if (Number.isNaN(d.getTime())) {
@@ -33,23 +43,62 @@ const instantValue = z.union([z.string(), z.date()]).transform((v, ctx) => {
   return d.toISOString();
 });
 
+// Fast paths (see Column.fast). A page holds few distinct days, so valid ones are remembered.
+const knownDays = new Set<string>();
+const nullish = (v: unknown) => v === null || v === undefined;
+const fast = {
+  text: (v: unknown) => (nullish(v) || typeof v === 'string' ? v : INVALID),
+  textReq: (v: unknown) => (typeof v === 'string' && v.length > 0 ? v : INVALID),
+  decimal: (v: unknown) => {
+    // String() of a finite number always matches DECIMAL or its exponent form.
+    if (typeof v === 'number') return Number.isFinite(v) ? String(v) : INVALID;
+    if (typeof v === 'string') {
+      const s = v.trim();
+      return DECIMAL.test(s) ? s : INVALID;
+    }
+    return INVALID;
+  },
+  int: (v: unknown) => (Number.isSafeInteger(v) ? v : INVALID),
+  date: (v: unknown) => {
+    if (typeof v !== 'string') return INVALID;
+    if (knownDays.has(v)) return v;
+    if (!isDay(v)) return INVALID;
+    if (knownDays.size > 100_000) knownDays.clear();
+    knownDays.add(v);
+    return v;
+  },
+  timestamp: (v: unknown) => {
+    if (typeof v !== 'string' && !(v instanceof Date)) return INVALID;
+    const d = v instanceof Date ? v : new Date(v);
+    return Number.isNaN(d.getTime()) ? INVALID : d.toISOString();
+  },
+  bool: (v: unknown) => (nullish(v) || typeof v === 'boolean' ? v : INVALID),
+  flag: (v: unknown) => (typeof v === 'boolean' ? v : nullish(v) ? false : INVALID),
+  json: (v: unknown) => {
+    if (nullish(v)) return {};
+    if (typeof v !== 'object' || Array.isArray(v) || Object.getPrototypeOf(v) !== Object.prototype) return INVALID;
+    return { ...(v as Record<string, unknown>) };
+  },
+};
+const orNullish = (f: (v: unknown) => unknown) => (v: unknown) => (nullish(v) ? v : f(v));
+
 /** Column builders: required ones reject null/undefined, optional ones store NULL. */
 export const col = {
-  text: () => ({ sql: 'text', schema: z.string().nullish() }) satisfies Column,
-  textReq: () => ({ sql: 'text', schema: z.string().min(1) }) satisfies Column,
-  decimal: () => ({ sql: 'numeric', schema: decimalValue.nullish() }) satisfies Column,
-  decimalReq: () => ({ sql: 'numeric', schema: decimalValue }) satisfies Column,
-  int: () => ({ sql: 'bigint', schema: z.number().int().nullish() }) satisfies Column,
-  intReq: () => ({ sql: 'bigint', schema: z.number().int() }) satisfies Column,
-  date: () => ({ sql: 'date', schema: dayValue.nullish() }) satisfies Column,
-  dateReq: () => ({ sql: 'date', schema: dayValue }) satisfies Column,
-  timestamp: () => ({ sql: 'timestamptz', schema: instantValue.nullish() }) satisfies Column,
-  timestampReq: () => ({ sql: 'timestamptz', schema: instantValue }) satisfies Column,
-  bool: () => ({ sql: 'boolean', schema: z.boolean().nullish() }) satisfies Column,
-  boolReq: () => ({ sql: 'boolean', schema: z.boolean() }) satisfies Column,
+  text: () => ({ sql: 'text', schema: z.string().nullish(), fast: fast.text }) satisfies Column,
+  textReq: () => ({ sql: 'text', schema: z.string().min(1), fast: fast.textReq }) satisfies Column,
+  decimal: () => ({ sql: 'numeric', schema: decimalValue.nullish(), fast: orNullish(fast.decimal) }) satisfies Column,
+  decimalReq: () => ({ sql: 'numeric', schema: decimalValue, fast: fast.decimal }) satisfies Column,
+  int: () => ({ sql: 'bigint', schema: z.number().int().nullish(), fast: orNullish(fast.int) }) satisfies Column,
+  intReq: () => ({ sql: 'bigint', schema: z.number().int(), fast: fast.int }) satisfies Column,
+  date: () => ({ sql: 'date', schema: dayValue.nullish(), fast: orNullish(fast.date) }) satisfies Column,
+  dateReq: () => ({ sql: 'date', schema: dayValue, fast: fast.date }) satisfies Column,
+  timestamp: () => ({ sql: 'timestamptz', schema: instantValue.nullish(), fast: orNullish(fast.timestamp) }) satisfies Column,
+  timestampReq: () => ({ sql: 'timestamptz', schema: instantValue, fast: fast.timestamp }) satisfies Column,
+  bool: () => ({ sql: 'boolean', schema: z.boolean().nullish(), fast: fast.bool }) satisfies Column,
+  boolReq: () => ({ sql: 'boolean', schema: z.boolean(), fast: (v: unknown) => (typeof v === 'boolean' ? v : INVALID) }) satisfies Column,
   /** boolean NOT NULL DEFAULT false: absent means false. */
-  flag: () => ({ sql: 'boolean', schema: z.boolean().nullish().transform((v) => v ?? false) }) satisfies Column,
-  json: () => ({ sql: 'jsonb', schema: z.record(z.string(), z.unknown()).nullish().transform((v) => v ?? {}) }) satisfies Column,
+  flag: () => ({ sql: 'boolean', schema: z.boolean().nullish().transform((v) => v ?? false), fast: fast.flag }) satisfies Column,
+  json: () => ({ sql: 'jsonb', schema: z.record(z.string(), z.unknown()).nullish().transform((v) => v ?? {}), fast: fast.json }) satisfies Column,
 };
 
 export interface CoreTableDef<C extends Record<string, Column>> {
@@ -166,7 +215,9 @@ export const coreTables = {
   }),
   'core.fct_touchpoint': table('core.fct_touchpoint', ['connection_id', 'touchpoint_id'], {
     touchpoint_id: col.textReq(),
-    person_id: col.textReq(),
+    /** NULL when only `email` identifies the person (linked by the transform). */
+    person_id: col.text(),
+    email: col.text(),
     occurred_at: col.timestampReq(),
     touch_type: col.textReq(),
     campaign_id: col.text(),
@@ -261,6 +312,50 @@ export function coreRowSchema(name: CoreTableName): z.ZodObject {
     rowSchemas.set(name, schema);
   }
   return schema;
+}
+
+export type RowParser = (row: unknown) => z.ZodSafeParseResult<Record<string, unknown>>;
+const rowParsers = new Map<string, RowParser>();
+
+/**
+ * coreRowSchema(name).safeParse, with the columns' fast paths first: a row every fast path accepts
+ * is parsed without zod (the loader validates every normalized row, and zod's general machinery
+ * was most of a page's preparation time); any other row goes through zod, so its errors are zod's.
+ */
+export function coreRowParser(name: CoreTableName): RowParser {
+  let parser = rowParsers.get(name);
+  if (parser) return parser;
+  const schema = coreRowSchema(name);
+  const columns = Object.entries(coreTables[name].columns as Record<string, Column>).map(([column, def]) => {
+    const check = def.fast ?? ((v: unknown) => {
+      const r = def.schema.safeParse(v);
+      return r.success ? r.data : INVALID;
+    });
+    // What an absent column becomes: INVALID (required), undefined (left out) or a default.
+    return { column, check, absent: check(undefined) };
+  });
+  const known = new Set(columns.map((c) => c.column));
+  const slow: RowParser = (row) => schema.safeParse(row) as z.ZodSafeParseResult<Record<string, unknown>>;
+  parser = (row) => {
+    if (row === null || typeof row !== 'object' || Array.isArray(row)) return slow(row);
+    const input = row as Record<string, unknown>;
+    for (const key in input) if (!known.has(key)) return slow(row);
+    const out: Record<string, unknown> = {};
+    for (const { column, check, absent } of columns) {
+      if (Object.hasOwn(input, column)) {
+        const value = check(input[column]);
+        if (value === INVALID) return slow(row);
+        out[column] = value;
+      } else if (absent === INVALID) {
+        return slow(row);
+      } else if (absent !== undefined) {
+        out[column] = check(undefined); // anew: a default may be an object the row then owns
+      }
+    }
+    return { success: true, data: out };
+  };
+  rowParsers.set(name, parser);
+  return parser;
 }
 
 export function isCoreTableName(name: string): name is CoreTableName {

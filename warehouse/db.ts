@@ -5,6 +5,7 @@ import ClientPgLite from 'knex-pglite';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { typeParsers } from './types.ts';
+import { lockDataDir } from './data-dir-lock.ts';
 
 export type WarehouseKind = 'postgres' | 'pglite';
 
@@ -64,7 +65,14 @@ export async function openWarehouse(options: WarehouseOptions): Promise<Warehous
   const inMemory = dataDir === 'memory://';
   const folder = inMemory ? undefined : path.resolve(dataDir, 'pgdata');
   if (folder) fs.mkdirSync(folder, { recursive: true });
-  const pglite = await PGlite.create(folder, { parsers: typeParsers });
+  const unlock = folder ? lockDataDir(`${folder}.lock`, folder) : () => undefined;
+  let pglite: PGlite;
+  try {
+    pglite = await PGlite.create(folder, { parsers: typeParsers });
+  } catch (err) {
+    unlock();
+    throw err;
+  }
   const knex = knexFactory({
     client: ClientPgLite,
     dialect: 'postgres',
@@ -75,8 +83,12 @@ export async function openWarehouse(options: WarehouseOptions): Promise<Warehous
     knex,
     location: folder ?? 'memory://',
     close: async () => {
-      await knex.destroy();
-      if (!pglite.closed) await pglite.close();
+      try {
+        await knex.destroy();
+        if (!pglite.closed) await pglite.close();
+      } finally {
+        unlock();
+      }
     },
   };
 }

@@ -50,9 +50,12 @@ describe.each(WAREHOUSE_KINDS)('data dictionary on %s', (kind) => {
       expect(page).toContain(`# marts.${t.name}`);
       for (const c of t.columns) expect(page).toContain(`| \`${c.name}\`${c.keyPosition !== null ? ' (key)' : ''} | ${c.type} | ${c.nullable ? 'yes' : 'no'} | ${c.comment!.replace(/\|/g, '\\|')} |`);
     }
+    const spend = fs.readFileSync(path.join(dir, 'marts.fct_ad_spend_daily.md'), 'utf8');
+    expect(spend).toContain('- Primary key: `date`, `connection_id`, `campaign_id`');
+    expect(spend).toContain('| `spend` | numeric | no | Cost in the account currency.');
     const attribution = fs.readFileSync(path.join(dir, 'marts.fct_attribution.md'), 'utf8');
-    expect(attribution).toContain('- Primary key: `connection_id`, `opportunity_id`, `touchpoint_id`, `model`');
-    expect(attribution).toContain('| `credit` | numeric | no | Share of the opportunity credited');
+    expect(attribution).toContain('- Kind: view');
+    expect(attribution).toContain('| `credit` | numeric | yes | Share of the opportunity credited');
 
     // The committed copy (linked from the README) is what `mpm docs` writes today.
     for (const file of fs.readdirSync(dir)) {

@@ -6,6 +6,8 @@ import * as m0004 from './migrations/0004_marts.ts';
 import * as m0005 from './migrations/0005_kpi_marts.ts';
 import * as m0006 from './migrations/0006_goals.ts';
 import * as m0007 from './migrations/0007_transform_state.ts';
+import * as m0008 from './migrations/0008_attribution_view.ts';
+import * as m0009 from './migrations/0009_touchpoint_email.ts';
 import { sqlLiteral } from './sql.ts';
 
 interface Migration {
@@ -25,6 +27,8 @@ const migrations: ReadonlyArray<[name: string, migration: Migration]> = [
   ['0005_kpi_marts', m0005],
   ['0006_goals', m0006],
   ['0007_transform_state', m0007],
+  ['0008_attribution_view', m0008],
+  ['0009_touchpoint_email', m0009],
 ];
 
 /** Names of every migration, in order. */

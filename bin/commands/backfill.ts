@@ -5,6 +5,7 @@ import { ProgressPrinter } from '../../jobs/progress.ts';
 import { JobQueues } from '../../jobs/queues.ts';
 import { jobsSettings } from '../../jobs/settings.ts';
 import { resolveTarget } from '../../pipeline/config/connections.ts';
+import { isBackfillRunning } from '../../pipeline/stream-lock.ts';
 import { isoDay, parseOptions } from '../options.ts';
 import { say, type Runtime } from '../runtime.ts';
 
@@ -99,8 +100,11 @@ export function register(program: Command, rt: Runtime): void {
         return;
       }
       const { backfill: row, chunks } = await getBackfill(warehouse.knex, id);
+      // An inline backfill marked running that no live process holds was killed (a worker's is
+      // picked up again by the queue).
+      const interrupted = row.status === 'running' && row.execution === 'inline' && !(await isBackfillRunning(warehouse, row.id));
       if (opts.json) {
-        say(JSON.stringify({ backfill: row, chunks }, null, 2));
+        say(JSON.stringify({ backfill: { ...row, interrupted }, chunks }, null, 2));
         return;
       }
       const by = (s: string) => chunks.filter((c) => c.status === s).length;
@@ -108,6 +112,7 @@ export function register(program: Command, rt: Runtime): void {
       say(`  chunks: ${chunks.length} total, ${by('done')} done, ${by('skipped')} skipped (already complete), ${by('running')} running, ${by('pending')} pending, ${by('failed')} failed, ${by('cancelled')} cancelled`);
       say(`  rows read: ${chunks.reduce((n, c) => n + c.rowsRead, 0)}`);
       say(`  transform: ${row.transformStatus ?? 'not run yet'}`);
+      if (interrupted) say('  interrupted: the process running it is gone; run the same `mpm backfill` again to continue (finished chunks are skipped, the interrupted one resumes from its last stored page)');
       if (row.error) say(`  error: ${row.error}`);
       for (const c of chunks.filter((c) => c.status === 'failed')) say(`  failed ${c.stream} ${c.window.from}..${c.window.to} after ${c.attempts} attempt(s): ${c.error ?? ''}`);
     });

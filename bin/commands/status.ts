@@ -6,6 +6,7 @@ import { JobQueues } from '../../jobs/queues.ts';
 import { jobsSettings } from '../../jobs/settings.ts';
 import { parseOptions } from '../options.ts';
 import { say, type Runtime } from '../runtime.ts';
+import { isStreamRunning } from '../../pipeline/stream-lock.ts';
 
 export interface StreamStatus {
   connection: string;
@@ -21,6 +22,8 @@ export interface StreamStatus {
     rowsUpdated: number;
     rowsQuarantined: number;
     error: string | null;
+    /** Marked running, but no live process holds its stream: it was killed (the next run marks it failed). */
+    interrupted?: boolean;
   } | null;
   lastSuccessAt: Date | null;
   /** Seconds since the last successful sync (null: never succeeded). */
@@ -78,6 +81,9 @@ export function register(program: Command, rt: Runtime): void {
       const opts = parseOptions(z.object({ json: z.boolean().optional() }), raw, 'status');
       const warehouse = await rt.warehouse();
       const streams = await streamStatus(warehouse.knex);
+      for (const s of streams) {
+        if (s.lastRun?.status === 'running') s.lastRun.interrupted = !(await isStreamRunning(warehouse, s.connection, s.stream));
+      }
       let queues: QueueState[] | undefined;
       if (rt.env.REDIS_URL) {
         const jobQueues = new JobQueues(jobsSettings(rt.env.REDIS_URL, '`mpm status`'));
@@ -95,7 +101,8 @@ export function register(program: Command, rt: Runtime): void {
       if (streams.length === 0) say('no syncs yet: try `mpm sources`, then `mpm sync <connection>`');
       for (const s of streams) {
         const run = s.lastRun;
-        const last = run ? `last run ${run.id} ${run.status} (${run.mode}) at ${run.startedAt.toISOString()}: read ${run.rowsRead}, inserted ${run.rowsInserted}, updated ${run.rowsUpdated}, quarantined ${run.rowsQuarantined}` : 'never run';
+        const state = run?.interrupted ? `${run.status}, interrupted: its process is gone (the next run marks it failed and resumes)` : run?.status;
+        const last = run ? `last run ${run.id} ${state} (${run.mode}) at ${run.startedAt.toISOString()}: read ${run.rowsRead}, inserted ${run.rowsInserted}, updated ${run.rowsUpdated}, quarantined ${run.rowsQuarantined}` : 'never run';
         say(`${s.connection}.${s.stream}`);
         say(`  ${last}`);
         if (run?.error) say(`  error: ${run.error}`);

@@ -27,6 +27,12 @@ export interface StreamContext<Cfg> {
   now(): Date;
   /** Records a warning on the run (meta.sync_runs.warnings) and in the log. */
   warn(message: string, detail?: Record<string, unknown>): void;
+  /**
+   * full mode only: the checkpoint stored under this scope, which a full run does not resume
+   * from (unvalidated: the stream parses it). For state that must outlive a full run, such as
+   * the ids a full re-read compares with to detect deletes by absence. Undefined in other modes.
+   */
+  previousCheckpoint?: unknown;
 }
 
 export interface NormalizeContext<Cfg> {
@@ -41,6 +47,15 @@ export interface NormalizeContext<Cfg> {
 export interface Page<Ckpt> {
   records: readonly unknown[];
   checkpoint: Ckpt;
+  /** Set on the page that finishes re-reading a range of days completely (see StreamDefinition.windowSweep). */
+  sweep?: WindowSweep;
+}
+
+/** Days `from`..`to` (inclusive, in the records' own day format) of one scope, e.g. an ad account, fully read. */
+export interface WindowSweep {
+  scope: string;
+  from: string;
+  to: string;
 }
 
 export interface StreamDefinition<Cfg, Rec, Ckpt> {
@@ -64,6 +79,13 @@ export interface StreamDefinition<Cfg, Rec, Ckpt> {
    * emits, get is_deleted (the record dropped them). Default: none.
    */
   ownedRows?: ReadonlyArray<{ table: CoreTableName; from: CoreTableName; parent: readonly string[] }>;
+  /**
+   * Date-partitioned streams whose re-reads overwrite whole days (restatement lookbacks): stored
+   * records of this connection whose `scopePath` value is a page's sweep.scope and whose `dayPath`
+   * value is in sweep.from..to, but which the run did not read again since the previous sweep, are
+   * marked deleted (pipeline/window-sweep.ts). Default: none.
+   */
+  windowSweep?: { dayPath: string; scopePath: string };
   /** True when the vendor marks this record deleted/archived; its core rows get is_deleted. */
   isDeleted?(record: Rec): boolean;
   normalize(record: Rec, ctx: NormalizeContext<Cfg>): CoreRows;

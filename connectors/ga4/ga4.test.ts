@@ -52,7 +52,7 @@ class FakeGa4 {
   metricTypes: Record<string, string> = { sessions: 'TYPE_INTEGER', engagedSessions: 'TYPE_INTEGER', keyEvents: 'TYPE_FLOAT', totalUsers: 'TYPE_INTEGER', averageSessionDuration: 'TYPE_SECONDS' };
 
   put(row: FakeRow) {
-    this.rows.set(`${row.date}|${row.source}|${row.medium}|${row.campaign}`, row);
+    this.rows.set(`${row.date}|${row.source}|${row.medium}|${row.campaign}|${row.channel}`, row);
   }
 
   install() {
@@ -106,7 +106,8 @@ class FakeGa4 {
     if (dims.length === 0) return { ...base, rows: [{ metricValues: [{ value: '1' }] }], rowCount: 1 };
     const from = range.startDate;
     const to = range.endDate;
-    let rows = [...this.rows.values()].filter((r) => r.date >= from && r.date <= to).sort((a, b) => (`${a.date}|${a.source}|${a.medium}|${a.campaign}` < `${b.date}|${b.source}|${b.medium}|${b.campaign}` ? -1 : 1));
+    const order = (r: FakeRow) => `${r.date}|${r.source}|${r.medium}|${r.campaign}|${r.channel}`;
+    let rows = [...this.rows.values()].filter((r) => r.date >= from && r.date <= to).sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
     const days = (Date.parse(to) - Date.parse(from)) / 86_400_000 + 1;
     let built: unknown[] = rows.map((r) => r.raw ?? {
       dimensionValues: [r.date.replaceAll('-', ''), r.source, r.medium, r.campaign, r.channel, ...dims.slice(5).map(() => 'desktop')].map((value) => ({ value })),
@@ -253,6 +254,56 @@ describe('ga4 connector', () => {
       { date: '2026-04-05', sessions: 15, n: 2 },
       { date: '2026-04-06', sessions: 30, n: 2 },
     ]);
+  });
+
+  it('sums rows that differ only by the channel group into one core row, also across a page boundary, and keeps every row in raw', async () => {
+    const fake = new FakeGa4();
+    fake.put(row('2026-03-10', 'brand', 10));
+    fake.put(row('2026-03-10', 'brand', 4, { channel: 'Cross-network', keyEvents: '1.5' }));
+    fake.put(row('2026-03-10', 'generic', 6));
+    fake.install();
+    const settings = { startDate: '2026-03-10', pageSize: 1 };
+    const result = await sync('ga4_split', { now: at('2026-03-11T18:00:00Z'), settings });
+    expect(result).toMatchObject({ status: 'success', counts: { read: 2, quarantined: 0 }, warnings: [] });
+    // Three pages of one row; the brand group's two rows straddle the first page boundary.
+    expect(reports(fake).map((r) => r.offset)).toEqual(['0', '1', '2']);
+    expect(await trafficRows('ga4_split')).toEqual([
+      // sessions 10 + 4, engaged 5 + 2, key events 1 + 1.5, users 9 + 3; the channel group of the larger row.
+      { property_id: PROPERTY, date: '2026-03-10', source: 'google', medium: 'cpc', campaign: 'brand', default_channel_group: 'Paid Search', sessions: 14, engaged_sessions: 7, key_events: '2.5', total_users: 12, extra: {} },
+      { property_id: PROPERTY, date: '2026-03-10', source: 'google', medium: 'cpc', campaign: 'generic', default_channel_group: 'Paid Search', sessions: 6, engaged_sessions: 3, key_events: '0', total_users: 5, extra: {} },
+    ]);
+    const raw = await warehouse.knex(rawTableName('ga4', 'traffic_daily')).where({ connection_id: 'ga4_split', record_id: `${PROPERTY}|20260310|google|cpc|brand` }).first('payload');
+    expect(raw.payload.dimensionValues[4]).toEqual({ value: 'Cross-network' });
+    expect(raw.payload.sameKeyRows).toEqual([
+      { dimensionValues: ['20260310', 'google', 'cpc', 'brand', 'Paid Search'].map((value) => ({ value })), metricValues: ['10', '5', '1', '9'].map((value) => ({ value })) },
+    ]);
+    // The split goes away once GA4 settles: the next re-read overwrites the sum with the one row.
+    fake.rows.delete('2026-03-10|google|cpc|brand|Cross-network');
+    await sync('ga4_split', { now: at('2026-03-12T18:00:00Z'), settings });
+    expect((await trafficRows('ga4_split'))[0]).toMatchObject({ campaign: 'brand', sessions: 10, key_events: '1', default_channel_group: 'Paid Search' });
+    const after = await warehouse.knex(rawTableName('ga4', 'traffic_daily')).where({ connection_id: 'ga4_split', record_id: `${PROPERTY}|20260310|google|cpc|brand` }).first('payload');
+    expect(after.payload.sameKeyRows).toBeUndefined();
+  });
+
+  it('marks a row that vanishes when GA4 settles deleted in raw and core, for the re-read days only', async () => {
+    const fake = new FakeGa4();
+    for (const date of ['2026-04-10', '2026-04-11', '2026-04-12', '2026-04-13']) for (const c of ['a', 'b']) fake.put(row(date, c, 8));
+    fake.install();
+    const settings = { startDate: '2026-04-10', pageSize: 3 };
+    expect(await sync('ga4_vanish', { now: at('2026-04-14T18:00:00Z'), settings })).toMatchObject({ status: 'success', counts: { read: 8 } });
+    // Sessions of 'b' on 04-12 are reattributed once the data settles: the row is gone. 04-10's
+    // 'a' is gone too, but 04-10 is not re-read (lookback 3 before yesterday 04-14: 04-12..04-14).
+    fake.rows.delete('2026-04-12|google|cpc|b|Paid Search');
+    fake.rows.delete('2026-04-10|google|cpc|a|Paid Search');
+    fake.put(row('2026-04-14', 'a', 3));
+    const second = await sync('ga4_vanish', { now: at('2026-04-15T18:00:00Z'), settings });
+    expect(reports(fake).at(-1)!.dateRanges[0]).toEqual({ startDate: '2026-04-12', endDate: '2026-04-14' });
+    expect(second).toMatchObject({ status: 'success', counts: { deleted: 1 } });
+    const rawDeleted = await warehouse.knex(rawTableName('ga4', 'traffic_daily')).where({ connection_id: 'ga4_vanish', _deleted: true }).pluck('record_id');
+    expect(rawDeleted).toEqual([`${PROPERTY}|20260412|google|cpc|b`]);
+    const deleted = await warehouse.knex('core.fct_web_traffic_daily').where({ connection_id: 'ga4_vanish', is_deleted: true }).select('date', 'campaign', 'sessions');
+    expect(deleted).toEqual([{ date: '2026-04-12', campaign: 'b', sessions: 8 }]);
+    expect(await warehouse.knex('core.fct_web_traffic_daily').where({ connection_id: 'ga4_vanish', is_deleted: false }).count({ n: '*' }).first()).toEqual({ n: 8 });
   });
 
   it('refreshes the OAuth token once on a 401 and retries', async () => {

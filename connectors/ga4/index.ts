@@ -45,7 +45,7 @@ export const ga4ConfigSchema = z
     chunkDays: z.number().int().min(1).max(366).default(30),
     /** Rows per runReport page (the request `limit`, at most 250,000). Default 100,000. */
     pageSize: z.number().int().min(1).max(250_000).default(100_000),
-    /** Extra dimensions, stored in `extra`; each must exist in the property's metadata. They must not split rows of date x source x medium x campaign (a warning says when they do). Default []. */
+    /** Extra dimensions, stored in `extra`; each must exist in the property's metadata. Rows they split (date x source x medium x campaign) are summed into one core row with the values of the row with the most sessions, and a warning says so. Default []. */
     extraDimensions: z.array(apiName).max(MAX_DIMENSIONS - CORE_DIMENSIONS.length).default([]),
     /** Extra metrics, stored in `extra`; each must exist in the property's metadata. Default []. */
     extraMetrics: z.array(apiName).max(MAX_METRICS - CORE_METRICS.length).default([]),
@@ -127,22 +127,37 @@ export function parseMetric(value: string, type: string): number {
  * read with their headers. Values are positional: CORE_DIMENSIONS then extraDimensions; CORE_METRICS
  * then extraMetrics.
  */
-export const reportRowRecord = z
-  .looseObject({
+const reportRow = z.looseObject({
+  dimensionValues: z.tuple([ga4Date, text, text, text, text], text),
+  metricValues: z.array(text).min(CORE_METRICS.length, `needs at least the ${CORE_METRICS.length} core metrics`),
+});
+
+/**
+ * Rows that share date x source x medium x campaign but differ in sessionDefaultChannelGroup (or
+ * an extra dimension) make one core row: they travel as one record, the first row with the others,
+ * as sent, in `sameKeyRows`, and normalize() adds their metrics up (see readTraffic).
+ */
+export const reportRowRecord = reportRow
+  .extend({
     propertyId: z.string().regex(/^\d+$/),
-    dimensionValues: z.tuple([ga4Date, text, text, text, text], text),
-    metricValues: z.array(text).min(CORE_METRICS.length, `needs at least the ${CORE_METRICS.length} core metrics`),
     metricTypes: z.array(z.string()),
+    sameKeyRows: z.array(reportRow).optional(),
   })
   .superRefine((rec, ctx) => {
-    if (rec.metricTypes.length !== rec.metricValues.length) {
-      ctx.addIssue({ code: 'custom', path: ['metricTypes'], message: `${rec.metricTypes.length} metric header types for ${rec.metricValues.length} metric values` });
-      return;
+    const rows: Array<[Array<string | number>, z.infer<typeof reportRow>]> = [[[], rec], ...(rec.sameKeyRows ?? []).map((r, i): [Array<string | number>, z.infer<typeof reportRow>] => [['sameKeyRows', i], r])];
+    for (const [path, row] of rows) {
+      if (rec.metricTypes.length !== row.metricValues.length) {
+        ctx.addIssue({ code: 'custom', path: path.length ? path : ['metricTypes'], message: `${rec.metricTypes.length} metric header types for ${row.metricValues.length} metric values` });
+        continue;
+      }
+      row.metricValues.forEach((v, i) => {
+        const problem = metricProblem(v.value, rec.metricTypes[i]);
+        if (problem) ctx.addIssue({ code: 'custom', path: [...path, 'metricValues', i, 'value'], message: problem });
+      });
+      if (path.length && row.dimensionValues.slice(0, 4).some((v, i) => v.value !== rec.dimensionValues[i]?.value)) {
+        ctx.addIssue({ code: 'custom', path: [...path, 'dimensionValues'], message: 'must share date, source, medium and campaign with the record' });
+      }
     }
-    rec.metricValues.forEach((v, i) => {
-      const problem = metricProblem(v.value, rec.metricTypes[i]);
-      if (problem) ctx.addIssue({ code: 'custom', path: ['metricValues', i, 'value'], message: problem });
-    });
   });
 export type ReportRowRecord = z.infer<typeof reportRowRecord>;
 
@@ -200,6 +215,66 @@ function hasOtherRow(response: RunReportResponse): boolean {
   return (response.rows ?? []).some((row) => (row.dimensionValues ?? []).some((v) => (v as { value?: unknown } | null)?.value === '(other)'));
 }
 
+type RowRecord = { propertyId: string; dimensionValues?: unknown; metricValues?: unknown; metricTypes: string[] } & Record<string, unknown>;
+
+/** The date x source x medium x campaign of a row, or undefined when a value is missing (the row is then left alone for validation to quarantine). */
+function coreKeyOf(row: { dimensionValues?: unknown }): string | undefined {
+  if (!Array.isArray(row.dimensionValues)) return undefined;
+  const values = row.dimensionValues.slice(0, 4).map((v) => (v !== null && typeof v === 'object' ? (v as { value?: unknown }).value : undefined));
+  return values.length === 4 && values.every((v) => typeof v === 'string') ? values.join('\u0001') : undefined;
+}
+
+/** A row without the fields readTraffic added to it. */
+function asSent(row: RowRecord): Record<string, unknown> {
+  const copy: Record<string, unknown> = { ...row };
+  delete copy.propertyId;
+  delete copy.metricTypes;
+  return copy;
+}
+
+/**
+ * Folds the rows of one range into records of one core key: the first row, with the other rows of
+ * that key as sent in `sameKeyRows`. Keeps the last group of a page until the next page (or the
+ * last) shows it is complete. `problem` says when an extra dimension splits rows (their values
+ * cannot be summed) or when rows of a key arrive apart.
+ */
+class RowGrouper {
+  private pending: RowRecord[] = [];
+  private readonly emitted = new Set<string>();
+  problem: string | undefined;
+
+  add(rows: RowRecord[], last: boolean): RowRecord[] {
+    const groups = new Map<string, RowRecord[]>();
+    const loose: RowRecord[] = [];
+    for (const row of [...this.pending, ...rows]) {
+      const key = coreKeyOf(row);
+      if (key === undefined) loose.push(row);
+      else groups.set(key, [...(groups.get(key) ?? []), row]);
+    }
+    this.pending = [];
+    if (!last && groups.size > 0) {
+      const tail = [...groups.keys()].at(-1)!;
+      this.pending = groups.get(tail)!;
+      groups.delete(tail);
+    }
+    const out: RowRecord[] = [...loose];
+    for (const [key, [first, ...others]] of groups) {
+      if (this.emitted.has(key)) this.problem ??= 'rows of one date x source x medium x campaign arrived apart (the report was not ordered); the later ones replace the earlier in core';
+      this.emitted.add(key);
+      if (others.length === 0) {
+        out.push(first!);
+        continue;
+      }
+      const extraDims = (r: RowRecord) => JSON.stringify((r.dimensionValues as unknown[]).slice(5));
+      if (others.some((o) => extraDims(o) !== extraDims(first!))) {
+        this.problem ??= 'an extra dimension splits rows of one date x source x medium x campaign; core sums their metrics and keeps the extra dimension values of the row with the most sessions';
+      }
+      out.push({ ...first!, sameKeyRows: others.map(asSent) });
+    }
+    return out;
+  }
+}
+
 async function* readTraffic(ctx: StreamContext<Ga4Config>, checkpoint: Ga4Checkpoint | undefined): AsyncIterable<Page<Ga4Checkpoint>> {
   const api = new Ga4Api(ctx.config, { signal: ctx.signal, now: ctx.now, log: ctx.log });
   let state: Ga4Checkpoint = { properties: { ...(checkpoint?.properties ?? {}) } };
@@ -248,8 +323,10 @@ async function* readTraffic(ctx: StreamContext<Ga4Config>, checkpoint: Ga4Checkp
         const through = ctx.mode === 'backfill' || previous === undefined ? range.to : maxDay(previous, range.to);
         state = { properties: { ...state.properties, [id]: { through } } };
       }
-      const seen = new Set<string>();
-      let splitWarned = false;
+      // Rows of one date x source x medium x campaign become one record (reportRowRecord). The
+      // report is ordered by the dimensions, so they are adjacent; a page's last group waits for
+      // the next page, which may continue it.
+      const grouper = new RowGrouper();
       let offset = 0;
       for (;;) {
         const rows = response.rows ?? [];
@@ -257,18 +334,15 @@ async function* readTraffic(ctx: StreamContext<Ga4Config>, checkpoint: Ga4Checkp
         offset += rows.length;
         const last = rows.length === 0 || offset >= total;
         const metricTypes = (response.metricHeaders ?? []).map((h) => h.type ?? '');
-        const records = rows.map((row) => ({ propertyId: id, ...row, metricTypes }));
-        if (!splitWarned) {
-          for (const row of rows) {
-            const key = (row.dimensionValues ?? []).slice(0, 4).map((v) => (v as { value?: unknown } | null)?.value).join('\u0001');
-            if (seen.has(key) && !splitWarned) {
-              splitWarned = true;
-              ctx.warn(`GA4 property ${id}: several rows share date x source x medium x campaign in ${range.from}..${range.to} (an extra dimension or the channel group splits them); the last one is kept in core`, { propertyId: id, ...range });
-            }
-            seen.add(key);
-          }
+        const records = grouper.add(rows.map((row) => ({ propertyId: id, ...row, metricTypes })), last);
+        if (grouper.problem) {
+          ctx.warn(`GA4 property ${id}: ${grouper.problem} in ${range.from}..${range.to}`, { propertyId: id, ...range });
+          grouper.problem = undefined;
         }
-        yield { records, checkpoint: last ? state : before };
+        // The range's last page: every day of it was re-read, so stored rows GA4 no longer returns
+        // (a source/medium row gone once the data settled) are marked deleted (pipeline/window-sweep.ts).
+        const sweep = last ? { sweep: { scope: id, from: range.from.replaceAll('-', ''), to: range.to.replaceAll('-', '') } } : {};
+        yield { records, checkpoint: last ? state : before, ...sweep };
         if (last || ctx.signal.aborted) break;
         response = await api.runReport(id, reportRequest(ctx.config, range.from, range.to, offset));
         checkHeaders(response, ctx.config, id);
@@ -280,7 +354,7 @@ async function* readTraffic(ctx: StreamContext<Ga4Config>, checkpoint: Ga4Checkp
 
 const traffic = defineStream<Ga4Config>()({
   name: 'traffic_daily',
-  description: 'GA4 sessions by date x sessionSource x sessionMedium x sessionCampaignName (one runReport row each, plus propertyId)',
+  description: 'GA4 sessions by date x sessionSource x sessionMedium x sessionCampaignName (a runReport row plus propertyId; rows of the same key split by channel group in sameKeyRows)',
   primaryKey: ['propertyId', 'dimensionValues.0.value', 'dimensionValues.1.value', 'dimensionValues.2.value', 'dimensionValues.3.value'],
   cursorField: 'date',
   pageSize: 100_000,
@@ -288,14 +362,23 @@ const traffic = defineStream<Ga4Config>()({
   checkpointSchema,
   targets: ['core.fct_web_traffic_daily'],
   read: readTraffic,
+  windowSweep: { dayPath: 'dimensionValues.0.value', scopePath: 'propertyId' },
   normalize(record, { config }) {
-    const [date, source, medium, campaign, channelGroup, ...extraDims] = record.dimensionValues;
-    const metric = (i: number) => parseMetric(record.metricValues[i]?.value ?? '', record.metricTypes[i] ?? '');
+    // One row, or several that differ only by the channel group (or an extra dimension): one core
+    // row with their metrics added up; the channel group (and extra dimension values) of the row
+    // with the most sessions. totalUsers added up can count a user twice who came through two
+    // channel groups the same day (GA4 does not say): the closest figure the rows allow.
+    const rows = [record, ...(record.sameKeyRows ?? [])];
+    const metric = (row: (typeof rows)[number], i: number) => parseMetric(row.metricValues[i]?.value ?? '', record.metricTypes[i] ?? '');
+    const sum = (i: number) => rows.reduce((total, row) => total + metric(row, i), 0);
     const count = (i: number, name: string) => {
-      const n = metric(i);
-      if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${name}: ${record.metricValues[i]?.value} is not a count`);
+      const n = sum(i);
+      if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${name}: ${rows.map((r) => r.metricValues[i]?.value).join(' + ')} is not a count`);
       return n;
     };
+    const main = rows.reduce((best, row) => (metric(row, 0) > metric(best, 0) ? row : best), record);
+    const [date, source, medium, campaign] = record.dimensionValues;
+    const [, , , , channelGroup, ...extraDims] = main.dimensionValues;
     const extra: Record<string, unknown> = {};
     config.extraDimensions.forEach((name, i) => {
       const v = extraDims[i];
@@ -304,10 +387,11 @@ const traffic = defineStream<Ga4Config>()({
     });
     config.extraMetrics.forEach((name, i) => {
       if (record.metricValues[CORE_METRICS.length + i] === undefined) throw new Error(`metricValues: no value for extra metric ${name}`);
-      extra[name] = metric(CORE_METRICS.length + i);
+      extra[name] = rows.length === 1 ? metric(record, CORE_METRICS.length + i) : decimalSum(rows.map((r) => metric(r, CORE_METRICS.length + i)));
     });
-    // keyEvents is a decimal column: its value is stored as sent (a number string), after the type check.
-    metric(2);
+    // keyEvents is a decimal column: one row's value is stored as sent (a number string), after the type check.
+    const keyEventsSum = decimalSum(rows.map((r) => metric(r, 2)));
+    const keyEvents = rows.length === 1 ? (record.metricValues[2]?.value ?? '0') : String(keyEventsSum);
     return {
       'core.fct_web_traffic_daily': [
         {
@@ -319,7 +403,7 @@ const traffic = defineStream<Ga4Config>()({
           default_channel_group: channelGroup.value,
           sessions: count(0, 'sessions'),
           engaged_sessions: count(1, 'engagedSessions'),
-          key_events: record.metricValues[2]?.value ?? '0',
+          key_events: keyEvents,
           total_users: count(3, 'totalUsers'),
           extra,
         },
@@ -327,6 +411,11 @@ const traffic = defineStream<Ga4Config>()({
     };
   },
 });
+
+/** A sum of decimal metrics without float noise (0.1 + 0.2 gives 0.3), so a fresh pull and a restated one store the same value. */
+function decimalSum(values: readonly number[]): number {
+  return Number(values.reduce((a, b) => a + b, 0).toPrecision(15));
+}
 
 export const ga4Connector = defineConnector<Ga4Config>({
   name: 'ga4',

@@ -40,6 +40,8 @@ class FakeAds {
   /** Responses served before the store answers (errors to inject), in order. */
   injected: Array<{ status: number; body: unknown }> = [];
   authHeaders: string[] = [];
+  /** The API version searchStream answers under; a request under any other is unmatched (nock refuses it). */
+  version = 'v26';
 
   put(row: DayRow) {
     this.rows.set(`${row.campaignId}|${row.date}`, row);
@@ -55,7 +57,7 @@ class FakeAds {
       });
     nock(API, { reqheaders: { 'developer-token': 'dev-token-123', 'login-customer-id': MANAGER } })
       .persist()
-      .post(`/v26/customers/${CUSTOMER}/googleAds:searchStream`)
+      .post(`/${this.version}/customers/${CUSTOMER}/googleAds:searchStream`)
       .reply((_uri, body) => {
         const query = (body as { query: string }).query;
         this.queries.push(query);
@@ -230,6 +232,39 @@ describe('google_ads connector', () => {
     expect(totals.find((t) => t.date === '2026-04-05')).toMatchObject({ spend: '5.550001', conversions: '1.5' });
   });
 
+  it('marks a campaign-day the lookback re-pull no longer returns deleted in raw and core, only once its chunk is read completely', async () => {
+    const fake = new FakeAds();
+    const days = ['2026-07-01', '2026-07-02', '2026-07-03', '2026-07-04', '2026-07-05', '2026-07-06'];
+    for (const date of days) for (const campaignId of ['111', '222']) fake.put({ campaignId, date, costMicros: '2000000', impressions: '50', clicks: '5', conversions: 1, conversionsValue: 10 });
+    fake.install();
+    const settings = { startDate: '2026-07-01', lookbackDays: 4, chunkDays: 2 };
+    expect(await sync('ads_vanish', 'campaign_daily', { now: at('2026-07-07T16:00:00Z'), settings })).toMatchObject({ status: 'success', counts: { read: 12 } });
+    // Google restates both rows to nothing (invalid clicks refunded): searchStream no longer returns
+    // them. 07-03 is in the first chunk of the re-pull (07-03..07-04), 07-05 in the second.
+    fake.rows.delete('222|2026-07-03');
+    fake.rows.delete('111|2026-07-05');
+    // The second chunk's request fails after the first chunk is stored.
+    fake.injected.push({ status: 200, body: fake.answer('FROM customer') }, { status: 200, body: fake.answer("segments.date BETWEEN '2026-07-03' AND '2026-07-04'") }, {
+      status: 400,
+      body: { error: { code: 400, message: 'Request contains an invalid argument.', status: 'INVALID_ARGUMENT' } },
+    });
+    const failed = await sync('ads_vanish', 'campaign_daily', { now: at('2026-07-07T16:00:00Z'), settings });
+    expect(failed.status).toBe('failed');
+    const deleted = () => warehouse.knex('core.fct_ad_spend_daily').where({ connection_id: 'ads_vanish', is_deleted: true }).orderBy(['date', 'campaign_id']).select('campaign_id', 'date', 'spend');
+    expect(await deleted()).toEqual([{ campaign_id: '222', date: '2026-07-03', spend: '2' }]);
+    const rawDeleted = () => warehouse.knex(rawTableName('google_ads', 'campaign_daily')).where({ connection_id: 'ads_vanish', _deleted: true }).orderBy('record_id').pluck('record_id');
+    expect(await rawDeleted()).toEqual([`${CUSTOMER}|222|2026-07-03`]);
+    // The next run reads the second chunk again and sweeps it.
+    const next = await sync('ads_vanish', 'campaign_daily', { now: at('2026-07-07T16:00:00Z'), settings });
+    expect(next).toMatchObject({ status: 'success', counts: { deleted: 1 } });
+    expect(await rawDeleted()).toEqual([`${CUSTOMER}|111|2026-07-05`, `${CUSTOMER}|222|2026-07-03`]);
+    // Live rows equal a fresh pull.
+    await sync('ads_vanish_fresh', 'campaign_daily', { mode: 'full', now: at('2026-07-07T16:00:00Z'), settings });
+    const live = (connection: string) => warehouse.knex('core.fct_ad_spend_daily').where({ connection_id: connection, is_deleted: false }).orderBy(['date', 'campaign_id']).select('campaign_id', 'date', 'spend', 'conversions');
+    expect(await live('ads_vanish')).toEqual(await live('ads_vanish_fresh'));
+    expect(await live('ads_vanish')).toHaveLength(10);
+  });
+
   it('refreshes the OAuth token once on a 401 and retries', async () => {
     const fake = new FakeAds();
     fake.put({ campaignId: '111', date: '2026-05-01', costMicros: '1000000', impressions: '1', clicks: '1', conversions: 0, conversionsValue: 0 });
@@ -274,6 +309,18 @@ describe('google_ads connector', () => {
     expect(await spendRows('ads_quota2')).toHaveLength(2);
     const state = await warehouse.knex('meta.sync_state').where({ connection: 'ads_quota2', stream: 'campaign_daily' }).first('cursor');
     expect(state.cursor).toEqual({ customers: { [CUSTOMER]: { through: '2026-06-02' } } });
+  });
+
+  it('sends searchStream to /{apiVersion}/customers/{id}/googleAds:searchStream for a non-default version', async () => {
+    const fake = new FakeAds();
+    fake.version = 'v25';
+    fake.put({ campaignId: '111', date: '2026-05-01', costMicros: '2500000', impressions: '1', clicks: '1', conversions: 0, conversionsValue: 0 });
+    fake.install();
+    const result = await sync('ads_version', 'campaign_daily', { mode: 'full', now: at('2026-05-02T16:00:00Z'), settings: { startDate: '2026-05-01', apiVersion: 'v25' } });
+    expect(result.status, result.error).toBe('success');
+    // The customer query and the day chunk, both answered under /v25 only.
+    expect(fake.queries).toEqual([expect.stringMatching(/FROM customer\b/), expect.stringContaining("BETWEEN '2026-05-01' AND '2026-05-01'")]);
+    expect((await spendRows('ads_version')).map((r) => r.spend)).toEqual(['2.5']);
   });
 
   it('syncs campaigns to dim_campaign with the customer currency and time zone; REMOVED is deleted', async () => {

@@ -233,9 +233,13 @@ async function* readDaily(ctx: StreamContext<GoogleAdsConfig>, checkpoint: Daily
         const through = ctx.mode === 'backfill' || previous === undefined ? chunk.to : maxDay(previous, chunk.to);
         state = { customers: { ...state.customers, [id]: { through } } };
       }
-      if (batches.length === 0) yield { records: [], checkpoint: state };
+      // The chunk's last page: every day of it was re-read, so its stored rows Google no longer
+      // returns (cost restated to nothing) are marked deleted (pipeline/window-sweep.ts).
+      const sweep = { scope: id, from: chunk.from, to: chunk.to };
+      if (batches.length === 0) yield { records: [], checkpoint: state, sweep };
       for (const [b, batch] of batches.entries()) {
-        yield { records: batch.results ?? [], checkpoint: b === batches.length - 1 ? state : before };
+        const last = b === batches.length - 1;
+        yield { records: batch.results ?? [], checkpoint: last ? state : before, ...(last ? { sweep } : {}) };
         if (ctx.signal.aborted) return;
       }
       if (ctx.signal.aborted) return;
@@ -299,6 +303,7 @@ const campaignDaily = defineStream<GoogleAdsConfig>()({
   checkpointSchema: dailyCheckpoint,
   targets: ['core.fct_ad_spend_daily'],
   read: readDaily,
+  windowSweep: { dayPath: 'segments.date', scopePath: 'customer.id' },
   normalize(record) {
     const { customer, campaign, segments } = record;
     const metrics = record.metrics ?? {};

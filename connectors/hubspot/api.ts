@@ -10,12 +10,19 @@ import type { HubSpotConfig } from './config.ts';
  * HubSpot API access through @hubspot/api-client's `apiRequest` (the SDK's auth, base path and
  * transport; we parse bodies ourselves so the vendor record reaches raw unchanged, unknown fields
  * included), with HubSpot's limits honoured here:
- *  - burst: X-HubSpot-RateLimit-Max / -Remaining / -Interval-Milliseconds; when Remaining falls to
- *    `burstReserve` of Max, requests are spaced evenly over the interval;
- *  - daily: X-HubSpot-RateLimit-Daily / -Daily-Remaining; past `dailyBudgetShare` the run ends
- *    `partial` (UsageLimitError);
- *  - search: at most `searchRequestsPerSecond` (HubSpot: 5 requests/s per token);
- *  - 429: waits Retry-After (or the interval) and retries; a DAILY policy 429 is a UsageLimitError.
+ *  - burst: X-HubSpot-RateLimit-Max / -Remaining / -Interval-Milliseconds (and the older
+ *    -Secondly / -Secondly-Remaining); when Remaining falls to `burstReserve` of Max, the rest of
+ *    the budget is spread evenly over the interval, and at 0 the next request waits for the
+ *    interval to roll over instead of drawing a 429;
+ *  - daily: X-HubSpot-RateLimit-Daily / -Daily-Remaining (private apps; OAuth calls carry none);
+ *    once Remaining is down to the reserve `dailyBudgetShare` leaves, the response in hand is
+ *    returned (its page is stored) and the next request is not sent: the run ends `partial`
+ *    (UsageLimitError) at its last stored page;
+ *  - search: at most `searchRequestsPerSecond` (HubSpot: 5 requests/s per token; search
+ *    responses are reported to carry no rate-limit headers: this budget is kept by spacing alone);
+ *  - 429: waits Retry-After, else 1 s for the SECONDLY policy and the interval for the others, and
+ *    retries; a DAILY policy 429 is a UsageLimitError.
+ * Every wait goes through `clock`, so tests can run the pacing on a fake clock.
  * Sources: "API usage guidelines and limits"
  * (https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines: burst 100-190
  * requests / 10 s and 250k-1M requests / day by tier, the X-HubSpot-RateLimit-* headers) and the CRM
@@ -41,10 +48,22 @@ export interface HubSpotResponse {
 
 /** Rate state shared by every stream of one connection in this process (limits are per portal). */
 class RateState {
-  nextAllowedAt = 0;
+  /** No request before this time (epoch ms): a spent interval rolling over, or a 429 wait. */
+  holdUntil = 0;
+  /** While the burst budget is low: the spacing between requests (ms), and the next free slot. */
+  spacing = 0;
+  nextSpacedAt = 0;
+  /** No search request before this time. */
   nextSearchAt = 0;
 }
 const rateStates = new Map<string, RateState>();
+
+/** What the pacing reads the time from and waits on. */
+export interface PacingClock {
+  now(): number;
+  sleep(ms: number, signal: AbortSignal): Promise<void>;
+}
+const systemClock: PacingClock = { now: () => Date.now(), sleep: (ms, signal) => sleep(ms, undefined, { signal }) };
 
 export interface HubSpotApiOptions {
   connectionId: string;
@@ -53,6 +72,8 @@ export interface HubSpotApiOptions {
   signal: AbortSignal;
   /** Random source for backoff jitter, [0, 1). Default Math.random. */
   random?: () => number;
+  /** Clock of the rate pacing, 429 waits and backoff. Default: the system clock and timers. */
+  clock?: PacingClock;
 }
 
 export class HubSpotApi {
@@ -60,11 +81,15 @@ export class HubSpotApi {
   private accessToken: string | undefined;
   private readonly rate: RateState;
   private readonly config: HubSpotConfig;
+  private readonly clock: PacingClock;
+  /** Set once the daily budget is down to its reserve: the message the next request stops with. */
+  private dailyStop: string | undefined;
   /** Requests sent (including retries and token refreshes). */
   requests = 0;
 
   constructor(private readonly opts: HubSpotApiOptions) {
     this.config = opts.config;
+    this.clock = opts.clock ?? systemClock;
     this.accessToken = opts.config.accessToken;
     registerSecret(opts.config.accessToken);
     registerSecret(opts.config.refreshToken);
@@ -102,18 +127,20 @@ export class HubSpotApi {
       this.observe(res.headers);
       if (res.status === 429) {
         const body = res.data as { policyName?: unknown } | null;
-        if (body && typeof body === 'object' && body.policyName === 'DAILY') {
-          throw new UsageLimitError('hubspot: the portal daily API limit is reached (429 DAILY); the run stops at its last stored page');
+        const policy = body && typeof body === 'object' && typeof body.policyName === 'string' ? body.policyName : undefined;
+        if (policy === 'DAILY') {
+          throw new UsageLimitError('hubspot: the portal daily API limit is reached (HTTP 429, policy DAILY); the run stops at its last stored page');
         }
         const interval = Number(res.headers.get('x-hubspot-ratelimit-interval-milliseconds'));
-        const wait = parseRetryAfter(res.headers.get('retry-after')) ?? (Number.isFinite(interval) && interval > 0 ? interval : 10_000);
+        const wait = parseRetryAfter(res.headers.get('retry-after')) ?? (policy === 'SECONDLY' ? 1_000 : Number.isFinite(interval) && interval > 0 ? interval : 10_000);
         if (wait > this.config.maxRateLimitWaitMs || rateLimitWaits >= 20) {
-          throw new RateLimitError(`hubspot: rate limited (HTTP 429), retry after ${Math.ceil(wait / 1000)} s`, wait);
+          throw new RateLimitError(`hubspot: rate limited (HTTP 429${policy ? `, policy ${policy}` : ''}), retry after ${Math.ceil(wait / 1000)} s`, wait);
         }
         rateLimitWaits++;
         attempt--; // a 429 wait is not a failed attempt
-        this.opts.log.debug({ waitMs: wait, path: req.path }, 'hubspot: 429, waiting');
-        await sleep(wait, undefined, { signal: this.opts.signal });
+        // Every stream of the portal holds back, not only this request.
+        this.rate.holdUntil = Math.max(this.rate.holdUntil, this.clock.now() + wait);
+        this.opts.log.debug({ waitMs: wait, path: req.path, policy }, 'hubspot: 429, waiting');
         continue;
       }
       if (res.status === 401 && this.oauth && !refreshed) {
@@ -195,18 +222,24 @@ export class HubSpotApi {
     this.opts.log.info('hubspot: access token refreshed');
   }
 
-  /** Waits for the burst spacing and the search budget. */
+  /**
+   * Before a request: stops when the daily budget is down to its reserve, else waits for the
+   * burst spacing (or the roll-over of an exhausted interval) and the search budget, and takes
+   * its slot so that concurrent streams of the portal queue behind it.
+   */
   private async pace(search: boolean): Promise<void> {
-    const now = Date.now();
-    let until = this.rate.nextAllowedAt;
-    if (search) {
-      until = Math.max(until, this.rate.nextSearchAt);
-      this.rate.nextSearchAt = Math.max(now, until) + Math.ceil(1000 / this.config.searchRequestsPerSecond);
+    if (this.dailyStop !== undefined) throw new UsageLimitError(this.dailyStop);
+    const now = this.clock.now();
+    const at = Math.max(now, this.rate.holdUntil, this.rate.spacing > 0 ? this.rate.nextSpacedAt : 0, search ? this.rate.nextSearchAt : 0);
+    if (this.rate.spacing > 0) this.rate.nextSpacedAt = at + this.rate.spacing;
+    if (search) this.rate.nextSearchAt = at + Math.ceil(1000 / this.config.searchRequestsPerSecond);
+    if (at > now) {
+      this.opts.log.debug({ waitMs: at - now, search }, 'hubspot: pacing to the rate limit');
+      await this.clock.sleep(at - now, this.opts.signal);
     }
-    if (until > now) await sleep(until - now, undefined, { signal: this.opts.signal });
   }
 
-  /** Reads the X-HubSpot-RateLimit-* headers of a response. */
+  /** Reads the X-HubSpot-RateLimit-* headers of a response (reported absent on search responses). */
   private observe(headers: HubSpotResponse['headers']): void {
     const num = (name: string): number | undefined => {
       const v = headers.get(name);
@@ -214,25 +247,37 @@ export class HubSpotApi {
       const n = Number(v);
       return Number.isFinite(n) ? n : undefined;
     };
-    const max = num('x-hubspot-ratelimit-max');
-    const remaining = num('x-hubspot-ratelimit-remaining');
-    const interval = num('x-hubspot-ratelimit-interval-milliseconds') ?? 10_000;
-    if (max !== undefined && remaining !== undefined && max > 0) {
-      // Low on the burst budget: spread the rest of it evenly over the interval.
-      this.rate.nextAllowedAt = remaining <= max * this.config.burstReserve ? Date.now() + Math.ceil(interval / Math.max(1, remaining)) : 0;
-    }
+    const now = this.clock.now();
+    const budget = (max: number | undefined, remaining: number | undefined, interval: number): void => {
+      if (max === undefined || remaining === undefined || max <= 0) return;
+      if (remaining <= 0) {
+        // Spent: nothing more until the interval has rolled over (a request now would be a 429).
+        this.rate.holdUntil = Math.max(this.rate.holdUntil, now + interval);
+        this.rate.spacing = 0;
+      } else if (remaining <= max * this.config.burstReserve) {
+        // Low: spread the rest evenly over the interval instead of bursting into the limit.
+        this.rate.spacing = Math.ceil(interval / remaining);
+        this.rate.nextSpacedAt = Math.max(this.rate.nextSpacedAt, now + this.rate.spacing);
+      } else {
+        this.rate.spacing = 0;
+      }
+    };
+    budget(num('x-hubspot-ratelimit-max'), num('x-hubspot-ratelimit-remaining'), num('x-hubspot-ratelimit-interval-milliseconds') ?? 10_000);
+    budget(num('x-hubspot-ratelimit-secondly'), num('x-hubspot-ratelimit-secondly-remaining'), 1_000);
     const daily = num('x-hubspot-ratelimit-daily');
     const dailyRemaining = num('x-hubspot-ratelimit-daily-remaining');
     if (daily !== undefined && dailyRemaining !== undefined && daily > 0 && daily - dailyRemaining >= daily * this.config.dailyBudgetShare) {
-      throw new UsageLimitError(
-        `hubspot: ${daily - dailyRemaining} of the portal's ${daily} daily API calls are used (dailyBudgetShare ${this.config.dailyBudgetShare}); the run stops at its last stored page`,
-      );
+      const reserve = Math.ceil(daily * (1 - this.config.dailyBudgetShare));
+      this.dailyStop =
+        `hubspot: daily API limit: ${daily - dailyRemaining} of the portal's ${daily} daily API calls are used ` +
+        `(X-HubSpot-RateLimit-Daily-Remaining ${dailyRemaining}, at or below the reserve of ${reserve} that dailyBudgetShare ${this.config.dailyBudgetShare} keeps); ` +
+        'the run stops at its last stored page and resumes there';
     }
   }
 
   private async backoff(attempt: number): Promise<void> {
     const cap = Math.min(30_000, 500 * 2 ** attempt);
-    await sleep(Math.floor((this.opts.random ?? Math.random)() * cap), undefined, { signal: this.opts.signal });
+    await this.clock.sleep(Math.floor((this.opts.random ?? Math.random)() * cap), this.opts.signal);
   }
 }
 

@@ -66,12 +66,17 @@ export const hubspotConfigSchema = z
     searchRequestsPerSecond: z.number().positive().max(1000).default(4),
     /**
      * When X-HubSpot-RateLimit-Remaining drops to this share of X-HubSpot-RateLimit-Max or below,
-     * requests are spaced evenly over the interval instead of bursting. Default 0.2.
+     * the rest of the budget is spread evenly over X-HubSpot-RateLimit-Interval-Milliseconds
+     * instead of bursting; at 0 remaining the next request waits for the interval to roll over.
+     * Default 0.2.
      */
     burstReserve: z.number().min(0).max(1).default(0.2),
     /**
      * Share of the portal's daily API budget (X-HubSpot-RateLimit-Daily) this connection may leave
-     * used; past it the run stops at its last stored page with status partial. Default 0.8.
+     * used: the rest is a reserve for the portal's other integrations. Once
+     * X-HubSpot-RateLimit-Daily-Remaining is down to the reserve, the page in hand is stored and
+     * the run stops before its next request, with status partial and a message naming the limit;
+     * the next run resumes there. Default 0.8.
      */
     dailyBudgetShare: z.number().gt(0).max(1).default(0.8),
     /** Per-request timeout. Default 60,000 ms. */
@@ -101,16 +106,24 @@ export const HUBSPOT_ENV = [
   { name: 'HUBSPOT_TOKEN_URL', description: 'OAuth token endpoint (default <base URL>/oauth/v1/token)' },
 ] as const;
 
+/** Settings from the HUBSPOT_* variables (values trimmed; a blank one counts as unset); undefined when no token is set. */
 export function hubspotFromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> | undefined {
-  if (!env.HUBSPOT_ACCESS_TOKEN && !env.HUBSPOT_REFRESH_TOKEN) return undefined;
+  const get = (name: (typeof HUBSPOT_ENV)[number]['name']) => env[name]?.trim() || undefined;
+  const accessToken = get('HUBSPOT_ACCESS_TOKEN');
+  const refreshToken = get('HUBSPOT_REFRESH_TOKEN');
+  if (!accessToken && !refreshToken) return undefined;
   const settings: Record<string, unknown> = {};
-  if (env.HUBSPOT_BASE_URL) settings.baseUrl = env.HUBSPOT_BASE_URL;
-  if (env.HUBSPOT_ACCESS_TOKEN) settings.accessToken = env.HUBSPOT_ACCESS_TOKEN;
-  if (env.HUBSPOT_REFRESH_TOKEN) {
-    settings.refreshToken = env.HUBSPOT_REFRESH_TOKEN;
-    if (env.HUBSPOT_CLIENT_ID) settings.clientId = env.HUBSPOT_CLIENT_ID;
-    if (env.HUBSPOT_CLIENT_SECRET) settings.clientSecret = env.HUBSPOT_CLIENT_SECRET;
+  const baseUrl = get('HUBSPOT_BASE_URL');
+  if (baseUrl) settings.baseUrl = baseUrl;
+  if (accessToken) settings.accessToken = accessToken;
+  if (refreshToken) {
+    settings.refreshToken = refreshToken;
+    const clientId = get('HUBSPOT_CLIENT_ID');
+    const clientSecret = get('HUBSPOT_CLIENT_SECRET');
+    if (clientId) settings.clientId = clientId;
+    if (clientSecret) settings.clientSecret = clientSecret;
   }
-  if (env.HUBSPOT_TOKEN_URL) settings.tokenUrl = env.HUBSPOT_TOKEN_URL;
+  const tokenUrl = get('HUBSPOT_TOKEN_URL');
+  if (tokenUrl) settings.tokenUrl = tokenUrl;
   return settings;
 }

@@ -40,11 +40,16 @@ export const crmCheckpointSchema = z.object({
    */
   known: z.string().optional(),
   /**
-   * Set while a full pass (list, then recycle bin) is under way. The ids it lists are kept in
-   * memory only: a pass resumed after an interruption adds what it lists to `known` and leaves the
-   * marking of absent records to the next uninterrupted pass.
+   * Set while a full pass (list, then recycle bin) is under way: a periodic one, a `--full` run
+   * or the first sync. While it lasts, `known` stays the ids stored before the pass.
    */
   fullPass: z.boolean().optional(),
+  /**
+   * The live ids the pass under way has listed so far (encodeIds chunks, see IdChunks), so that a
+   * pass resumed after an interruption still knows what it saw before and can mark the absent
+   * records at its end. A pass stored without it (an earlier version) cannot: it keeps every id.
+   */
+  passSeen: z.array(z.string()).optional(),
   /** When the last full pass started (epoch ms), for fullResyncEveryDays. */
   lastFullAt: z.number().int().optional(),
 });
@@ -135,13 +140,14 @@ async function* readCrmPages(ctx: StreamContext<HubSpotConfig>, api: HubSpotApi,
 
   // Tracking of the stored live ids (see crmCheckpointSchema.known); windows do not track.
   const tracking = !ctx.window;
+  /** The live ids stored before this run; during a full pass, before the pass. */
   const known = new Set(tracking ? decodeIds(checkpoint?.known) : []);
   const resumedPass = checkpoint?.fullPass === true && (checkpoint.phase === 'list' || checkpoint.phase === 'archived');
-  /** Live ids listed by the full pass of this run (undefined when this run is no full pass). */
-  let seenInPass: Set<string> | undefined = resumedPass ? new Set() : undefined;
-  /** Compare `known` with the full pass and mark the missing ids deleted (an uninterrupted, periodic pass). */
-  let sweep = false;
-  let knownEncoded: string | undefined;
+  /** Live ids listed by the full pass under way, with their encoding for the checkpoint (undefined: no pass). */
+  let seenInPass: IdChunks | undefined = resumedPass ? IdChunks.decode(checkpoint.passSeen) : undefined;
+  /** Compare `known` with the full pass at its end and mark the missing ids deleted. */
+  let sweep = resumedPass && checkpoint.passSeen !== undefined;
+  let knownEncoded: string | undefined = tracking ? checkpoint?.known : undefined;
   let lastFullAt = checkpoint?.lastFullAt;
 
   let state: CrmCheckpoint;
@@ -151,10 +157,15 @@ async function* readCrmPages(ctx: StreamContext<HubSpotConfig>, api: HubSpotApi,
     const resumable = checkpoint?.phase === 'search' && checkpoint.since !== undefined && checkpoint.since >= (windowFrom ?? 0);
     state = resumable ? checkpoint : { phase: 'search', since: windowFrom };
   } else if (ctx.mode === 'full' || checkpoint === undefined) {
-    state = { phase: 'list', nextSince: nowMs };
+    // A full run (or the first sync) is a complete list pass: it compares what it lists with the
+    // ids stored so far, which a full run finds in the checkpoint it does not resume from.
+    const previous = ctx.mode === 'full' ? storedIds(ctx, spec.object) : new Set<string>();
     known.clear();
-    seenInPass = new Set();
-    sweep = false;
+    for (const id of previous) known.add(id);
+    knownEncoded = undefined;
+    state = { phase: 'list', nextSince: nowMs };
+    seenInPass = new IdChunks();
+    sweep = true;
     lastFullAt = nowMs;
   } else if (checkpoint.phase === 'done') {
     const every = ctx.config.fullResyncEveryDays * DAY_MS;
@@ -165,7 +176,7 @@ async function* readCrmPages(ctx: StreamContext<HubSpotConfig>, api: HubSpotApi,
       // deleted never show up as archived; only their absence from a full list tells.
       ctx.log.info({ lastFullAt, everyDays: ctx.config.fullResyncEveryDays }, `hubspot ${spec.object}: periodic full re-read (deletes by absence)`);
       state = { phase: 'list', nextSince: nowMs };
-      seenInPass = new Set();
+      seenInPass = new IdChunks();
       sweep = true;
       lastFullAt = nowMs;
     } else {
@@ -179,26 +190,32 @@ async function* readCrmPages(ctx: StreamContext<HubSpotConfig>, api: HubSpotApi,
   /** The checkpoint stored with a page: the phase state plus the tracking state. */
   const out = (s: CrmCheckpoint): CrmCheckpoint => {
     if (!tracking) return s;
-    const { known: _k, fullPass: _f, lastFullAt: _l, ...phase } = s;
+    const { known: _k, fullPass: _f, passSeen: _p, lastFullAt: _l, ...phase } = s;
     knownEncoded ??= encodeIds(known);
+    const inPass = seenInPass !== undefined && phase.phase !== 'done';
     return {
       ...phase,
       known: knownEncoded,
-      ...(seenInPass && phase.phase !== 'done' ? { fullPass: true } : {}),
+      ...(inPass ? { fullPass: true } : {}),
+      ...(inPass && sweep ? { passSeen: seenInPass?.encoded() } : {}),
       ...(lastFullAt !== undefined ? { lastFullAt } : {}),
     };
   };
   const live = (records: readonly unknown[], add: boolean) => {
     if (!tracking) return;
-    for (const r of records) {
-      const id = idOf(r);
-      if (id === undefined) continue;
+    const ids = records.map(idOf).filter((id): id is string => id !== undefined);
+    if (add && seenInPass) {
+      // A pass keeps `known` as it was before the pass: what the pass lists is compared with it at the end.
+      seenInPass.add(ids);
+      return;
+    }
+    for (const id of ids) {
       if (add) {
         if (!known.has(id)) knownEncoded = undefined;
         known.add(id);
-        seenInPass?.add(id);
       } else if (known.delete(id)) knownEncoded = undefined;
     }
+    if (!add) seenInPass?.remove(ids);
   };
 
   const base = `/crm/v3/objects/${spec.object}`;
@@ -302,12 +319,13 @@ async function* readCrmPages(ctx: StreamContext<HubSpotConfig>, api: HubSpotApi,
       const records = await spec.expand(results, 'archived');
       if (seenInPass) {
         // End of a full pass: stored ids that are neither live nor in the recycle bin are gone.
-        const absent = sweep ? [...known].filter((id) => !seenInPass?.has(id)) : [];
+        const seen = seenInPass.ids();
+        const absent = sweep ? [...known].filter((id) => !seen.has(id)) : [];
         if (absent.length > 0) ctx.warn(`hubspot ${spec.object}: ${absent.length} record(s) stored earlier are neither live nor in the recycle bin (purged or permanently deleted); marked deleted`, { ids: absent.slice(0, 20) });
-        for (const id of absent) records.push(tombstone(id));
-        // A resumed pass saw only part of the portal: it cannot tell what is gone, so it keeps every id.
-        if (!resumedPass) known.clear();
-        for (const id of seenInPass) known.add(id);
+        for (const id of absent) records.push(tombstone(id, new Date(nowMs).toISOString()));
+        // A pass that cannot tell what it saw before an interruption keeps every id it knew.
+        if (sweep) known.clear();
+        for (const id of seen) known.add(id);
         knownEncoded = undefined;
         seenInPass = undefined;
         sweep = false;
@@ -319,13 +337,71 @@ async function* readCrmPages(ctx: StreamContext<HubSpotConfig>, api: HubSpotApi,
   }
 }
 
+/** The ids a `--full` run compares its list with: those of the checkpoint it does not resume from. */
+function storedIds(ctx: StreamContext<HubSpotConfig>, object: CrmObject): Set<string> {
+  if (ctx.previousCheckpoint === undefined) return new Set();
+  const parsed = crmCheckpointSchema.safeParse(ctx.previousCheckpoint);
+  if (!parsed.success) {
+    ctx.warn(`hubspot ${object}: the stored checkpoint is not readable by this version; this full run cannot mark records deleted by absence`);
+    return new Set();
+  }
+  // An interrupted pass stored what it had listed apart from `known`: those records are stored too.
+  return new Set([...decodeIds(parsed.data.known), ...IdChunks.decode(parsed.data.passSeen).ids()]);
+}
+
+/**
+ * A growing set of ids kept for the checkpoint as a few encodeIds chunks: each page adds a chunk,
+ * and chunks of similar size are merged (as in a binary counter), so a pass of n ids encodes each
+ * id about log2(pages) times instead of re-encoding the whole set on every page.
+ */
+export class IdChunks {
+  private chunks: Array<{ ids: readonly string[]; encoded: string }> = [];
+
+  static decode(encoded: readonly string[] | undefined): IdChunks {
+    const set = new IdChunks();
+    set.chunks = (encoded ?? []).map((e) => ({ ids: decodeIds(e), encoded: e }));
+    return set;
+  }
+
+  add(ids: readonly string[]): void {
+    if (ids.length === 0) return;
+    this.chunks.push({ ids, encoded: encodeIds(ids) });
+    for (;;) {
+      const last = this.chunks.at(-1);
+      const prev = this.chunks.at(-2);
+      if (!last || !prev || last.ids.length < prev.ids.length) break;
+      const merged = [...prev.ids, ...last.ids];
+      this.chunks.splice(-2, 2, { ids: merged, encoded: encodeIds(merged) });
+    }
+  }
+
+  /** Takes ids out (records archived while the pass ran); rare, so the set is simply rebuilt. */
+  remove(ids: readonly string[]): void {
+    const all = this.ids();
+    if (!ids.some((id) => all.has(id))) return;
+    for (const id of ids) all.delete(id);
+    this.chunks = [];
+    this.add([...all]);
+  }
+
+  ids(): Set<string> {
+    const out = new Set<string>();
+    for (const c of this.chunks) for (const id of c.ids) out.add(id);
+    return out;
+  }
+
+  encoded(): string[] {
+    return this.chunks.map((c) => c.encoded);
+  }
+}
+
 /**
  * The record stored for an id that a full re-read no longer finds anywhere: it replaces the last
  * vendor version (for a permanently deleted contact that also removes the personal data HubSpot
  * was asked to forget) and is marked deleted.
  */
-export function tombstone(id: string): Record<string, unknown> {
-  return { id, properties: {}, archived: true, _deletedByAbsence: true };
+export function tombstone(id: string, foundAt: string): Record<string, unknown> {
+  return { id, properties: {}, archived: true, _deletedByAbsence: true, _deletedAt: foundAt };
 }
 
 /**

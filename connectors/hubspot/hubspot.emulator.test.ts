@@ -162,6 +162,41 @@ describe('hubspot connector against the emulator', () => {
     expect(Number((missing[0] as { n: string }).n)).toBe(0);
   });
 
+  it('marks a purged contact and deal deleted on a --full run (deletes by absence); an incremental run cannot see them', async () => {
+    const w = await newWarehouse();
+    const conn = hsConnection(settings({ fullResyncEveryDays: 0 }), 'hs_purge');
+    offset += 60_000;
+    for (const name of ['contacts', 'deals']) expect((await syncHubSpot(w, conn, name, { now })).status).toBe('success');
+    const contact = emu.store.insert('contacts', { email: 'gdpr@forget.example', firstname: 'Forget', lastname: 'Me', hs_analytics_source: 'DIRECT_TRAFFIC' });
+    const deal = emu.store.insert('deals', { dealname: 'Gone deal', pipeline: 'default', dealstage: 'appointmentscheduled', amount: '10', deal_currency_code: 'EUR' });
+    emu.store.associate('deals', deal, 'contacts', contact);
+    offset += 60_000;
+    for (const name of ['contacts', 'deals']) expect((await syncHubSpot(w, conn, name, { now })).status).toBe('success');
+    expect(await w.knex('core.dim_person').where({ connection_id: conn.id, person_id: contact }).first('is_deleted', 'email')).toEqual({ is_deleted: false, email: 'gdpr@forget.example' });
+
+    emu.store.purge('contacts', contact);
+    emu.store.purge('deals', deal);
+    offset += 60_000;
+    for (const name of ['contacts', 'deals']) expect((await syncHubSpot(w, conn, name, { now })).status).toBe('success');
+    expect((await w.knex('raw.hubspot__contacts').where({ connection_id: conn.id, record_id: contact }).first('_deleted'))?._deleted).toBe(false);
+
+    offset += 60_000;
+    for (const name of ['contacts', 'deals']) {
+      const r = await syncHubSpot(w, conn, name, { now, mode: 'full' });
+      expect(r.status, r.error).toBe('success');
+      expect(r.warnings.join(' ')).toMatch(/1 record\(s\) stored earlier are neither live nor in the recycle bin/);
+    }
+    expect((await w.knex('raw.hubspot__contacts').where({ connection_id: conn.id, record_id: contact }).first('_deleted'))?._deleted).toBe(true);
+    expect((await w.knex('raw.hubspot__deals').where({ connection_id: conn.id, record_id: deal }).first('_deleted'))?._deleted).toBe(true);
+    expect(await w.knex('core.dim_person').where({ connection_id: conn.id, person_id: contact }).first('is_deleted', 'email')).toEqual({ is_deleted: true, email: null });
+    expect(await w.knex('core.fct_touchpoint').where({ connection_id: conn.id, person_id: contact }).pluck('is_deleted')).toEqual([true]);
+    expect((await w.knex('core.fct_opportunity').where({ connection_id: conn.id, opportunity_id: deal }).first('is_deleted'))?.is_deleted).toBe(true);
+    expect(await w.knex('core.bridge_opportunity_person').where({ connection_id: conn.id, opportunity_id: deal }).pluck('is_deleted')).toEqual([true]);
+    // Every other stored record is still live.
+    const deletedContacts = await w.knex('raw.hubspot__contacts').where({ connection_id: conn.id, _deleted: true }).pluck('record_id');
+    expect(deletedContacts.sort()).toEqual([contact, ...emu.store.list('contacts', true).map((o) => o.id)].sort());
+  });
+
   it('quarantines a malformed record with its property path, keeps it in raw, and loads the rest', async () => {
     const w = await newWarehouse();
     offset += 60_000;

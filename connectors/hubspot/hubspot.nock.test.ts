@@ -2,8 +2,11 @@ import nock from 'nock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestWarehouse } from '../../test/helpers/warehouse.ts';
 import type { Warehouse } from '../../warehouse/db.ts';
-import { ensureHubSpotRawTables, hsConnection, syncHubSpot } from './test-support.ts';
-import { decodeIds, encodeIds } from './crm.ts';
+import { ensureHubSpotRawTables, hsConnection, silentLog, syncHubSpot } from './test-support.ts';
+import { decodeIds, encodeIds, IdChunks } from './crm.ts';
+import { HubSpotApi, type PacingClock } from './api.ts';
+import { hubspotConfigSchema } from './config.ts';
+import { UsageLimitError } from '../core/errors/index.ts';
 import { parseInstant } from './values.ts';
 
 /**
@@ -148,10 +151,11 @@ class FakeHubSpot {
       }
     };
     const sort = body.sorts?.[0]?.propertyName ?? 'hs_object_id';
+    const sign = body.sorts?.[0]?.direction === 'DESCENDING' ? -1 : 1;
     const rows = (this.live[type] ?? [])
       .filter((o) => (body.filterGroups ?? []).length === 0 || (body.filterGroups ?? []).some((g) => g.filters.every((f) => test(o, f))))
       // Ties in a hostile order: descending id.
-      .sort((a, b) => value(a, sort) - value(b, sort) || Number(b.id) - Number(a.id));
+      .sort((a, b) => sign * (value(a, sort) - value(b, sort)) || Number(b.id) - Number(a.id));
     const page = rows.slice(offset, offset + limit).map((o) => ({ ...o, properties: Object.fromEntries((body.properties ?? []).filter((p) => p in o.properties).map((p) => [p, o.properties[p]])) }));
     const n = this.searches.length;
     queueMicrotask(() => this.afterSearch?.(n));
@@ -310,13 +314,27 @@ describe('hubspot connector (nock)', () => {
     expect(run?.status).toBe('partial');
   });
 
-  it('stops partial when the X-HubSpot-RateLimit-Daily headers show the configured share used', async () => {
+  it('stops partial when the X-HubSpot-RateLimit-Daily headers reach the reserve: the page in hand is stored, no further request is sent', async () => {
     const f = newFake();
-    f.live.contacts?.push(contact(800, '2019-12-07T16:50:00.000Z'));
-    f.injected.push({ status: 200, body: { results: [] }, headers: { 'x-hubspot-ratelimit-daily': '250000', 'x-hubspot-ratelimit-daily-remaining': '20000' } });
-    const r = await syncHubSpot(warehouse, conn({ dailyBudgetShare: 0.9 }), 'contacts', { now });
+    f.listPageSize = 1;
+    for (let i = 0; i < 3; i++) f.live.contacts?.push(contact(800 + i, `2019-12-07T16:50:0${i}.000Z`));
+    // The second list page comes back with the daily budget down to the reserve (10% of 250,000).
+    f.injected.push({ status: 200, body: { results: [contact(800, '2019-12-07T16:50:00.000Z')], paging: { next: { after: '1' } } }, headers: { 'x-hubspot-ratelimit-daily': '250000', 'x-hubspot-ratelimit-daily-remaining': '200000' } });
+    f.injected.push({ status: 200, body: { results: [contact(801, '2019-12-07T16:50:01.000Z')], paging: { next: { after: '2' } } }, headers: { 'x-hubspot-ratelimit-daily': '250000', 'x-hubspot-ratelimit-daily-remaining': '25000' } });
+    const c = conn({ dailyBudgetShare: 0.9 });
+    const r = await syncHubSpot(warehouse, c, 'contacts', { now });
     expect(r.status).toBe('partial');
-    expect(r.error).toMatch(/230000 of the portal's 250000 daily API calls are used/);
+    expect(r.error).toMatch(/daily API limit: 225000 of the portal's 250000 daily API calls are used \(X-HubSpot-RateLimit-Daily-Remaining 25000, at or below the reserve of 25000 that dailyBudgetShare 0.9 keeps\)/);
+    expect(f.requests).toHaveLength(2);
+    expect(r.pages).toBe(2);
+    expect((await rawOf(c.id, 'contacts')).map((x) => x.record_id)).toEqual(['800', '801']);
+    expect(await warehouse.knex('meta.sync_state').where({ connection: c.id, stream: 'contacts' }).first('cursor')).toMatchObject({ cursor: { phase: 'list', after: '2' } });
+    expect((await warehouse.knex('meta.sync_runs').where({ id: r.runId }).first('status'))?.status).toBe('partial');
+    // The next run (a new day's budget) resumes at the stored page.
+    const next = await syncHubSpot(warehouse, c, 'contacts', { now });
+    expect(next.status, next.error).toBe('success');
+    expect(new URL(f.requests[2]?.path ?? '', BASE).searchParams.get('after')).toBe('2');
+    expect((await rawOf(c.id, 'contacts')).map((x) => x.record_id)).toEqual(['800', '801', '802']);
   });
 
   it('reads more records sharing one timestamp than the search ceiling allows, by id, skipping nothing at the slice boundaries', async () => {
@@ -339,7 +357,7 @@ describe('hubspot connector (nock)', () => {
     expect(f.searches.every((s) => s.after === undefined)).toBe(true);
     const byId = f.searches.filter((s) => s.filterGroups?.[0]?.filters.some((x) => x.propertyName === 'hs_object_id'));
     expect(byId.length).toBeGreaterThanOrEqual(Math.ceil(tied / 200));
-    expect(byId.every((s) => s.sorts?.[0]?.propertyName === 'hs_object_id')).toBe(true);
+    for (const s of byId) expect(s.sorts).toEqual([{ propertyName: 'hs_object_id', direction: 'ASCENDING' }]);
     const ckpt = (await warehouse.knex('meta.sync_state').where({ connection: c.id, stream: 'contacts' }).first('cursor')) as { cursor: { phase: string; since: number } };
     expect(ckpt.cursor).toMatchObject({ phase: 'done', since: Date.parse('2026-10-02T00:00:29.000Z') });
   });
@@ -437,6 +455,139 @@ describe('hubspot connector (nock)', () => {
     expect(await warehouse.knex('meta.sync_state').where({ connection: c.id, stream: 'contacts', scope: 'incremental' }).first('cursor')).toEqual({ cursor: scheduled });
   });
 
+  it('sorts every incremental search ascending on the object\'s modification-date property', async () => {
+    const f = newFake();
+    f.live.contacts?.push(contact(512, '2026-10-03T00:00:00.000Z'), contact(513, '2026-10-02T00:00:00.000Z'));
+    f.live.companies?.push({ id: '900', properties: { name: 'Biglytics', hs_lastmodifieddate: '2026-10-03T00:00:00.000Z' }, createdAt: '2019-10-30T03:30:17.883Z', updatedAt: '2026-10-03T00:00:00.000Z', archived: false });
+    f.live.deals?.push({ id: '1001', properties: { dealname: 'Deal', pipeline: 'default', dealstage: 'qualifiedtobuy', hs_lastmodifieddate: '2026-10-03T00:00:00.000Z' }, createdAt: '2026-09-01T00:00:00.000Z', updatedAt: '2026-10-03T00:00:00.000Z', archived: false });
+    const c = conn();
+    const expected: Record<string, string> = { contacts: 'lastmodifieddate', companies: 'hs_lastmodifieddate', deals: 'hs_lastmodifieddate' };
+    for (const stream of Object.keys(expected)) {
+      await seedCheckpoint(c.id, stream, { phase: 'done', since: Date.parse('2026-10-01T00:00:00.000Z') });
+      const from = f.searches.length;
+      const r = await syncHubSpot(warehouse, c, stream, { now });
+      expect(r.status, r.error).toBe('success');
+      const searches = f.searches.slice(from);
+      expect(searches.length, stream).toBeGreaterThan(0);
+      for (const body of searches) expect(body.sorts, stream).toEqual([{ propertyName: expected[stream], direction: 'ASCENDING' }]);
+    }
+    expect((await rawOf(c.id, 'contacts')).map((x) => x.record_id)).toEqual(['512', '513']);
+  });
+
+  it('lands deal pipelines with their stages in raw as sent: ids, labels, display order, closed flags and probabilities; archived ones flagged deleted', async () => {
+    newFake();
+    // GET /crm/v3/pipelines/deals (developers.hubspot.com/docs/api/crm/pipelines): the portal's
+    // default pipeline with HubSpot's default stages, a second pipeline, an archived one and a
+    // malformed one.
+    const stage = (id: string, label: string, displayOrder: number, probability: string, isClosed = false) => ({
+      id, label, displayOrder, metadata: { isClosed: String(isClosed), probability }, archived: false, createdAt: '2019-10-30T03:30:17.883Z', updatedAt: '2019-12-07T16:50:06.678Z', writePermissions: 'CRM_PERMISSIONS_ENFORCEMENT',
+    });
+    const defaultStages = [
+      stage('appointmentscheduled', 'Appointment Scheduled', 0, '0.2'),
+      stage('qualifiedtobuy', 'Qualified To Buy', 1, '0.4'),
+      stage('presentationscheduled', 'Presentation Scheduled', 2, '0.6'),
+      stage('decisionmakerboughtin', 'Decision Maker Bought-In', 3, '0.8'),
+      stage('contractsent', 'Contract Sent', 4, '0.9'),
+      stage('closedwon', 'Closed Won', 5, '1.0', true),
+      stage('closedlost', 'Closed Lost', 6, '0.0', true),
+    ];
+    const pipeline = (id: string, label: string, displayOrder: number, stages: unknown[], archived = false) => ({ id, label, displayOrder, stages, archived, createdAt: '2019-10-30T03:30:17.883Z', updatedAt: '2019-12-07T16:50:06.678Z' });
+    // Renewal stages come back out of display order: the raw record keeps HubSpot's order and displayOrder.
+    const renewalStages = [stage('98765432', 'Renewal won', 2, '1.0', true), stage('98765430', 'Renewal due', 0, '0.5'), stage('98765431', 'Quote sent', 1, '0.75')];
+    nock(BASE)
+      .get('/crm/v3/pipelines/deals')
+      .matchHeader('authorization', 'Bearer pat-na1-test')
+      .reply(200, {
+        results: [
+          pipeline('default', 'Sales Pipeline', 0, defaultStages),
+          pipeline('12345678', 'Renewals', 1, renewalStages),
+          pipeline('23456789', 'Old partner pipeline', 2, [stage('34567890', 'Referred', 0, '0.1')], true),
+          { ...pipeline('45678901', 'Broken', 3, []), stages: 'n/a' },
+        ],
+      });
+    const c = conn();
+    const r = await syncHubSpot(warehouse, c, 'deal_pipelines', { now });
+    expect(r.status, r.error).toBe('success');
+    expect(r.counts).toMatchObject({ read: 4, inserted: 4, deleted: 1, quarantined: 1 });
+
+    const raw = await rawOf(c.id, 'deal_pipelines');
+    expect(raw.map((x) => [x.record_id, x.payload.label, x._deleted])).toEqual([
+      ['12345678', 'Renewals', false],
+      ['23456789', 'Old partner pipeline', true],
+      ['45678901', 'Broken', false], // kept in raw as sent, and quarantined
+      ['default', 'Sales Pipeline', false],
+    ]);
+    type Stage = { id: string; label: string; displayOrder: number; metadata: { isClosed: string; probability: string } };
+    const stagesOf = (id: string) => (raw.find((x) => x.record_id === id)?.payload.stages ?? []) as Stage[];
+    expect(stagesOf('default').map((s) => [s.id, s.label, s.displayOrder, s.metadata.isClosed, s.metadata.probability])).toEqual([
+      ['appointmentscheduled', 'Appointment Scheduled', 0, 'false', '0.2'],
+      ['qualifiedtobuy', 'Qualified To Buy', 1, 'false', '0.4'],
+      ['presentationscheduled', 'Presentation Scheduled', 2, 'false', '0.6'],
+      ['decisionmakerboughtin', 'Decision Maker Bought-In', 3, 'false', '0.8'],
+      ['contractsent', 'Contract Sent', 4, 'false', '0.9'],
+      ['closedwon', 'Closed Won', 5, 'true', '1.0'],
+      ['closedlost', 'Closed Lost', 6, 'true', '0.0'],
+    ]);
+    expect(stagesOf('12345678').map((s) => [s.id, s.displayOrder])).toEqual([['98765432', 2], ['98765430', 0], ['98765431', 1]]);
+    // Unknown fields are kept (schema drift).
+    expect(stagesOf('default')[0]).toMatchObject({ writePermissions: 'CRM_PERMISSIONS_ENFORCEMENT' });
+    expect(raw.find((x) => x.record_id === 'default')?.payload).toMatchObject({ displayOrder: 0, archived: false, createdAt: '2019-10-30T03:30:17.883Z' });
+    const q = await warehouse.knex('meta.quarantine').where({ connection: c.id, stream: 'deal_pipelines' }).select('record_key', 'error_path');
+    expect(q).toEqual([{ record_key: '45678901', error_path: 'stages' }]);
+
+    // Read whole every sync: a renamed stage overwrites the stored pipeline, it is not appended.
+    nock(BASE).get('/crm/v3/pipelines/deals').reply(200, { results: [pipeline('default', 'Sales Pipeline', 0, defaultStages.map((s) => (s.id === 'contractsent' ? { ...s, label: 'Contract out' } : s)))] });
+    const again = await syncHubSpot(warehouse, c, 'deal_pipelines', { now });
+    expect(again.status, again.error).toBe('success');
+    const after = await rawOf(c.id, 'deal_pipelines');
+    expect(after).toHaveLength(4);
+    expect(((after.find((x) => x.record_id === 'default')?.payload.stages ?? []) as Stage[]).map((s) => s.label)).toContain('Contract out');
+  });
+
+  it('marks deal pipelines missing from a complete list deleted (also on --full), and nothing after a failed or empty read', async () => {
+    newFake();
+    const stage = (id: string, label: string, displayOrder: number) => ({ id, label, displayOrder, metadata: { isClosed: 'false', probability: '0.5' }, archived: false });
+    const stages = [stage('appointmentscheduled', 'Appointment Scheduled', 0), stage('contractsent', 'Contract Sent', 1), stage('closedwon', 'Closed Won', 2)];
+    const pipeline = (id: string, label: string, s: unknown[] = stages, archived = false) => ({ id, label, displayOrder: 0, stages: s, archived, createdAt: '2019-10-30T03:30:17.883Z', updatedAt: '2019-12-07T16:50:06.678Z' });
+    const lists = (results: unknown[]) => nock(BASE).get('/crm/v3/pipelines/deals').reply(200, { results });
+    const c = conn();
+    const run = (mode: 'incremental' | 'full' = 'incremental', connection = c) => syncHubSpot(warehouse, connection, 'deal_pipelines', { now, mode });
+    const rows = async () => new Map((await rawOf(c.id, 'deal_pipelines')).map((x) => [x.record_id, x]));
+
+    lists([pipeline('default', 'Sales Pipeline'), pipeline('12345678', 'Renewals'), pipeline('23456789', 'Old partner pipeline', [], true)]);
+    expect(await run()).toMatchObject({ status: 'success', counts: { read: 3, inserted: 3, deleted: 1 } });
+
+    // A failed read (500, no retries) and an empty list (a portal always has a pipeline) mark nothing.
+    nock(BASE).get('/crm/v3/pipelines/deals').reply(500, { status: 'error', message: 'internal error' });
+    expect((await run('incremental', hsConnection(settings({ maxRetries: 0 }), c.id))).status).toBe('failed');
+    lists([]);
+    const empty = await run();
+    expect(empty).toMatchObject({ status: 'success', counts: { read: 0, deleted: 0 } });
+    expect(empty.warnings.join(' ')).toMatch(/listed no pipeline; no pipeline is marked deleted/);
+    expect([...(await rows()).values()].map((x) => [x.record_id, x._deleted])).toEqual([['12345678', false], ['23456789', true], ['default', false]]);
+
+    // Renewals is gone from the complete list (not returned archived), and a stage left the default pipeline.
+    lists([pipeline('default', 'Sales Pipeline', stages.filter((x) => x.id !== 'contractsent'))]);
+    const gone = await run();
+    expect(gone).toMatchObject({ status: 'success', counts: { read: 2, deleted: 1 } });
+    expect(gone.warnings.join(' ')).toMatch(/1 pipeline\(s\) stored earlier are no longer listed; marked deleted/);
+    let raw = await rows();
+    expect(raw.get('12345678')).toMatchObject({ _deleted: true, payload: { id: '12345678', archived: true, _deletedByAbsence: true } });
+    expect(raw.get('23456789')).toMatchObject({ _deleted: true, payload: { label: 'Old partner pipeline' } }); // archived before: left as it was
+    expect(raw.get('default')?._deleted).toBe(false);
+    expect((raw.get('default')?.payload.stages as Array<{ id: string }>).map((x) => x.id)).toEqual(['appointmentscheduled', 'closedwon']);
+    lists([pipeline('default', 'Sales Pipeline', stages.filter((x) => x.id !== 'contractsent'))]);
+    expect(await run()).toMatchObject({ status: 'success', counts: { deleted: 0, updated: 0 } });
+
+    // A --full run compares with the stored checkpoint too.
+    lists([pipeline('default', 'Sales Pipeline'), pipeline('66666666', 'Partners')]);
+    expect(await run()).toMatchObject({ status: 'success', counts: { inserted: 1 } });
+    lists([pipeline('default', 'Sales Pipeline')]);
+    expect(await run('full')).toMatchObject({ status: 'success', counts: { deleted: 1 } });
+    raw = await rows();
+    expect([...raw.values()].map((x) => [x.record_id, x._deleted])).toEqual([['12345678', true], ['23456789', true], ['66666666', true], ['default', false]]);
+  });
+
   it('marks records deleted that a periodic full re-read finds neither live nor in the recycle bin', async () => {
     const f = newFake();
     for (let i = 0; i < 5; i++) f.live.contacts?.push(contact(512 + i, `2026-10-0${i + 1}T00:00:00.000Z`));
@@ -462,7 +613,7 @@ describe('hubspot connector (nock)', () => {
     expect(full.warnings.join(' ')).toMatch(/1 record\(s\) stored earlier are neither live nor in the recycle bin/);
     const raw = await rawOf(c.id, 'contacts');
     expect(raw.filter((x) => x._deleted).map((x) => x.record_id)).toEqual(['514', '515']);
-    expect(raw.find((x) => x.record_id === '514')?.payload).toEqual({ id: '514', properties: {}, archived: true, _deletedByAbsence: true });
+    expect(raw.find((x) => x.record_id === '514')?.payload).toEqual({ id: '514', properties: {}, archived: true, _deletedByAbsence: true, _deletedAt: new Date(NOW.getTime() + 8 * day).toISOString() });
     const person = await warehouse.knex('core.dim_person').where({ connection_id: c.id, person_id: '514' }).first('is_deleted', 'email');
     expect(person).toEqual({ is_deleted: true, email: null });
 
@@ -499,29 +650,98 @@ describe('hubspot connector (nock)', () => {
     expect(f.requests).toHaveLength(1);
   });
 
-  it('leaves the marking of absent records to the next uninterrupted full pass when one is interrupted', async () => {
+  it('marks records deleted on `--full` that the portal no longer has anywhere (deletes by absence), in raw and core', async () => {
+    const f = newFake();
+    for (let i = 0; i < 5; i++) f.live.contacts?.push(contact(512 + i, `2026-10-0${i + 1}T00:00:00.000Z`, { hs_analytics_source: 'PAID_SEARCH' }));
+    // fullResyncEveryDays 0: no periodic re-read, so only the explicit full run can find the purge.
+    const c = conn({ fullResyncEveryDays: 0 });
+    expect((await syncHubSpot(warehouse, c, 'contacts', { now })).status).toBe('success');
+    const purged = f.live.contacts?.splice(2, 1)[0] as Obj;
+    expect(purged.id).toBe('514');
+
+    // An incremental run cannot see a purge: search finds nothing and the recycle bin is empty.
+    const incremental = await syncHubSpot(warehouse, c, 'contacts', { now });
+    expect(incremental.status, incremental.error).toBe('success');
+    expect((await rawOf(c.id, 'contacts')).filter((x) => x._deleted)).toEqual([]);
+
+    const full = await syncHubSpot(warehouse, c, 'contacts', { now, mode: 'full' });
+    expect(full.status, full.error).toBe('success');
+    expect(full.warnings.join(' ')).toMatch(/1 record\(s\) stored earlier are neither live nor in the recycle bin/);
+    expect(full.counts.deleted).toBe(1);
+    const raw = await rawOf(c.id, 'contacts');
+    expect(raw.filter((x) => x._deleted).map((x) => x.record_id)).toEqual(['514']);
+    expect(raw.find((x) => x.record_id === '514')?.payload).toEqual({ id: '514', properties: {}, archived: true, _deletedByAbsence: true, _deletedAt: NOW.toISOString() });
+    const people = await warehouse.knex('core.dim_person').where({ connection_id: c.id }).orderBy('person_id').select('person_id', 'is_deleted');
+    expect(people.filter((p) => p.is_deleted).map((p) => p.person_id)).toEqual(['514']);
+    expect(await warehouse.knex('core.fct_touchpoint').where({ connection_id: c.id, person_id: '514' }).pluck('is_deleted')).toEqual([true]);
+    // The next full run has the new id set and nothing left to mark.
+    const again = await syncHubSpot(warehouse, c, 'contacts', { now, mode: 'full' });
+    expect(again.warnings).toEqual([]);
+    expect(again.counts.deleted).toBe(0);
+  });
+
+  it('marks nothing when a full pass is interrupted; the resumed pass keeps what it listed before and marks only the absent', async () => {
     const f = newFake();
     f.listPageSize = 2;
     for (let i = 0; i < 5; i++) f.live.contacts?.push(contact(512 + i, `2026-10-0${i + 1}T00:00:00.000Z`));
-    const c = conn({ fullResyncEveryDays: 7 });
-    const at = (days: number) => () => new Date(NOW.getTime() + days * 86_400_000);
-    expect((await syncHubSpot(warehouse, c, 'contacts', { now: at(0) })).status).toBe('success');
+    const c = conn({ fullResyncEveryDays: 0 });
+    expect((await syncHubSpot(warehouse, c, 'contacts', { now })).status).toBe('success');
     f.live.contacts?.splice(2, 1); // 514 purged
 
-    // The periodic pass stops after its first page (daily limit), then resumes.
+    // The --full pass stops after its first page (512, 513: daily limit), then an ordinary run resumes it.
     f.injected.push({ status: 200, body: { results: f.live.contacts?.slice(0, 2), paging: { next: { after: '2' } } } });
     f.injected.push({ status: 429, body: { status: 'error', message: 'You have reached your daily limit.', policyName: 'DAILY' } });
-    const stopped = await syncHubSpot(warehouse, c, 'contacts', { now: at(8) });
+    const stopped = await syncHubSpot(warehouse, c, 'contacts', { now, mode: 'full' });
     expect(stopped.status).toBe('partial');
-    expect(await warehouse.knex('meta.sync_state').where({ connection: c.id, stream: 'contacts' }).first('cursor')).toMatchObject({ cursor: { phase: 'list', after: '2', fullPass: true } });
-    const resumed = await syncHubSpot(warehouse, c, 'contacts', { now: at(8) });
-    expect(resumed.status, resumed.error).toBe('success');
-    expect(resumed.warnings).toEqual([]);
+    expect(stopped.pages).toBe(1);
+    expect(stopped.warnings).toEqual([]);
     expect((await rawOf(c.id, 'contacts')).filter((x) => x._deleted)).toEqual([]);
+    const ckpt = (await warehouse.knex('meta.sync_state').where({ connection: c.id, stream: 'contacts' }).first('cursor')) as { cursor: { phase: string; after: string; fullPass: boolean; known: string; passSeen: string[] } };
+    expect(ckpt.cursor).toMatchObject({ phase: 'list', after: '2', fullPass: true });
+    // The pass state: the ids known before the pass, and those the pass listed before it stopped.
+    expect(decodeIds(ckpt.cursor.known)).toEqual(['512', '513', '514', '515', '516']);
+    expect(ckpt.cursor.passSeen.flatMap((e) => decodeIds(e))).toEqual(['512', '513']);
 
-    const next = await syncHubSpot(warehouse, c, 'contacts', { now: at(15) });
-    expect(next.status, next.error).toBe('success');
+    const resumed = await syncHubSpot(warehouse, c, 'contacts', { now });
+    expect(resumed.status, resumed.error).toBe('success');
+    // It read only the rest of the list: 512 and 513 count as seen from the stored pass state.
+    expect(f.requests.filter((q) => q.method === 'get' && !q.path.includes('archived=true')).map((q) => new URL(q.path, BASE).searchParams.get('after')).slice(-1)).toEqual(['2']);
+    expect(resumed.warnings.join(' ')).toMatch(/1 record\(s\) stored earlier are neither live nor in the recycle bin/);
     expect((await rawOf(c.id, 'contacts')).filter((x) => x._deleted).map((x) => x.record_id)).toEqual(['514']);
+    const done = (await warehouse.knex('meta.sync_state').where({ connection: c.id, stream: 'contacts' }).first('cursor')) as { cursor: Record<string, unknown> };
+    expect(done.cursor).toMatchObject({ phase: 'done' });
+    expect(done.cursor.passSeen).toBeUndefined();
+    expect(decodeIds(done.cursor.known as string)).toEqual(['512', '513', '515', '516']);
+  });
+
+  it('keeps every id when resuming a pass stored without its listed ids (an earlier version), marking nothing', async () => {
+    const f = newFake();
+    for (let i = 0; i < 4; i++) f.live.contacts?.push(contact(512 + i, `2026-10-0${i + 1}T00:00:00.000Z`));
+    const c = conn({ fullResyncEveryDays: 0 });
+    // Stored by the earlier version after its first list page: known held 510 (gone since) and 512.
+    await seedCheckpoint(c.id, 'contacts', { phase: 'list', after: '1', nextSince: NOW.getTime(), fullPass: true, known: encodeIds(['510', '512']), lastFullAt: NOW.getTime() });
+    const r = await syncHubSpot(warehouse, c, 'contacts', { now });
+    expect(r.status, r.error).toBe('success');
+    expect(r.warnings).toEqual([]);
+    expect((await rawOf(c.id, 'contacts')).filter((x) => x._deleted)).toEqual([]);
+    const done = (await warehouse.knex('meta.sync_state').where({ connection: c.id, stream: 'contacts' }).first('cursor')) as { cursor: { known: string } };
+    expect(decodeIds(done.cursor.known)).toEqual(['510', '512', '513', '514', '515']);
+  });
+
+  it('keeps the pass ids in few chunks that decode to the exact set', () => {
+    const chunks = new IdChunks();
+    const all: string[] = [];
+    for (let page = 0; page < 37; page++) {
+      const ids = Array.from({ length: 100 }, (_, i) => String(10_000 + page * 100 + i));
+      all.push(...ids);
+      chunks.add(ids);
+    }
+    const encoded = chunks.encoded();
+    expect(encoded.length).toBeLessThanOrEqual(Math.ceil(Math.log2(37)) + 1);
+    expect(encoded.flatMap((e) => decodeIds(e)).sort()).toEqual([...all].sort());
+    chunks.remove(['10050', '99']);
+    expect(chunks.ids().has('10050')).toBe(false);
+    expect(IdChunks.decode(chunks.encoded()).ids().size).toBe(all.length - 1);
   });
 
   it('reads email events page by page, resolving recipients to contacts once per run; clicks become touchpoints', async () => {
@@ -557,12 +777,14 @@ describe('hubspot connector (nock)', () => {
     expect(f.searches).toHaveLength(1);
     const raw = await rawOf(c.id, 'email_events');
     expect(raw.map((x) => [x.record_id, x.payload._contactId])).toEqual([['e1', '512'], ['e2', null], ['e3', '512'], ['e4', '512']]);
-    const touches = await warehouse.knex('core.fct_touchpoint').where({ connection_id: c.id }).orderBy('touchpoint_id').select('touchpoint_id', 'person_id', 'touch_type', 'utm_source', 'utm_campaign', 'landing_page');
+    const touches = await warehouse.knex('core.fct_touchpoint').where({ connection_id: c.id }).orderBy('touchpoint_id').select('touchpoint_id', 'person_id', 'email', 'touch_type', 'utm_source', 'utm_campaign', 'landing_page');
     expect(touches).toEqual([
-      // A send to a known contact is an email_send row (counted, never credited); one to an unknown address is raw only.
-      { touchpoint_id: 'email_event:e1', person_id: '512', touch_type: 'email_send', utm_source: null, utm_campaign: null, landing_page: null },
-      { touchpoint_id: 'email_event:e3', person_id: '512', touch_type: 'email_click', utm_source: 'hubspot', utm_campaign: 'launch', landing_page: 'https://www.biglytics.net/pricing' },
-      { touchpoint_id: 'email_event:e4', person_id: '512', touch_type: 'email_click', utm_source: null, utm_campaign: null, landing_page: 'https://www.biglytics.net/' },
+      // A send is an email_send row (counted, never credited). One to an address no contact has yet
+      // keeps the address (lower-cased) and no person: the transform links it once a contact has it.
+      { touchpoint_id: 'email_event:e1', person_id: '512', email: 'bcooper@biglytics.net', touch_type: 'email_send', utm_source: null, utm_campaign: null, landing_page: null },
+      { touchpoint_id: 'email_event:e2', person_id: null, email: 'stranger@example.org', touch_type: 'email_send', utm_source: null, utm_campaign: null, landing_page: null },
+      { touchpoint_id: 'email_event:e3', person_id: '512', email: 'bcooper@biglytics.net', touch_type: 'email_click', utm_source: 'hubspot', utm_campaign: 'launch', landing_page: 'https://www.biglytics.net/pricing' },
+      { touchpoint_id: 'email_event:e4', person_id: '512', email: 'bcooper@biglytics.net', touch_type: 'email_click', utm_source: null, utm_campaign: null, landing_page: 'https://www.biglytics.net/' },
     ]);
     expect(await warehouse.knex('meta.sync_state').where({ connection: c.id, stream: 'email_events' }).first('cursor')).toEqual({ cursor: { since: NOW.getTime() } });
   });
@@ -600,10 +822,152 @@ describe('hubspot connector (nock)', () => {
     const raw = await rawOf(c.id, 'form_submissions');
     expect(raw.map((x) => x.record_id)).toEqual(['conv-0', 'conv-1', 'conv-2']);
     expect(raw[0]?.payload._formId).toBe(form);
-    const touches = await warehouse.knex('core.fct_touchpoint').where({ connection_id: c.id }).orderBy('touchpoint_id').select('touchpoint_id', 'person_id', 'touch_type', 'utm_campaign', 'landing_page');
+    const touches = await warehouse.knex('core.fct_touchpoint').where({ connection_id: c.id }).orderBy('touchpoint_id').select('touchpoint_id', 'person_id', 'email', 'touch_type', 'utm_campaign', 'landing_page');
     expect(touches).toEqual([
-      { touchpoint_id: 'form_submission:conv-0', person_id: '512', touch_type: 'form_fill', utm_campaign: 'c0', landing_page: 'https://www.biglytics.net/demo' },
-      { touchpoint_id: 'form_submission:conv-2', person_id: '512', touch_type: 'form_fill', utm_campaign: 'c2', landing_page: 'https://www.biglytics.net/demo' },
+      { touchpoint_id: 'form_submission:conv-0', person_id: '512', email: 'bcooper512@biglytics.net', touch_type: 'form_fill', utm_campaign: 'c0', landing_page: 'https://www.biglytics.net/demo' },
+      { touchpoint_id: 'form_submission:conv-1', person_id: null, email: 'someone1@example.org', touch_type: 'form_fill', utm_campaign: 'c1', landing_page: 'https://www.biglytics.net/demo' },
+      { touchpoint_id: 'form_submission:conv-2', person_id: '512', email: 'bcooper512@biglytics.net', touch_type: 'form_fill', utm_campaign: 'c2', landing_page: 'https://www.biglytics.net/demo' },
     ]);
+  });
+});
+
+/** A clock that only moves when the pacing sleeps: waits are measured, never spent. */
+class FakeClock implements PacingClock {
+  t = 1_800_000_000_000;
+  sleeps: number[] = [];
+  now(): number {
+    return this.t;
+  }
+  async sleep(ms: number): Promise<void> {
+    this.sleeps.push(ms);
+    this.t += ms;
+  }
+}
+
+describe('hubspot rate limits (nock, fake clock)', () => {
+  let n = 0;
+  function api(clock: FakeClock, extra: Record<string, unknown> = {}): HubSpotApi {
+    const config = hubspotConfigSchema.parse({ accessToken: 'pat-na1-test', searchRequestsPerSecond: 4, ...extra });
+    return new HubSpotApi({ connectionId: `rate_${++n}`, config, log: silentLog, signal: new AbortController().signal, clock, random: () => 0 });
+  }
+  const burst = (max: number, remaining: number, interval = 10_000) => ({
+    'x-hubspot-ratelimit-max': String(max),
+    'x-hubspot-ratelimit-remaining': String(remaining),
+    'x-hubspot-ratelimit-interval-milliseconds': String(interval),
+  });
+  const throttled = (policyName: string) => ({ status: 'error', message: `You have reached your ${policyName.toLowerCase()} limit.`, errorType: 'RATE_LIMIT', policyName });
+
+  type Answer = [number, unknown, Record<string, string>?];
+  /** Serves requests to `path` through `answer` (given the request's number, from 1) and returns their arrival times on the fake clock, relative to the first. */
+  function serve(clock: FakeClock, method: 'GET' | 'POST', path: RegExp, answer: (n: number) => Answer): () => number[] {
+    const arrivals: number[] = [];
+    nock(BASE)
+      .persist()
+      .intercept(path, method)
+      .reply(() => {
+        arrivals.push(clock.now());
+        return answer(arrivals.length);
+      });
+    return () => arrivals.map((t) => t - (arrivals[0] ?? 0));
+  }
+
+  it('waits for the interval to roll over when X-HubSpot-RateLimit-Remaining reaches 0, instead of drawing a 429', async () => {
+    nock.cleanAll();
+    const clock = new FakeClock();
+    // A portal with a ten-second budget of 3 requests that answers a 429 like HubSpot once it is spent.
+    const served: number[] = [];
+    const arrivals = serve(clock, 'GET', /^\/crm\/v3\/objects\/contacts/, () => {
+      const recent = served.filter((t) => t > clock.now() - 10_000);
+      if (recent.length >= 3) return [429, throttled('TEN_SECONDLY_ROLLING'), burst(3, 0)];
+      served.push(clock.now());
+      return [200, { results: [] }, burst(3, 3 - recent.length - 1)];
+    });
+    const hs = api(clock, { burstReserve: 0 });
+    for (let i = 0; i < 7; i++) await hs.json({ path: '/crm/v3/objects/contacts' });
+    // Three requests spend the budget; the fourth waits out the interval, and so on: no 429.
+    expect(arrivals()).toEqual([0, 0, 0, 10_000, 10_000, 10_000, 20_000]);
+    expect(served).toHaveLength(7);
+    expect(hs.requests).toBe(7);
+    expect(clock.sleeps).toEqual([10_000, 10_000]);
+  });
+
+  it('spreads a low burst budget evenly over the interval (burstReserve) and bursts again once it recovers', async () => {
+    nock.cleanAll();
+    const clock = new FakeClock();
+    const remaining = [50, 20, 4, 2, 80, 79];
+    const arrivals = serve(clock, 'GET', /^\/crm\/v3\/objects\/companies/, (n) => [200, { results: [] }, burst(100, remaining[n - 1] ?? 100)]);
+    const hs = api(clock); // burstReserve 0.2: at 20 of 100 or fewer, spread out
+    for (let i = 0; i < 6; i++) await hs.json({ path: '/crm/v3/objects/companies' });
+    // 20 left: 10 s / 20 = 500 ms apart; 4 left: 2.5 s; 2 left: 5 s; 80 left: no wait.
+    expect(arrivals()).toEqual([0, 0, 500, 3_000, 8_000, 8_000]);
+  });
+
+  it('keeps search requests to searchRequestsPerSecond, which no header announces', async () => {
+    nock.cleanAll();
+    const clock = new FakeClock();
+    const arrivals = serve(clock, 'POST', /^\/crm\/v3\/objects\/\w+\/search$/, () => [200, { total: 0, results: [] }]);
+    serve(clock, 'GET', /^\/crm\/v3\/objects\/deals/, () => [200, { results: [] }]);
+    const hs = api(clock);
+    const search = () => hs.json({ method: 'POST', path: '/crm/v3/objects/contacts/search', body: {}, search: true });
+    await search();
+    await search();
+    await hs.json({ path: '/crm/v3/objects/deals' }); // other endpoints are not held to the search budget
+    expect(clock.sleeps).toEqual([250]);
+    await search();
+    expect(arrivals()).toEqual([0, 250, 500]);
+  });
+
+  it('waits out a 429 by its policy when there is no Retry-After: 1 s for SECONDLY, the interval for TEN_SECONDLY_ROLLING', async () => {
+    nock.cleanAll();
+    const clock = new FakeClock();
+    const answers: Answer[] = [
+      [429, throttled('SECONDLY')],
+      [429, throttled('TEN_SECONDLY_ROLLING'), { 'x-hubspot-ratelimit-interval-milliseconds': '10000' }],
+      [200, { total: 0, results: [] }],
+    ];
+    const arrivals = serve(clock, 'POST', /^\/crm\/v3\/objects\/contacts\/search$/, () => answers.shift() ?? [500, 'unexpected']);
+    const hs = api(clock, { searchRequestsPerSecond: 1000 });
+    const res = await hs.json({ method: 'POST', path: '/crm/v3/objects/contacts/search', body: {}, search: true });
+    expect(res.status).toBe(200);
+    expect(arrivals()).toEqual([0, 1_000, 11_000]);
+  });
+
+  it('waits out a 429 for its Retry-After, not the policy interval: 1 s under TEN_SECONDLY_ROLLING', async () => {
+    nock.cleanAll();
+    const clock = new FakeClock();
+    const answers: Answer[] = [
+      [429, throttled('TEN_SECONDLY_ROLLING'), { 'retry-after': '1', 'x-hubspot-ratelimit-interval-milliseconds': '10000' }],
+      [200, { results: [] }],
+      [429, throttled('TEN_SECONDLY_ROLLING'), { 'retry-after': '3', 'x-hubspot-ratelimit-interval-milliseconds': '10000' }],
+      [200, { results: [] }],
+    ];
+    const arrivals = serve(clock, 'GET', /^\/crm\/v3\/objects\/contacts/, () => answers.shift() ?? [500, 'unexpected']);
+    const hs = api(clock);
+    expect((await hs.json({ path: '/crm/v3/objects/contacts' })).status).toBe(200);
+    expect(clock.sleeps).toEqual([1_000]);
+    expect((await hs.json({ path: '/crm/v3/objects/contacts' })).status).toBe(200);
+    expect(clock.sleeps).toEqual([1_000, 3_000]);
+    expect(arrivals()).toEqual([0, 1_000, 1_000, 4_000]);
+  });
+
+  it('returns the response that shows the daily reserve reached, then stops before the next request with an error naming the limit', async () => {
+    nock.cleanAll();
+    const clock = new FakeClock();
+    let sent = 0;
+    nock(BASE)
+      .persist()
+      .get(/^\/crm\/v3\/objects\/contacts/)
+      .reply(() => {
+        sent++;
+        return [200, { results: [{ id: String(sent) }] }, { 'x-hubspot-ratelimit-daily': '500000', 'x-hubspot-ratelimit-daily-remaining': sent === 1 ? '150000' : '99999' }];
+      });
+    const hs = api(clock); // dailyBudgetShare 0.8: 100,000 calls of 500,000 kept in reserve
+    await hs.json({ path: '/crm/v3/objects/contacts' });
+    const last = await hs.json({ path: '/crm/v3/objects/contacts' });
+    expect(last.data).toEqual({ results: [{ id: '2' }] });
+    const stop = hs.json({ path: '/crm/v3/objects/contacts' });
+    await expect(stop).rejects.toBeInstanceOf(UsageLimitError);
+    await expect(stop).rejects.toThrow(/X-HubSpot-RateLimit-Daily-Remaining 99999, at or below the reserve of 100000 that dailyBudgetShare 0.8 keeps/);
+    expect(sent).toBe(2);
   });
 });

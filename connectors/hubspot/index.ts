@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { defineConnector, defineStream, type StreamContext, type StreamDefinition } from '../core/connector.ts';
+import { defineConnector, defineStream, type Page, type StreamContext, type StreamDefinition } from '../core/connector.ts';
 import { SchemaError } from '../core/errors/index.ts';
 import { HubSpotApi } from './api.ts';
 import { batchReadObjects, readAssociations } from './associations.ts';
 import { HUBSPOT_ENV, hubspotConfigSchema, hubspotFromEnv, type CrmObject, type HubSpotConfig } from './config.ts';
-import { crmCheckpointSchema, idOf, readCrm, validateExtraProperties, type CrmCheckpoint, type CrmReadSpec } from './crm.ts';
+import { crmCheckpointSchema, idOf, readCrm, tombstone, validateExtraProperties, type CrmCheckpoint, type CrmReadSpec } from './crm.ts';
 import {
   emailEventRecord,
   formSubmissionRecord,
@@ -84,7 +84,36 @@ const pipelineRecord = z.looseObject({
   stages: z.array(z.looseObject({ id: z.string(), label: z.string().nullish(), metadata: z.looseObject({}).optional() })).default([]),
 });
 const pipelinesResponse = z.looseObject({ results: z.array(z.unknown()) });
-const noCheckpoint = z.object({ readAt: z.string() });
+const pipelinesCheckpoint = z.object({
+  readAt: z.string(),
+  /** The ids of the live (listed, not archived) pipelines the last read stored; absent from the next complete list: deleted. */
+  known: z.array(z.string()).optional(),
+});
+type PipelinesCheckpoint = z.infer<typeof pipelinesCheckpoint>;
+
+/**
+ * One read of the pipelines list, which is complete (no paging): its records, plus a tombstone
+ * (crm.ts) for every pipeline stored live before and absent now, since a deleted pipeline is not
+ * always returned archived. A list it cannot check whole (a result without an id, or no pipeline
+ * at all, which a portal never has) marks nothing and keeps the ids it knew.
+ */
+function pipelinesWithAbsent(ctx: StreamContext<HubSpotConfig>, results: readonly unknown[], before: PipelinesCheckpoint | undefined): Page<PipelinesCheckpoint> {
+  const readAt = ctx.now().toISOString();
+  const listed = results.map(idOf);
+  const live = results.flatMap((r, i) => {
+    const id = listed[i];
+    return id !== undefined && (r as { archived?: unknown }).archived !== true ? [id] : [];
+  });
+  const known = before?.known ?? [];
+  if (listed.includes(undefined) || results.length === 0) {
+    ctx.warn(`hubspot deal_pipelines: ${results.length === 0 ? 'the portal listed no pipeline' : 'a listed pipeline has no id'}; no pipeline is marked deleted by absence this run`);
+    return { records: results, checkpoint: { readAt, known: [...new Set([...known, ...live])] } };
+  }
+  const seen = new Set(listed);
+  const absent = known.filter((id) => !seen.has(id));
+  if (absent.length > 0) ctx.warn(`hubspot deal_pipelines: ${absent.length} pipeline(s) stored earlier are no longer listed; marked deleted`, { ids: absent.slice(0, 20) });
+  return { records: [...results, ...absent.map((id) => tombstone(id, readAt))], checkpoint: { readAt, known: live } };
+}
 
 export const hubspotStreams = {
   deals: stream({
@@ -110,17 +139,21 @@ export const hubspotStreams = {
     cursorField: undefined,
     pageSize: 100,
     recordSchema: pipelineRecord,
-    checkpointSchema: noCheckpoint,
+    checkpointSchema: pipelinesCheckpoint,
     targets: [],
     isDeleted: isArchived,
     normalize: () => ({}),
-    async *read(ctx) {
+    async *read(ctx, checkpoint) {
       const api = openApi(ctx);
-      // GET /crm/v3/pipelines/deals (https://developers.hubspot.com/docs/api/crm/pipelines): results[] with stages[].
+      // GET /crm/v3/pipelines/deals (https://developers.hubspot.com/docs/api/crm/pipelines): all
+      // pipelines at once (no paging), with stages[]. A stage taken out of a pipeline leaves its
+      // stored stages[] when the pipeline is stored again.
       const res = await api.json({ path: '/crm/v3/pipelines/deals' });
       const parsed = pipelinesResponse.safeParse(res.data);
       if (!parsed.success) throw new SchemaError('hubspot: /crm/v3/pipelines/deals: response has no results[]', 'results');
-      yield { records: parsed.data.results, checkpoint: { readAt: ctx.now().toISOString() } };
+      // A --full run does not get the stored checkpoint; it compares with it all the same.
+      const before = checkpoint ?? pipelinesCheckpoint.safeParse(ctx.previousCheckpoint).data;
+      yield pipelinesWithAbsent(ctx, parsed.data.results, before);
     },
   }),
   contacts: stream({

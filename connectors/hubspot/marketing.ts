@@ -160,41 +160,34 @@ async function withContactIds(lookup: ContactLookup, items: readonly unknown[], 
 }
 
 /**
+ * Who a marketing touch belongs to: the contact resolved when read, and the lower-cased address,
+ * so that a touch whose contact did not exist yet is linked by the transform once it does
+ * (staging.int_touchpoints). Neither: no touch.
+ */
+function personOf(contactId: string | null | undefined, email: string | null | undefined): { person_id: string | null; email: string | null } | undefined {
+  const address = typeof email === 'string' && email.trim() !== '' ? email.trim().toLowerCase() : null;
+  if (!contactId && !address) return undefined;
+  return { person_id: contactId ?? null, email: address };
+}
+
+/**
  * Email clicks become touchpoints; sends become `email_send` rows (production counts such as the
  * emails_sent goal; the transform never credits them, a send is not an engagement); opens and
  * other events stay in raw.
  */
 export function normalizeEmailEvent(r: EmailEventRecord): CoreRows {
-  if (!r._contactId) return {};
-  if (r.type === 'SENT') {
-    return {
-      'core.fct_touchpoint': [
-        {
-          touchpoint_id: `email_event:${r.id}`,
-          person_id: r._contactId,
-          occurred_at: new Date(r.created).toISOString(),
-          touch_type: 'email_send',
-          campaign_id: r.emailCampaignId === null || r.emailCampaignId === undefined ? null : String(r.emailCampaignId),
-          utm_medium: 'email',
-        },
-      ],
-    };
-  }
-  if (r.type !== 'CLICK') return {};
+  const who = personOf(r._contactId, r.recipient);
+  if (!who || (r.type !== 'SENT' && r.type !== 'CLICK')) return {};
+  const touch = {
+    touchpoint_id: `email_event:${r.id}`,
+    ...who,
+    occurred_at: new Date(r.created).toISOString(),
+    campaign_id: r.emailCampaignId === null || r.emailCampaignId === undefined ? null : String(r.emailCampaignId),
+  };
+  if (r.type === 'SENT') return { 'core.fct_touchpoint': [{ ...touch, touch_type: 'email_send', utm_medium: 'email' }] };
   const utm = utmOf(r.url);
   return {
-    'core.fct_touchpoint': [
-      {
-        touchpoint_id: `email_event:${r.id}`,
-        person_id: r._contactId,
-        occurred_at: new Date(r.created).toISOString(),
-        touch_type: 'email_click',
-        campaign_id: r.emailCampaignId === null || r.emailCampaignId === undefined ? null : String(r.emailCampaignId),
-        ...utm,
-        utm_medium: utm.utm_medium ?? 'email',
-        landing_page: pageOf(r.url),
-      },
-    ],
+    'core.fct_touchpoint': [{ ...touch, touch_type: 'email_click', ...utm, utm_medium: utm.utm_medium ?? 'email', landing_page: pageOf(r.url) }],
   };
 }
 
@@ -291,12 +284,13 @@ async function* readFormSubmissionPages(ctx: StreamContext<HubSpotConfig>, api: 
 }
 
 export function normalizeFormSubmission(r: FormSubmissionRecord): CoreRows {
-  if (!r._contactId) return {};
+  const who = personOf(r._contactId, emailValue(r));
+  if (!who) return {};
   return {
     'core.fct_touchpoint': [
       {
         touchpoint_id: `form_submission:${r.conversionId}`,
-        person_id: r._contactId,
+        ...who,
         occurred_at: new Date(r.submittedAt).toISOString(),
         touch_type: 'form_fill',
         ...utmOf(r.pageUrl),

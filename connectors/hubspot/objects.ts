@@ -225,6 +225,12 @@ export function normalizeContact(r: ContactRecord): CoreRows {
     updated_at: p.lastmodifieddate ?? instant(r.updatedAt),
   };
   const rows: CoreRows = { 'core.dim_person': [person] };
+  if (r._deletedByAbsence === true && typeof r._deletedAt === 'string') {
+    // HubSpot no longer has the contact (crm.ts tombstone): its original-source touch, if it had
+    // one, is flagged deleted with it. The vendor values are gone; the row keeps when that was found.
+    rows['core.fct_touchpoint'] = [{ touchpoint_id: `contact:${r.id}:original_source`, person_id: r.id, occurred_at: r._deletedAt, touch_type: 'original_source' }];
+    return rows;
+  }
   // The original source HubSpot keeps on the contact is its first touch.
   const hasSource = p.hs_analytics_source !== null || Object.values(utm).some((v) => v !== null);
   const occurredAt = p.hs_analytics_first_timestamp ?? createdAt;

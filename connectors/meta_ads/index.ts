@@ -47,6 +47,9 @@ export const campaignRecord = z.looseObject({
   stop_time: z.string().optional(),
   created_time: z.string().optional(),
   updated_time: z.string().optional(),
+  /** Added by the connector from the ad account (a campaign has no currency of its own); absent in rows stored before. */
+  account_currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code').optional(),
+  account_timezone_name: z.string().min(1).optional(),
 });
 export type CampaignRecord = z.infer<typeof campaignRecord>;
 
@@ -165,10 +168,19 @@ async function* accountPages(client: MetaAdsApi, id: string): AsyncIterable<unkn
   yield [await client.account(id)];
 }
 
-/** A slice of a report: its rows, and `through` once the slice's whole range is read. */
+/** Campaign pages, each campaign with its ad account's currency and time zone added (core.dim_campaign.currency, time_zone). */
+async function* campaignPages(client: MetaAdsApi, id: string): AsyncIterable<unknown[]> {
+  const account = await accountInfo(client, id);
+  const added = { account_currency: account.currency, account_timezone_name: account.timezone_name };
+  for await (const page of client.campaigns(id)) {
+    yield page.map((c) => (c !== null && typeof c === 'object' && !Array.isArray(c) ? { ...c, ...added } : c));
+  }
+}
+
+/** A slice of a report: its rows, and `done` (the range) once the slice's whole range is read. */
 interface Slice {
   records: unknown[];
-  through?: string;
+  done?: DayRange;
 }
 
 /**
@@ -222,7 +234,7 @@ async function* readRange(ctx: StreamContext<MetaAdsConfig>, client: MetaAdsApi,
       buffered = records;
       if (ctx.signal.aborted) return;
     }
-    yield { records: buffered ?? [], through: range.until };
+    yield { records: buffered ?? [], done: range };
   } catch (err) {
     if (!(err instanceof ReduceDataError) || ctx.signal.aborted) throw err;
     if (days > 1) {
@@ -258,13 +270,16 @@ async function* readDaily(ctx: StreamContext<MetaAdsConfig>, checkpoint: DailyCh
     ctx.log.info({ accountId: id, from, to, timeZone: account.timezone_name, currency: account.currency }, 'reading daily campaign insights');
     for (const chunk of chunkRange({ since: from, until: to }, ctx.config.chunkDays)) {
       for await (const slice of readRange(ctx, client, id, chunk)) {
-        if (slice.through !== undefined && movesCursor) {
+        if (slice.done !== undefined && movesCursor) {
           const previous = state.accounts[id]?.through;
           // A backfill records how far it got; the scheduled cursor never moves backwards.
-          const through = ctx.mode === 'backfill' || previous === undefined ? slice.through : maxDay(previous, slice.through);
+          const through = ctx.mode === 'backfill' || previous === undefined ? slice.done.until : maxDay(previous, slice.done.until);
           state = { accounts: { ...state.accounts, [id]: { through } } };
         }
-        yield { records: slice.records, checkpoint: state };
+        // Every day of a finished slice was re-read: its stored rows Meta no longer returns (spend
+        // restated to nothing) are marked deleted (pipeline/window-sweep.ts).
+        const sweep = slice.done ? { sweep: { scope: id, from: slice.done.since, to: slice.done.until } } : {};
+        yield { records: slice.records, checkpoint: state, ...sweep };
         if (ctx.signal.aborted) return;
       }
     }
@@ -297,7 +312,7 @@ const campaigns = defineStream<MetaAdsConfig>()({
   checkpointSchema: listCheckpoint,
   targets: ['core.dim_campaign'],
   isDeleted: (record) => record.status === 'DELETED' || record.effective_status === 'DELETED',
-  read: readPerAccount((client, id) => client.campaigns(id)),
+  read: readPerAccount(campaignPages),
   normalize(record) {
     return {
       'core.dim_campaign': [
@@ -308,6 +323,8 @@ const campaigns = defineStream<MetaAdsConfig>()({
           status: record.effective_status ?? record.status ?? null,
           campaign_type: record.objective ?? null,
           channel_hint: CHANNEL_HINT,
+          currency: record.account_currency ?? null,
+          time_zone: record.account_timezone_name ?? null,
           start_date: localDay(record.start_time),
           end_date: lastDay(record.stop_time),
           created_at: record.created_time ?? null,
@@ -328,6 +345,7 @@ const campaignInsightsDaily = defineStream<MetaAdsConfig>()({
   checkpointSchema: dailyCheckpoint,
   targets: ['core.fct_ad_spend_daily'],
   read: readDaily,
+  windowSweep: { dayPath: 'date_start', scopePath: 'account_id' },
   normalize(record, { config }) {
     return {
       'core.fct_ad_spend_daily': [

@@ -109,30 +109,54 @@ describe('meta_ads connector against the sandbox emulator', () => {
     expect(store.allRuns().length).toBeGreaterThan(0);
   });
 
-  it('a backfill, then daily incremental syncs with restatements in between, equals a fresh full sync (table hashes)', async () => {
+  it('a two-year backfill, then daily incremental syncs with restatements in between, equals a fresh full sync (table hashes)', async () => {
     const world = sandbox.world;
     const end = world.endDate;
-    const incremental = connection(sandbox, 'meta');
+    // Two years of history before the scheduled syncs take over. The tiny world spans three months
+    // of them: the chunks before its start are empty answers, as for an account opened mid-way.
+    const window = { from: addDays(end, -6 - 730), to: addDays(end, -6) };
+    expect(window.from < world.startDate).toBe(true);
+    const incremental = connection(sandbox, 'meta', { startDate: window.from });
+    const runsBefore = store.allRuns().length;
     // Backfill the history in its own checkpoint scope, then the scheduled syncs take over.
-    const backfill = await sync(a, incremental, 'campaign_insights_daily', { mode: 'backfill', window: { from: world.startDate, to: addDays(end, -6) }, now: dayAfter(end) });
+    const backfill = await sync(a, incremental, 'campaign_insights_daily', { mode: 'backfill', window, now: dayAfter(end) });
     expect(backfill).toMatchObject({ status: 'success' });
+    expect(backfill.counts.read).toBeGreaterThan(0);
+    // The backfill asked Meta for every day of the two years, per account, and nothing else.
+    const backfillRuns = store.allRuns().slice(runsBefore);
+    for (const account of store.accounts) {
+      const ranges = backfillRuns.filter((r) => r.accountId === account.id).map((r) => [r.since, r.until] as const).sort();
+      expect(ranges[0]?.[0]).toBe(window.from);
+      expect(ranges.at(-1)?.[1]).toBe(window.to);
+      for (let i = 1; i < ranges.length; i++) expect(ranges[i]?.[0], `${account.id}: a gap or overlap after ${ranges[i - 1]?.[1]}`).toBe(addDays(ranges[i - 1]?.[1] ?? '', 1));
+    }
+    const voided: string[] = [];
     for (let k = 6; k >= 0; k--) {
       const day = addDays(end, -k);
       const result = await sync(a, incremental, 'campaign_insights_daily', { now: dayAfter(day) });
       expect(result.status).toBe('success');
       // Late conversions and cost corrections restate the last days, as Meta does within 28 days.
       store.faultTarget().restate?.(3, mulberry32(100 + k));
+      // A stored campaign-day a week back is restated to nothing: Insights no longer returns it.
+      const served = store.accounts.flatMap((account) => store.accountDays(account.id, addDays(day, -7), addDays(day, -7)));
+      const gone = served[k % served.length]!;
+      store.restateToNothing(gone.campaignId, gone.date);
+      voided.push(`${gone.campaignId}|${gone.date}`);
     }
     // The final numbers, read once more by the scheduled sync of the last day.
     expect((await sync(a, incremental, 'campaign_insights_daily', { now: dayAfter(end) })).status).toBe('success');
 
-    const fresh = connection(sandbox, 'meta');
+    const fresh = connection(sandbox, 'meta', { startDate: window.from });
     expect((await sync(b, fresh, 'campaign_insights_daily', { mode: 'full', now: dayAfter(end) })).status).toBe('success');
 
-    for (const table of ['core.fct_ad_spend_daily', rawTableName('meta_ads', 'campaign_insights_daily')]) {
-      const [ha, hb] = await Promise.all([tableHash(a, table), tableHash(b, table)]);
+    // The live rows equal the fresh pull; the voided days are kept, flagged deleted, in raw and core.
+    for (const [table, live] of [['core.fct_ad_spend_daily', 'NOT is_deleted'], [rawTableName('meta_ads', 'campaign_insights_daily'), 'NOT _deleted']] as const) {
+      const [ha, hb] = await Promise.all([tableHash(a, table, undefined, live), tableHash(b, table)]);
       expect(ha).toBe(hb);
     }
+    const deleted = (await a.knex('core.fct_ad_spend_daily').where({ connection_id: 'meta', is_deleted: true }).select('campaign_id', 'date')) as Array<{ campaign_id: string; date: string }>;
+    expect(deleted.map((r) => `${r.campaign_id}|${r.date}`).sort()).toEqual([...voided].sort());
+    expect(await a.knex(rawTableName('meta_ads', 'campaign_insights_daily')).where({ connection_id: 'meta', _deleted: true }).count({ n: '*' }).first()).toEqual({ n: voided.length });
     const [count] = (await a.knex('core.fct_ad_spend_daily').where({ connection_id: 'meta' }).count({ n: '*' })) as Array<{ n: string }>;
     expect(Number(count?.n)).toBe([...world.adDaily()].filter((d) => d.platform === 'meta_ads' && (d.spendMicros > 0 || d.impressions > 0 || d.clicks > 0 || d.conversions > 0)).length);
   });

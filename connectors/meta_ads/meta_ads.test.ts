@@ -36,6 +36,8 @@ class FakeGraph {
   /** Scripted statuses per created report run (consumed per poll; the last one repeats). */
   runScripts: Array<Array<[string, number]>> = [];
   runs = new Map<string, { since: string; until: string; script: Array<[string, number]> }>();
+  /** The Graph API version the routes answer under; a request under any other is unmatched (nock refuses it). */
+  version = V;
 
   put(campaignId: string, date: string, over: Row = {}): void {
     const template = insightsPageExample.data[0] as Row;
@@ -70,18 +72,18 @@ class FakeGraph {
     const range = (q: URLSearchParams) => JSON.parse(q.get('time_range') ?? '{}') as { since: string; until: string };
     nock(BASE, { reqheaders: { authorization: `Bearer ${TOKEN}` } })
       .persist()
-      .get(new RegExp(`^/${V}/act_\\d+\\?`))
+      .get(new RegExp(`^/${this.version}/act_\\d+\\?`))
       .reply((uri) => {
         record('GET', uri);
         return [200, adAccountExample];
       })
-      .get(new RegExp(`^/${V}/act_\\d+/campaigns\\?`))
+      .get(new RegExp(`^/${this.version}/act_\\d+/campaigns\\?`))
       .reply((uri) => {
         const url = record('GET', uri);
         const list = [...(campaignsPageExample.data as Row[]), { ...(campaignsPageExample.data[0] as Row), id: '120210000000000002', name: 'Old', status: 'DELETED', effective_status: 'DELETED', stop_time: '2026-08-20T00:00:00-0700' }];
         return [200, this.page(url.pathname, url.searchParams, list)];
       })
-      .get(new RegExp(`^/${V}/act_\\d+/insights\\?`))
+      .get(new RegExp(`^/${this.version}/act_\\d+/insights\\?`))
       .reply((uri) => {
         const url = record('GET', uri);
         const r = range(url.searchParams);
@@ -89,14 +91,14 @@ class FakeGraph {
         if (days > this.maxSyncDays) return [400, { error: { message: "Please reduce the amount of data you're asking for, then retry your request", type: 'OAuthException', code: 100, error_subcode: 1487534, fbtrace_id: 'Atrace' } }];
         return [200, this.page(url.pathname, url.searchParams, this.inRange(r.since, r.until))];
       })
-      .post(new RegExp(`^/${V}/act_\\d+/insights\\?`))
+      .post(new RegExp(`^/${this.version}/act_\\d+/insights\\?`))
       .reply((uri) => {
         const url = record('POST', uri);
         const id = String(6023920149050 + this.runs.size);
         this.runs.set(id, { ...range(url.searchParams), script: this.runScripts.shift() ?? [['Job Running', 50], ['Job Completed', 100]] });
         return [200, { report_run_id: id }];
       })
-      .get(new RegExp(`^/${V}/\\d+(\\?|$)`))
+      .get(new RegExp(`^/${this.version}/\\d+(\\?|$)`))
       .reply((uri) => {
         const url = record('GET', uri);
         const run = this.runs.get(url.pathname.split('/')[2] ?? '');
@@ -106,7 +108,7 @@ class FakeGraph {
         if (status === 'Job Failed') Object.assign(body, { error_code: 100, error_subcode: 1487534, error_message: "Please reduce the amount of data you're asking for, then retry your request" });
         return [200, body];
       })
-      .get(new RegExp(`^/${V}/\\d+/insights(\\?|$)`))
+      .get(new RegExp(`^/${this.version}/\\d+/insights(\\?|$)`))
       .reply((uri) => {
         const url = record('GET', uri);
         const run = this.runs.get(url.pathname.split('/')[2] ?? '');
@@ -274,11 +276,27 @@ describe('meta_ads connector (nock, documented examples)', () => {
     const acc = await warehouse.knex(rawTableName('meta_ads', 'ad_accounts')).where({ connection_id: 'lists' }).first('payload');
     expect(acc.payload).toMatchObject({ currency: 'USD', timezone_name: 'America/Los_Angeles' });
     expect(await sync('lists', 'campaigns')).toMatchObject({ status: 'success', counts: { read: 2, deleted: 1 } });
-    const campaigns = await warehouse.knex('core.dim_campaign').where({ connection_id: 'lists' }).orderBy('campaign_id').select('campaign_id', 'status', 'campaign_type', 'channel_hint', 'start_date', 'end_date', 'is_deleted');
+    const campaigns = await warehouse.knex('core.dim_campaign').where({ connection_id: 'lists' }).orderBy('campaign_id').select('campaign_id', 'status', 'campaign_type', 'channel_hint', 'currency', 'time_zone', 'start_date', 'end_date', 'is_deleted');
+    // A campaign has no currency of its own: the ad account's (currency, timezone_name) is added to each.
     expect(campaigns).toEqual([
-      { campaign_id: '120210000000000001', status: 'ACTIVE', campaign_type: 'OUTCOME_LEADS', channel_hint: 'paid_social', start_date: '2026-08-01', end_date: null, is_deleted: false },
-      { campaign_id: '120210000000000002', status: 'DELETED', campaign_type: 'OUTCOME_LEADS', channel_hint: 'paid_social', start_date: '2026-08-01', end_date: '2026-08-19', is_deleted: true },
+      { campaign_id: '120210000000000001', status: 'ACTIVE', campaign_type: 'OUTCOME_LEADS', channel_hint: 'paid_social', currency: 'USD', time_zone: 'America/Los_Angeles', start_date: '2026-08-01', end_date: null, is_deleted: false },
+      { campaign_id: '120210000000000002', status: 'DELETED', campaign_type: 'OUTCOME_LEADS', channel_hint: 'paid_social', currency: 'USD', time_zone: 'America/Los_Angeles', start_date: '2026-08-01', end_date: '2026-08-19', is_deleted: true },
     ]);
+    const raw = await warehouse.knex(rawTableName('meta_ads', 'campaigns')).where({ connection_id: 'lists', record_id: '120210000000000001' }).first('payload');
+    expect(raw.payload).toMatchObject({ account_currency: 'USD', account_timezone_name: 'America/Los_Angeles', objective: 'OUTCOME_LEADS' });
+  });
+
+  it('sends insights, report runs and their pages to /{apiVersion}/ for a non-default version (META_API_VERSION)', async () => {
+    const fake = new FakeGraph();
+    fake.version = 'v25.0';
+    for (const date of ['2026-08-20', '2026-08-29']) fake.put('111', date);
+    fake.install();
+    const result = await sync('version', 'campaign_insights_daily', { mode: 'full', settings: { apiVersion: 'v25.0', startDate: '2026-08-18', chunkDays: 10, asyncMinDays: 8 } });
+    expect(result).toMatchObject({ status: 'success', counts: { read: 2 } });
+    // One async report (10 days) and one synchronous read (4 days), both under act_{id}/insights.
+    expect(fake.insightRanges()).toEqual(['POST 2026-08-18..2026-08-27', 'GET 2026-08-28..2026-08-31']);
+    expect(fake.requests.filter((r) => r.path === `/v25.0/act_${ACCOUNT}/insights`).map((r) => r.method)).toEqual(['POST', 'GET']);
+    expect(fake.requests.filter((r) => !r.path.startsWith('/v25.0/'))).toEqual([]);
   });
 
   it('runs the async report flow: create, poll until Job Completed at 100 %, read the pages', async () => {
@@ -317,6 +335,95 @@ describe('meta_ads connector (nock, documented examples)', () => {
     // A fresh full pull gives the same table.
     await sync('restate_fresh', 'campaign_insights_daily', { settings, mode: 'full', now: () => new Date('2026-09-02T12:00:00Z') });
     expect(await spendRows('restate_fresh')).toEqual(rows);
+  });
+
+  const rawFlags = async (connection: string) =>
+    Object.fromEntries(
+      ((await warehouse.knex(rawTableName('meta_ads', 'campaign_insights_daily')).where({ connection_id: connection }).select('record_id', '_deleted')) as Array<{ record_id: string; _deleted: boolean }>).map((r) => [r.record_id, r._deleted]),
+    );
+  const coreDeleted = async (connection: string) =>
+    ((await warehouse.knex('core.fct_ad_spend_daily').where({ connection_id: connection, is_deleted: true }).orderBy(['date', 'campaign_id']).select('campaign_id', 'date', 'spend')) as Array<Record<string, unknown>>);
+
+  it('marks a campaign-day that a lookback re-pull no longer returns deleted in raw and core (across pages), and only in the re-read days', async () => {
+    const fake = new FakeGraph();
+    for (let d = '2026-08-20'; d <= '2026-08-31'; d = addDays(d, 1)) for (const c of ['111', '222']) fake.put(c, d, { spend: '10' });
+    fake.install();
+    const settings = { startDate: '2026-08-20', lookbackDays: 5, asyncMinDays: 100, pageSize: 3 };
+    expect(await sync('vanish', 'campaign_insights_daily', { settings })).toMatchObject({ status: 'success', counts: { read: 24, deleted: 0 } });
+    // Meta restates 222's spend on 08-30 to nothing: the row is no longer returned. 08-22 vanishes
+    // too, but lies before the next lookback window (08-28..09-01), so nothing says it is gone.
+    fake.rows.delete('222|2026-08-30');
+    fake.rows.delete('111|2026-08-22');
+    const second = await sync('vanish', 'campaign_insights_daily', { settings, now: () => new Date('2026-09-02T12:00:00Z') });
+    expect(fake.insightRanges().at(-1)).toBe('GET 2026-08-28..2026-09-01');
+    expect(second).toMatchObject({ status: 'success', counts: { deleted: 1 } });
+    const flags = await rawFlags('vanish');
+    expect(flags[`${ACCOUNT}|222|2026-08-30`]).toBe(true);
+    expect(flags[`${ACCOUNT}|111|2026-08-22`]).toBe(false);
+    expect(Object.values(flags).filter(Boolean)).toHaveLength(1);
+    // The core row keeps its last values, flagged, so the marts leave it out.
+    expect(await coreDeleted('vanish')).toEqual([{ campaign_id: '222', date: '2026-08-30', spend: '10' }]);
+    const run = await warehouse.knex('meta.sync_runs').where({ id: second.runId }).first('rows_deleted');
+    expect(run.rows_deleted).toBe(1);
+    // A day totals what a fresh pull of it gives.
+    const live = await warehouse.knex('core.fct_ad_spend_daily').where({ connection_id: 'vanish', date: '2026-08-30', is_deleted: false }).sum({ s: 'spend' }).first();
+    expect(Number(live?.s)).toBe(10);
+
+    // Spend comes back on a later restatement: the row is live again.
+    fake.put('222', '2026-08-30', { spend: '3.5' });
+    expect(await sync('vanish', 'campaign_insights_daily', { settings, now: () => new Date('2026-09-03T12:00:00Z') })).toMatchObject({ status: 'success', counts: { deleted: 0 } });
+    expect(await coreDeleted('vanish')).toEqual([]);
+    expect((await rawFlags('vanish'))[`${ACCOUNT}|222|2026-08-30`]).toBe(false);
+    expect((await spendRows('vanish')).find((r) => r.campaign_id === '222' && r.date === '2026-08-30')).toMatchObject({ spend: '3.5' });
+  });
+
+  it('a re-pull that fails halfway through a range deletes nothing it has not finished reading; the next run does', async () => {
+    const fake = new FakeGraph();
+    for (let d = '2026-08-26'; d <= '2026-08-31'; d = addDays(d, 1)) for (const c of ['111', '222', '333']) fake.put(c, d);
+    fake.install();
+    const settings = { startDate: '2026-08-26', lookbackDays: 6, chunkDays: 3, asyncMinDays: 100, pageSize: 2, maxRetries: 0 };
+    expect(await sync('vanish_resume', 'campaign_insights_daily', { settings })).toMatchObject({ status: 'success', counts: { read: 18 } });
+    // Two rows vanish: one in the first chunk (08-26..08-28), one in the second (08-29..08-31).
+    fake.rows.delete('333|2026-08-27');
+    fake.rows.delete('111|2026-08-31');
+    // The second chunk's second page fails after its first page was stored.
+    nock.cleanAll();
+    nock(BASE)
+      .get((uri) => uri.includes('/insights?') && uri.includes('after=') && decodeURIComponent(uri).includes('"since":"2026-08-29"'))
+      .reply(400, { error: { message: '(#100) Invalid parameter', type: 'OAuthException', code: 100 } });
+    fake.install();
+    const failed = await sync('vanish_resume', 'campaign_insights_daily', { settings });
+    expect(failed.status).toBe('failed');
+    expect(failed.pages).toBeGreaterThan(3);
+    expect(await coreDeleted('vanish_resume')).toEqual([{ campaign_id: '333', date: '2026-08-27', spend: '80.11' }]);
+    expect((await rawFlags('vanish_resume'))[`${ACCOUNT}|111|2026-08-31`]).toBe(false);
+    // The next run reads the second chunk again from its first day, and only then sweeps it.
+    const resumed = await sync('vanish_resume', 'campaign_insights_daily', { settings });
+    expect(resumed).toMatchObject({ status: 'success', counts: { deleted: 1 } });
+    expect(await coreDeleted('vanish_resume')).toEqual([
+      { campaign_id: '333', date: '2026-08-27', spend: '80.11' },
+      { campaign_id: '111', date: '2026-08-31', spend: '80.11' },
+    ]);
+  });
+
+  it('sweeps only its own ad account and connection', async () => {
+    const fake = new FakeGraph();
+    for (const c of ['111', '222']) fake.put(c, '2026-08-31');
+    fake.install();
+    const settings = { startDate: '2026-08-31', asyncMinDays: 100 };
+    await sync('sweep_a', 'campaign_insights_daily', { settings });
+    await sync('sweep_b', 'campaign_insights_daily', { settings });
+    // A row of another ad account stored under sweep_a (as a second account of the connection would).
+    await warehouse.knex(rawTableName('meta_ads', 'campaign_insights_daily')).insert({
+      connection_id: 'sweep_a',
+      record_id: '999|111|2026-08-31',
+      payload: JSON.stringify({ ...(insightsPageExample.data[0] as Row), account_id: '999', campaign_id: '111', date_start: '2026-08-31', date_stop: '2026-08-31' }),
+    });
+    fake.rows.delete('222|2026-08-31');
+    expect(await sync('sweep_a', 'campaign_insights_daily', { settings, now: () => new Date('2026-09-01T20:00:00Z') })).toMatchObject({ status: 'success', counts: { deleted: 1 } });
+    const flags = await rawFlags('sweep_a');
+    expect(flags).toEqual({ [`${ACCOUNT}|111|2026-08-31`]: false, [`${ACCOUNT}|222|2026-08-31`]: true, '999|111|2026-08-31': false });
+    expect(Object.values(await rawFlags('sweep_b')).some(Boolean)).toBe(false);
   });
 
   it('splits a range Meta refuses ("Please reduce the amount of data") in half, recursively', async () => {
@@ -415,5 +522,34 @@ describe('meta_ads connector (nock, documented examples)', () => {
     expect(limited.status).toBe('failed');
     expect(limited.error).toMatch(/rate limited \(#80004\/2446079\).*retry after 1800 s/);
     expect(await cursor('throttle')).toEqual(before);
+  });
+});
+
+describe('meta_ads window sweep on the embedded warehouse (PGlite)', () => {
+  let warehouse: Awaited<ReturnType<typeof createTestWarehouse>>;
+  beforeAll(async () => {
+    warehouse = await createTestWarehouse('pglite');
+    nock.disableNetConnect();
+  });
+  afterEach(() => nock.cleanAll());
+  afterAll(async () => {
+    nock.enableNetConnect();
+    await warehouse?.drop();
+  });
+
+  it('flags the campaign-day a re-pull no longer returns, as on Postgres', async () => {
+    const fake = new FakeGraph();
+    for (const d of ['2026-08-30', '2026-08-31']) for (const c of ['111', '222']) fake.put(c, d);
+    fake.install();
+    const connection = buildConnection('pglite_sweep', metaAdsConnector as ConnectorDefinition<unknown>, { ...baseSettings, startDate: '2026-08-30', asyncMinDays: 100 }, 'file');
+    const stream = metaAdsConnector.streams.find((s) => s.name === 'campaign_insights_daily')!;
+    const sync = (now: string) => runSync({ warehouse, connection, stream, mode: 'incremental', log, now: () => new Date(now) });
+    expect(await sync('2026-09-01T12:00:00Z')).toMatchObject({ status: 'success', counts: { read: 4 } });
+    fake.rows.delete('111|2026-08-30');
+    expect(await sync('2026-09-01T13:00:00Z')).toMatchObject({ status: 'success', counts: { read: 3, deleted: 1 } });
+    const raw = await warehouse.knex(rawTableName('meta_ads', 'campaign_insights_daily')).where({ _deleted: true }).pluck('record_id');
+    expect(raw).toEqual([`${ACCOUNT}|111|2026-08-30`]);
+    const core = await warehouse.knex('core.fct_ad_spend_daily').where({ is_deleted: true }).select('campaign_id', 'date');
+    expect(core).toEqual([{ campaign_id: '111', date: '2026-08-30' }]);
   });
 });

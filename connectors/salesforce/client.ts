@@ -76,7 +76,10 @@ export class SalesforceClient {
   private readonly session: Session;
   /** Set when re-authentication failed for good (invalid_grant): every later call fails with it. */
   private fatal: MpmError | undefined;
-  /** Refreshes since the last successful call: a token refused right after a refresh is not refreshed forever. */
+  /**
+   * Tokens obtained since the last successful call: a token refused right after a refresh is not
+   * refreshed forever. Failed token requests do not count (call() retries those on its own terms).
+   */
   private refreshesWithoutSuccess = 0;
   private usage: { used: number; limit: number } | undefined;
   /** Retry-After of the last throttled/unavailable response, which jsforce's errors do not carry. */
@@ -148,7 +151,7 @@ export class SalesforceClient {
   /** Requests a new access token; keeps a rotated refresh token for the rest of the process. */
   private async refresh(): Promise<string> {
     if (this.fatal) throw this.fatal;
-    if (++this.refreshesWithoutSuccess > 2) {
+    if (this.refreshesWithoutSuccess >= 2) {
       throw (this.fatal = new AuthError('salesforce: the session is refused even right after a token refresh (INVALID_SESSION_ID); check the connected app policies and the user'));
     }
     const { clientId, clientSecret } = this.cfg;
@@ -175,6 +178,7 @@ export class SalesforceClient {
       throw (this.fatal = new AuthError(`salesforce: token request failed (${name || 'error'}): ${message}`));
     }
     if (typeof res?.access_token !== 'string') throw new SchemaError('salesforce: token response has no access_token', 'access_token');
+    this.refreshesWithoutSuccess++;
     registerSecret(res.access_token);
     this.session.accessToken = res.access_token;
     if (res.refresh_token && res.refresh_token !== this.session.refreshToken) {

@@ -77,6 +77,12 @@ export class FakeOrg {
   readonly refreshTokens = new Set<string>();
   /** Issue a new refresh token with every refresh and revoke the old one (connected app policy). */
   rotateRefreshTokens = false;
+  /** False: tokens are issued but every API call refuses them (e.g. a connected app policy blocks the user). */
+  acceptIssuedTokens = true;
+  /** A connected app allowed the client-credentials flow (runs as its execution user). Default: none. */
+  clientCredentials: { clientId: string; clientSecret: string } | undefined;
+  /** The API version the org serves; paths of any other version get 404 NOT_FOUND. */
+  version = VERSION;
   apiUsed = 0;
   apiLimit = 100_000;
   /** Every token request's form body, in order. */
@@ -143,12 +149,13 @@ export class FakeOrg {
     this.accessTokens.clear();
   }
 
-  install(): void {
+  /** Serves the token endpoint at `loginUrl` (login.salesforce.com, or a My Domain) and the REST API at INSTANCE. */
+  install(loginUrl = LOGIN): void {
     const self = this;
-    nock(LOGIN)
+    nock(loginUrl)
       .persist()
       .post('/services/oauth2/token')
-      .reply((_uri, body) => self.token(new URLSearchParams(typeof body === 'string' ? body : '')));
+      .reply((uri, body) => self.token(uri, new URLSearchParams(typeof body === 'string' ? body : '')));
     const api = nock(INSTANCE).persist();
     for (const method of ['get', 'post', 'delete'] as const) {
       api[method](/^\/services\/data\//).reply(function (uri, body) {
@@ -160,24 +167,29 @@ export class FakeOrg {
     }
   }
 
-  private token(form: URLSearchParams): nock.ReplyFnResult {
+  private takeFailure(uri: string): InjectedFailure | undefined {
+    const failure = this.failures.find((f) => f.times > 0 && f.match.test(uri));
+    if (failure) failure.times--;
+    return failure;
+  }
+
+  private token(uri: string, form: URLSearchParams): nock.ReplyFnResult {
     this.tokenRequests.push(form);
+    const failure = this.takeFailure(uri);
+    if (failure) return [failure.status, failure.body, failure.headers ?? {}];
+    if (form.get('grant_type') === 'client_credentials') {
+      // "OAuth 2.0 Client Credentials Flow for Server-to-Server Integration": no refresh token in the answer.
+      const app = this.clientCredentials;
+      if (!app || form.get('client_id') !== app.clientId || form.get('client_secret') !== app.clientSecret) {
+        return [400, { error: 'invalid_client', error_description: 'invalid client credentials' }];
+      }
+      return [200, this.issueToken('api')];
+    }
     const refresh = form.get('refresh_token');
     if (form.get('grant_type') !== 'refresh_token' || !refresh || !this.refreshTokens.has(refresh)) {
       return [400, { error: 'invalid_grant', error_description: 'expired access/refresh token' }];
     }
-    this.tokenSerial++;
-    const accessToken = `00DD0000000K1zR!AQ4AQ.refreshed${this.tokenSerial}`;
-    this.accessTokens.add(accessToken);
-    const body: Record<string, unknown> = {
-      access_token: accessToken,
-      signature: `HfBA4xSOUcg8ndBMnw4GuvDY1M+oWUQ8PU1l0HW${this.tokenSerial}=`,
-      scope: 'refresh_token api id',
-      instance_url: INSTANCE,
-      id: 'https://login.salesforce.com/id/00DD0000000K1zRMAS/005D0000001QX8WIAW',
-      token_type: 'Bearer',
-      issued_at: String(1_762_300_800_000 + this.tokenSerial),
-    };
+    const body = this.issueToken('refresh_token api id');
     if (this.rotateRefreshTokens) {
       const next = `5Aep861.rotated${this.tokenSerial}`;
       this.refreshTokens.delete(refresh);
@@ -185,6 +197,22 @@ export class FakeOrg {
       body.refresh_token = next;
     }
     return [200, body];
+  }
+
+  private issueToken(scope: string): Record<string, unknown> {
+    this.tokenSerial++;
+    const accessToken = `00DD0000000K1zR!AQ4AQ.refreshed${this.tokenSerial}`;
+    if (this.acceptIssuedTokens) this.accessTokens.add(accessToken);
+    const body: Record<string, unknown> = {
+      access_token: accessToken,
+      signature: `HfBA4xSOUcg8ndBMnw4GuvDY1M+oWUQ8PU1l0HW${this.tokenSerial}=`,
+      scope,
+      instance_url: INSTANCE,
+      id: 'https://login.salesforce.com/id/00DD0000000K1zRMAS/005D0000001QX8WIAW',
+      token_type: 'Bearer',
+      issued_at: String(1_762_300_800_000 + this.tokenSerial),
+    };
+    return body;
   }
 
   private api(method: string, uri: string, auth: string | undefined, queryOptions: string | undefined, body: unknown): nock.ReplyFnResult {
@@ -201,14 +229,13 @@ export class FakeOrg {
       { 'content-type': 'application/json;charset=UTF-8', ...limitHeader, ...extra },
     ];
     if (this.apiUsed > this.apiLimit) return json(403, [{ message: 'TotalRequests Limit exceeded.', errorCode: 'REQUEST_LIMIT_EXCEEDED' }]);
-    const failure = this.failures.find((f) => f.times > 0 && f.match.test(uri));
-    if (failure) {
-      failure.times--;
-      return json(failure.status, failure.body, failure.headers);
-    }
+    const failure = this.takeFailure(uri);
+    if (failure) return json(failure.status, failure.body, failure.headers);
 
     const url = new URL(uri, INSTANCE);
-    const path = url.pathname.replace(`/services/data/v${VERSION}`, '');
+    const prefix = `/services/data/v${this.version}/`;
+    if (!url.pathname.startsWith(prefix)) return json(404, [{ errorCode: 'NOT_FOUND', message: `The requested resource does not exist: ${url.pathname}` }]);
+    const path = url.pathname.slice(prefix.length - 1);
     if (path === '/limits') return json(200, { DailyApiRequests: { Max: this.apiLimit, Remaining: this.apiLimit - this.apiUsed } });
     const describe = /^\/sobjects\/(\w+)\/describe$/.exec(path);
     if (describe) {
@@ -300,14 +327,14 @@ export class FakeOrg {
     const slice = cursor.records.slice(offset, offset + batch).map((r) => (this.livePages ? (current.get(r.Id) ?? r) : r));
     const done = offset + batch >= cursor.records.length;
     const records = slice.map((r) => {
-      const out: Record<string, unknown> = { attributes: { type: cursor.object, url: `/services/data/v${VERSION}/sobjects/${cursor.object}/${r.Id}` } };
+      const out: Record<string, unknown> = { attributes: { type: cursor.object, url: `/services/data/v${this.version}/sobjects/${cursor.object}/${r.Id}` } };
       for (const f of cursor.fields) out[f] = r[f] ?? null;
       return { ...out, ...this.drift };
     });
     return {
       totalSize: cursor.records.length,
       done,
-      ...(done ? {} : { nextRecordsUrl: `/services/data/v${VERSION}/query/${locator}-${offset + batch}` }),
+      ...(done ? {} : { nextRecordsUrl: `/services/data/v${this.version}/query/${locator}-${offset + batch}` }),
       records,
     };
   }
@@ -323,7 +350,7 @@ export class FakeOrg {
       state: 'UploadComplete',
       concurrencyMode: 'Parallel',
       contentType: 'CSV',
-      apiVersion: Number(VERSION),
+      apiVersion: Number(this.version),
       lineEnding: 'LF',
       columnDelimiter: 'COMMA',
     };

@@ -15,9 +15,9 @@ import { rememberOrgCurrency, sfIso, sfTime, type ObjectSpec } from './objects.t
 export const checkpointSchema = z.object({
   /** The last (SystemModstamp, Id) stored in order; the next read starts after it. Null: from the beginning. */
   cursor: z.object({ ts: z.string(), id: z.string() }).nullable(),
-  /** Set while a full read (first sync, --full, fullResyncEvery) is in progress: when it started. */
+  /** Set while a full read (first sync, --full, fullResyncEvery) or a backfill window's read is in progress: when it started. */
   fullReadStartedAt: z.string().nullable(),
-  /** When the last complete full read started (fullResyncEvery counts from it). */
+  /** When the last complete full read started (fullResyncEvery counts from it); under a window's scope, its last complete read. */
   lastFullSyncAt: z.string().nullable(),
   /** A Bulk API 2.0 job being read: resume at `locator` (null: first set) while the job exists. */
   bulk: z
@@ -88,21 +88,39 @@ export function resolveFields(spec: ObjectSpec, cfg: SalesforceConfig, connectio
 
 const NUMERIC_TYPES = new Set(['int', 'double', 'currency', 'percent', 'long']);
 
+/** Where the REST API puts a record (`attributes.url` of a query result). */
+export interface RecordEnvelope {
+  /** The sObject's API name, as `attributes.type`. */
+  object: string;
+  /** The API version the record was read with ('62.0'). */
+  apiVersion: string;
+}
+
 /**
- * Bulk CSV carries no types: give each value the JSON type the REST API uses for its field
- * (describe), so both paths store the same record. A value that does not parse is kept as text
- * and fails the record schema (quarantine) instead of being guessed.
+ * Bulk CSV carries no types: give each value the JSON the REST query returns for its field
+ * (describe), so both paths store the same record and a REST read after a Bulk one finds it
+ * unchanged: `attributes { type, url }` first, datetimes as '2026-01-05T10:00:00.000+0000' (Bulk
+ * writes '...Z'), booleans and numbers as JSON, an empty cell as null. A value that does not
+ * parse is kept as text and fails the record schema (quarantine) instead of being guessed.
  */
-export function typeCsvRecord(row: Record<string, string>, types: Map<string, string>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+export function typeCsvRecord(row: Record<string, string>, types: Map<string, string>, envelope: RecordEnvelope): Record<string, unknown> {
+  const id = row.Id ?? '';
+  const out: Record<string, unknown> = { attributes: { type: envelope.object, url: `/services/data/v${envelope.apiVersion}/sobjects/${envelope.object}/${id}` } };
   for (const [name, value] of Object.entries(row)) {
     const type = types.get(name);
     if (value === '') out[name] = null;
     else if (type === 'boolean') out[name] = value === 'true' ? true : value === 'false' ? false : value;
     else if (type && NUMERIC_TYPES.has(type)) out[name] = /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(value) ? Number(value) : value;
+    else if (type === 'datetime') out[name] = restDateTime(value);
     else out[name] = value;
   }
   return out;
+}
+
+/** A datetime as the REST API writes it: UTC, milliseconds, '+0000' ('2026-01-05T10:00:00.000+0000'). */
+function restDateTime(value: string): string {
+  const ms = sfTime(value);
+  return Number.isFinite(ms) ? new Date(ms).toISOString().replace(/Z$/, '+0000') : value;
 }
 
 function dayAfter(day: string): string {
@@ -127,7 +145,22 @@ function advanceCursor(cursor: SalesforceCheckpoint['cursor'], records: readonly
   return next;
 }
 
+/**
+ * Reads one object. A window (backfill, or `--from/--to`) reads SystemModstamp in [from, to + 1 day)
+ * whatever the scheduled cursor says. A backfill keeps its own checkpoint (its scope is the
+ * window's); any other windowed run is stored under the scheduled cursor's scope, so every page
+ * carries that checkpoint unchanged: the window never moves the schedule, backwards or forwards.
+ */
 export async function* readObject(spec: ObjectSpec, ctx: StreamContext<SalesforceConfig>, checkpoint: SalesforceCheckpoint | undefined): AsyncIterable<Page<SalesforceCheckpoint>> {
+  if (!ctx.window || ctx.mode === 'backfill') {
+    yield* readPages(spec, ctx, checkpoint);
+    return;
+  }
+  const kept = checkpoint ?? { ...EMPTY };
+  for await (const page of readPages(spec, ctx, undefined)) yield { records: page.records, checkpoint: kept };
+}
+
+async function* readPages(spec: ObjectSpec, ctx: StreamContext<SalesforceConfig>, checkpoint: SalesforceCheckpoint | undefined): AsyncIterable<Page<SalesforceCheckpoint>> {
   const cfg = ctx.config;
   const client = await openClient(cfg, ctx.connectionId, ctx.log, ctx.signal);
   await client.readLimits();
@@ -143,9 +176,12 @@ export async function* readObject(spec: ObjectSpec, ctx: StreamContext<Salesforc
   let state: SalesforceCheckpoint = checkpoint ?? { ...EMPTY };
   const now = ctx.now();
   let upper: string | undefined;
-  if (ctx.mode === 'backfill' && ctx.window) {
+  if (ctx.window) {
     upper = dayAfter(ctx.window.to);
-    if (!state.cursor) state = { ...state, cursor: { ts: `${ctx.window.from}T00:00:00.000Z`, id: '' } };
+    // A window's checkpoint is its own (backfill scope): resume one in progress; a window read to
+    // the end before (lastFullSyncAt, a complete read of its days) is read again from its first day.
+    const inProgress = state.cursor && (state.fullReadStartedAt || state.bulk || !state.lastFullSyncAt);
+    if (!inProgress) state = { ...EMPTY, cursor: { ts: `${ctx.window.from}T00:00:00.000Z`, id: '' }, fullReadStartedAt: now.toISOString() };
   } else {
     const every = cfg.objects[spec.stream]?.fullResyncEvery;
     const due = every && state.cursor && !state.fullReadStartedAt && !state.bulk && (!state.lastFullSyncAt || now.getTime() - Date.parse(state.lastFullSyncAt) >= durationMs(every));
@@ -158,12 +194,12 @@ export async function* readObject(spec: ObjectSpec, ctx: StreamContext<Salesforc
   }
 
   const finish = (s: SalesforceCheckpoint): SalesforceCheckpoint =>
-    s.fullReadStartedAt && ctx.mode !== 'backfill' ? { ...s, lastFullSyncAt: s.fullReadStartedAt, fullReadStartedAt: null, bulk: null } : { ...s, bulk: null };
+    s.fullReadStartedAt ? { ...s, lastFullSyncAt: s.fullReadStartedAt, fullReadStartedAt: null, bulk: null } : { ...s, bulk: null };
 
   if (state.bulk) {
     if (state.bulk.apiVersion === cfg.apiVersion) {
       try {
-        yield* readBulk(client, ctx, state, state.bulk.jobId, types, finish);
+        yield* readBulk(client, ctx, state, state.bulk.jobId, { object: spec.object, apiVersion: state.bulk.apiVersion }, types, finish);
         return;
       } catch (err) {
         // A job Salesforce already removed (404): read again from the cursor.
@@ -182,7 +218,7 @@ export async function* readObject(spec: ObjectSpec, ctx: StreamContext<Salesforc
     if (count >= cfg.bulkThreshold) {
       const job = await client.createBulkJob(`SELECT ${select.join(', ')}${from}`, true);
       state = { ...state, bulk: { jobId: job.id, locator: null, maxSeen: null, startedAt: now.toISOString(), apiVersion: cfg.apiVersion } };
-      yield* readBulk(client, ctx, state, job.id, types, finish);
+      yield* readBulk(client, ctx, state, job.id, { object: spec.object, apiVersion: cfg.apiVersion }, types, finish);
       return;
     }
   }
@@ -218,6 +254,7 @@ async function* readBulk(
   ctx: StreamContext<SalesforceConfig>,
   start: SalesforceCheckpoint,
   jobId: string,
+  envelope: RecordEnvelope,
   types: Map<string, string>,
   finish: (s: SalesforceCheckpoint) => SalesforceCheckpoint,
 ): AsyncIterable<Page<SalesforceCheckpoint>> {
@@ -230,7 +267,7 @@ async function* readBulk(
   for (;;) {
     const page = await client.bulkResults(jobId, locator, ctx.config.bulkPageSize);
     const rows = parse(page.csv, { columns: true, skip_empty_lines: true, bom: true, relax_quotes: false }) as Array<Record<string, string>>;
-    const records = rows.map((row) => typeCsvRecord(row, types));
+    const records = rows.map((row) => typeCsvRecord(row, types, envelope));
     for (const r of records) {
       const stamp = r.SystemModstamp;
       if (typeof stamp !== 'string') continue;

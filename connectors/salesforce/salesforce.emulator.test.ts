@@ -132,22 +132,44 @@ describe('salesforce connector against the emulator', () => {
     const pagesByStream: Record<string, number> = {};
     const results = [];
     for (const name of STREAMS) {
-      const r = await syncStream(bulk, sfConnection(settings({ bulkThreshold: 50, bulkPageSize: 100 })), name, { mode: 'full', now });
+      const r = await syncStream(bulk, sfConnection(settings({ bulkThreshold: 1, bulkPageSize: 100 })), name, { mode: 'full', now });
       pagesByStream[name] = r.pages;
       results.push(r);
     }
     for (const r of results) expect(r.status, `${r.stream}: ${r.error ?? ''}`).toBe('success');
-    // Bulk rows are CSV typed by describe: no REST `attributes` envelope.
-    const sample = (await bulk.knex('raw.salesforce__lead').first('payload')) as { payload: Record<string, unknown> };
-    expect(sample.payload.attributes).toBeUndefined();
-    expect(typeof sample.payload.IsConverted).toBe('boolean');
     expect(pagesByStream.campaign_member).toBe(5); // 473 records, 100 per results set
-    expect(await hashes(bulk, CORE_TABLES)).toEqual(await hashes(rest, CORE_TABLES));
+    // Bulk CSV rows are stored in the REST query's JSON shape: `attributes`, `+0000` datetimes,
+    // typed numbers/booleans, nulls; raw is the same whichever API read it.
+    const payloadOf = async (w: Warehouse, id: unknown) =>
+      ((await w.knex('raw.salesforce__opportunity').where({ record_id: String(id) }).first('payload')) as { payload: Record<string, unknown> }).payload;
+    const opp = emu.store.all('Opportunity').find((o) => o.IsDeleted !== true && typeof o.Amount === 'number' && o.CampaignId === null);
+    expect(opp).toBeDefined();
+    const fromBulk = await payloadOf(bulk, opp?.Id);
+    expect(fromBulk).toEqual(await payloadOf(rest, opp?.Id));
+    expect(fromBulk).toMatchObject({
+      attributes: { type: 'Opportunity', url: `/services/data/v${env.SALESFORCE_API_VERSION}/sobjects/Opportunity/${String(opp?.Id)}` },
+      SystemModstamp: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+0000$/),
+      CloseDate: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/),
+      Amount: opp?.Amount,
+      IsClosed: opp?.IsClosed,
+      CampaignId: null,
+    });
+    expect(await hashes(bulk, [...RAW_TABLES, ...CORE_TABLES])).toEqual(await hashes(rest, [...RAW_TABLES, ...CORE_TABLES]));
     // After the bulk read, the next run is an incremental REST read from the stored cursor.
     const ckpt = (await storedCheckpoint(bulk, 'lead')) as { cursor: { ts: string } | null; bulk: unknown; lastFullSyncAt: string | null };
     expect(ckpt.bulk).toBeNull();
     expect(ckpt.cursor).not.toBeNull();
     expect(ckpt.lastFullSyncAt).toBe(now().toISOString());
+    // REST reads after the Bulk first sync find every unchanged record unchanged in raw.
+    for (const name of STREAMS) {
+      const incremental = await syncStream(bulk, sfConnection(settings()), name, { now });
+      expect(incremental.status, `${name}: ${incremental.error ?? ''}`).toBe('success');
+      expect(incremental.counts, name).toMatchObject({ inserted: 0, updated: 0, quarantined: 0 });
+      const reread = await syncStream(bulk, sfConnection(settings()), name, { mode: 'full', now });
+      expect(reread.status, `${name}: ${reread.error ?? ''}`).toBe('success');
+      expect(reread.counts.read, name).toBeGreaterThan(0);
+      expect(reread.counts, name).toMatchObject({ inserted: 0, updated: 0, quarantined: 0, unchanged: reread.counts.read });
+    }
   });
 
   it('refreshes an expired session with the rotated refresh token, twice in a row', async () => {
@@ -193,5 +215,89 @@ describe('salesforce connector against the emulator', () => {
     } finally {
       await srv.close();
     }
+  });
+  it('loads the emulator org’s values into core: lead conversions, campaigns, campaign members, contact roles', async () => {
+    // An org of its own: the tests above rotated the shared one's refresh token.
+    const org = createSalesforceEmulator(generateWorld({ seed: 11, scale: 'tiny', endDate: '2026-10-31' }), { now: () => clock });
+    const srv = await startEmulatorServer({ routes: org.routes });
+    const w = await newWarehouse();
+    try {
+      const e = org.env(srv.origin);
+      const conn = sfConnection({ ...settings(), instanceUrl: e.SALESFORCE_INSTANCE_URL, loginUrl: e.SALESFORCE_LOGIN_URL, accessToken: e.SALESFORCE_ACCESS_TOKEN, refreshToken: e.SALESFORCE_REFRESH_TOKEN }, 'sf_emu_mapping');
+      for (const name of ['lead', 'campaign', 'campaign_member', 'opportunity_contact_role']) {
+        const r = await syncStream(w, conn, name, { now });
+        expect(r.status, `${name}: ${r.error ?? ''}`).toBe('success');
+      }
+    } finally {
+      await srv.close();
+    }
+    const live = (object: Parameters<typeof org.store.all>[0]) => org.store.all(object).filter((r) => r.IsDeleted !== true);
+    const instant = (v: unknown) => new Date(String(v).replace(/([+-]\d{2})(\d{2})$/, '$1:$2')).toISOString();
+    const dayStart = (v: unknown) => (v ? `${String(v)}T00:00:00.000Z` : null);
+    const iso = (col: string) => w.knex.raw(`to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ${col}`);
+    const byId = <T extends Record<string, unknown>>(rows: T[], key: string) => new Map(rows.map((r) => [String(r[key]), r]));
+
+    const leads = live('Lead');
+    expect(leads.some((l) => l.IsConverted === true)).toBe(true);
+    const persons = byId(
+      await w.knex('core.dim_person').where({ connection_id: 'sf_emu_mapping', person_type: 'lead' }).select('person_id', 'is_converted', iso('converted_at'), 'converted_contact_id', 'converted_account_id', 'converted_opportunity_id'),
+      'person_id',
+    );
+    for (const l of leads) {
+      expect(persons.get(String(l.Id)), String(l.Id)).toEqual({
+        person_id: l.Id,
+        is_converted: l.IsConverted,
+        converted_at: dayStart(l.ConvertedDate),
+        converted_contact_id: l.ConvertedContactId ?? null,
+        converted_account_id: l.ConvertedAccountId ?? null,
+        converted_opportunity_id: l.ConvertedOpportunityId ?? null,
+      });
+    }
+
+    const campaigns = byId(
+      await w.knex('core.dim_campaign').where({ connection_id: 'sf_emu_mapping' }).select('campaign_id', 'campaign_type', 'status', w.knex.raw('start_date::text AS start_date'), w.knex.raw('end_date::text AS end_date'), w.knex.raw('budgeted_cost::float8 AS budgeted_cost'), w.knex.raw('actual_cost::float8 AS actual_cost')),
+      'campaign_id',
+    );
+    expect(live('Campaign').some((c) => typeof c.BudgetedCost === 'number')).toBe(true);
+    for (const c of live('Campaign')) {
+      expect(campaigns.get(String(c.Id)), String(c.Id)).toEqual({
+        campaign_id: c.Id,
+        campaign_type: c.Type ?? null,
+        status: c.Status ?? null,
+        start_date: c.StartDate ?? null,
+        end_date: c.EndDate ?? null,
+        budgeted_cost: c.BudgetedCost ?? null,
+        actual_cost: c.ActualCost ?? null,
+      });
+    }
+
+    const members = live('CampaignMember');
+    expect(members.some((m) => m.HasResponded === true) && members.some((m) => m.HasResponded !== true)).toBe(true);
+    const touches = byId(
+      await w.knex('core.fct_touchpoint').where({ connection_id: 'sf_emu_mapping' }).select('touchpoint_id', 'person_id', 'campaign_id', 'status', 'responded', iso('occurred_at')),
+      'touchpoint_id',
+    );
+    for (const m of members) {
+      expect(touches.get(String(m.Id)), String(m.Id)).toEqual({
+        touchpoint_id: m.Id,
+        person_id: m.ContactId ?? m.LeadId,
+        campaign_id: m.CampaignId,
+        status: m.Status ?? null,
+        responded: m.HasResponded ?? null,
+        occurred_at: dayStart(m.FirstRespondedDate) ?? instant(m.CreatedDate),
+      });
+    }
+
+    // Sorted here, not in SQL: ids are case-sensitive and the database collation may not be.
+    const byPair = (a: Record<string, unknown>, b: Record<string, unknown>) => {
+      const [x, y] = [`${String(a.opportunity_id)}:${String(a.person_id)}`, `${String(b.opportunity_id)}:${String(b.person_id)}`];
+      return x < y ? -1 : x > y ? 1 : 0;
+    };
+    const roles = (await w.knex('core.bridge_opportunity_person').where({ connection_id: 'sf_emu_mapping', is_deleted: false }).select('opportunity_id', 'person_id', 'role', 'is_primary')).sort(byPair);
+    const expected = live('OpportunityContactRole')
+      .map((r) => ({ opportunity_id: r.OpportunityId, person_id: r.ContactId, role: r.Role ?? null, is_primary: r.IsPrimary === true }))
+      .sort(byPair);
+    expect(expected.some((r) => r.is_primary)).toBe(true);
+    expect(roles).toEqual(expected);
   });
 });

@@ -188,8 +188,9 @@ export function fractributionAttribution(
   const opts = FractributionOptionsSchema.parse(options);
   const merged = mergePathSummaries(summaries);
   const byKey = new Map(merged.map((p) => [p.key, p]));
-  const probability = (path: readonly string[]): number => {
-    const p = byKey.get(pathKey(path));
+  // By path key: the leave-one-out paths are looked up by key, cut out of their path's key.
+  const probability = (key: string): number => {
+    const p = byKey.get(key);
     if (!p) return 0;
     const count = p.conversions + p.nulls;
     return count > 0 ? p.conversions / count : 0;
@@ -206,7 +207,7 @@ export function fractributionAttribution(
       if (p.path.length === 0) {
         attribution = { [opts.unmatchedChannel]: 1 };
       } else {
-        const r = pathFractions(p.path, probability);
+        const r = pathFractions(p.path, p.key, probability);
         attribution = r.attribution;
         lastTouchFallback = r.lastTouchFallback;
       }
@@ -228,16 +229,30 @@ export function fractributionAttribution(
   };
 }
 
+const KEY_SEP_LENGTH = pathKey(['', '']).length;
+
 function pathFractions(
   path: readonly string[],
-  probability: (path: readonly string[]) => number,
+  key: string,
+  probability: (key: string) => number,
 ): { attribution: ChannelCredit; lastTouchFallback: boolean } {
-  const pPath = probability(path);
+  const pPath = probability(key);
   let contributions: number[];
   if (path.length === 1) {
     contributions = [pPath];
   } else {
-    contributions = path.map((_, i) => Math.max(0, pPath - probability([...path.slice(0, i), ...path.slice(i + 1)])));
+    // pathKey(path without touch i): the key without channel i and one separator next to it.
+    const starts: number[] = [];
+    let at = 0;
+    for (const c of path) {
+      starts.push(at);
+      at += c.length + KEY_SEP_LENGTH;
+    }
+    const last = path.length - 1;
+    contributions = path.map((_, i) => {
+      const without = i < last ? key.slice(0, starts[i]) + key.slice(starts[i + 1]) : key.slice(0, starts[last]! - KEY_SEP_LENGTH);
+      return Math.max(0, pPath - probability(without));
+    });
   }
   let sum = 0;
   for (const c of contributions) sum += c;

@@ -48,6 +48,7 @@ export function sortedCredit(entries: Iterable<[string, number]>): ChannelCredit
  * supplied them in (floating-point addition is not associative).
  */
 export function stableSum(values: readonly number[]): number {
+  if (values.length === 1) return 0 + values[0]!; // as the loop below: 0 + v
   const sorted = [...values].sort((a, b) => a - b);
   let s = 0;
   for (const v of sorted) s += v;

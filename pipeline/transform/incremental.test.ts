@@ -105,6 +105,25 @@ describe.each(WAREHOUSE_KINDS)('incremental transform on %s', (kind) => {
     await sql(`UPDATE core.dim_person SET is_deleted = true, _synced_at = now() WHERE person_id = 'P27'`);
     await incremental();
 
+    // Touches known by email only (a marketing email click read before its contact existed): no
+    // person yet, then linked when a person gets that address, then moved when it changes hands.
+    const linkedTo = async (id: string) => ((await sql(`SELECT person_id FROM staging.int_touchpoints WHERE touchpoint_id = ?`, [id])).rows[0] as { person_id: string } | undefined)?.person_id;
+    await warehouse.knex.transaction(async (trx) => {
+      await insertCore(trx, warehouse.kind, 'core.fct_touchpoint', [
+        { touchpoint_id: 'EM-1', email: 'late@example.com', occurred_at: new Date(o6.getTime() - 2 * 86_400_000).toISOString(), touch_type: 'email_click', utm_source: 'hubspot', utm_medium: 'email' },
+      ]);
+    });
+    await incremental();
+    expect(await linkedTo('EM-1')).toBeUndefined();
+    await sql(`UPDATE core.dim_person SET email = 'Late@Example.com', _synced_at = now() WHERE person_id = 'P6'`);
+    await incremental();
+    expect(await linkedTo('EM-1')).toBe('P6');
+    expect(Number((await sql(`SELECT count(*) AS n FROM marts.fct_attribution WHERE touchpoint_id = 'EM-1' AND opportunity_id = 'O6'`)).rows[0].n)).toBeGreaterThan(0);
+    await sql(`UPDATE core.dim_person SET email = 'moved@example.com', _synced_at = now() WHERE person_id = 'P6'`);
+    await sql(`UPDATE core.dim_person SET email = 'late@example.com', _synced_at = now() WHERE person_id = 'P10'`);
+    await incremental();
+    expect(await linkedTo('EM-1')).toBe('P10');
+
     // Spend restatements, a new campaign, a removed day, and campaigns renamed (CRM and ad platform).
     await sql(`UPDATE core.fct_ad_spend_daily SET spend = spend + 1.5, clicks = clicks + 1, _synced_at = now() WHERE campaign_id = '111' AND date BETWEEN '2026-02-01' AND '2026-02-03'`);
     await sql(`DELETE FROM core.fct_ad_spend_daily WHERE campaign_id = '222' AND date = '2026-03-01'`);
@@ -152,5 +171,18 @@ describe.each(WAREHOUSE_KINDS)('incremental transform on %s', (kind) => {
     expect(truncated.mode).toBe('full');
     expect(truncated.reason).toMatch(/core.fct_web_traffic_daily was truncated/);
     expect(Number((await sql('SELECT count(*) AS n FROM marts.fct_web_traffic_daily')).rows[0].n)).toBe(0);
+  }, 120_000);
+
+  it('keeps intermediate tables unlogged and runs full once a crash recovery has emptied them', async () => {
+    const persistence = (await sql(`SELECT relname, relpersistence FROM pg_class WHERE oid IN ('staging.int_touchpoints'::regclass, 'staging.int_attribution_touches'::regclass) ORDER BY relname`)).rows;
+    // The storage of marts.fct_attribution stays logged (BI reads it through the view, replicas too).
+    expect(persistence).toEqual([{ relname: 'int_attribution_touches', relpersistence: 'p' }, { relname: 'int_touchpoints', relpersistence: 'u' }]);
+    expect((await runTransform({ warehouse, log, config: { lookbackDays: 30 } })).mode).toBe('incremental');
+    // What crash recovery does to every unlogged table.
+    await sql('TRUNCATE staging.int_transform_sentinel, staging.int_touchpoints');
+    const recovered = await runTransform({ warehouse, log, config: { lookbackDays: 30 } });
+    expect(recovered.mode).toBe('full');
+    expect(recovered.reason).toMatch(/crash recovery/);
+    expect(Number((await sql('SELECT count(*) AS n FROM staging.int_touchpoints')).rows[0].n)).toBeGreaterThan(0);
   }, 120_000);
 });

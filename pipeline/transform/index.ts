@@ -5,8 +5,11 @@ import { fractributionAttribution, markovAttribution, shapleyAttribution, TooMan
 import type { Warehouse } from '../../warehouse/db.ts';
 import { channelFunctionSql, effectiveRules } from './channels.ts';
 import { parseTransformConfig, type TransformConfig } from './config.ts';
-import { attributionInsertSql, buildModelSql, models, refreshModelSql, ruleCreditsSelect, spendMartInsertSql, TOUCH_COLUMNS, trafficMartInsertSql, type SqlModel } from './models.ts';
-import { ALL_MODELS, attributionMonthlyApplySql, attributionMonthlyBuildSql, attributionMonthlyGroupSql, kpiCampaignSql, kpiChannelSql, kpiFunnelSql } from './kpis.ts';
+import { buildModelSql, models, refreshModelSql, spendMartInsertSql, trafficMartInsertSql, type SqlModel } from './models.ts';
+import { kpiCampaignSql, kpiChannelSql, kpiFunnelSql } from './kpis.ts';
+import {
+  ATTRIBUTION_MODELS, ATTRIBUTION_SHARES, ATTRIBUTION_TOUCHES, attributionMonthlyBuildSql, attributionMonthlySql, attributionTouchesFractributionSql, attributionTouchesInsertSql, attributionViewSql, SET_MODELS,
+} from './attribution-mart.ts';
 import { dataAsOf, parseGoals, refreshGoals } from './goals.ts';
 import { detectChanges, type ChangeSets } from './incremental.ts';
 
@@ -44,11 +47,7 @@ export interface TransformResult {
  * Bumped whenever the SQL of a model changes what it produces, so marts built by an older
  * transform are rebuilt fully instead of being patched.
  */
-const TRANSFORM_VERSION = 3;
-
-const DATA_DRIVEN_MODELS = ['markov', 'shapley', 'fractribution'] as const;
-const RULE_MODELS = ALL_MODELS.filter((m) => !(DATA_DRIVEN_MODELS as readonly string[]).includes(m));
-const GLOBAL_MODELS = ['markov', 'shapley'] as const;
+const TRANSFORM_VERSION = 5;
 
 /** Separator of channels in a path key (ASCII unit separator: never part of a channel name). */
 const SEP = '\u001f';
@@ -77,110 +76,199 @@ async function pathSummaries(trx: Knex.Transaction): Promise<PathSummary[]> {
     `SELECT path_key, sum(conversions)::int AS conversions, sum(nulls)::int AS nulls, coalesce(sum(value), 0)::float8 AS value FROM (
        SELECT path_key, 1 AS conversions, 0 AS nulls, amount_reporting AS value FROM staging.int_opportunity_paths
        UNION ALL SELECT path_key, 0, 1, NULL FROM staging.int_person_paths
-     ) s GROUP BY path_key ORDER BY path_key COLLATE "C"`,
+     ) s GROUP BY path_key`, // (no ORDER BY: the solvers merge and sort the summaries themselves)
   )).rows as Array<{ path_key: string; conversions: number; nulls: number; value: number }>;
   return rows.map((r) => ({ path: r.path_key.split(SEP), conversions: r.conversions, nulls: r.nulls, value: r.value }));
 }
 
-interface Weight {
-  model: string;
-  path_key: string | null;
-  channel: string;
-  weight: number;
+/** Channel weights of the data-driven models, solved on the path summaries. */
+interface Solved {
+  /** markov, shapley: one weight per channel (absent when the model was skipped or nothing converted). */
+  global: Map<string, Record<string, number>>;
+  /** fractribution: per converting path (key: channels joined by SEP), a fraction per channel of the path. */
+  paths: Map<string, Record<string, number>>;
 }
 
 /** Solves the data-driven models in TypeScript on the path summaries. */
-function solve(summaries: PathSummary[], config: TransformConfig, warnings: string[]): Weight[] {
-  const weights: Weight[] = [];
-  if (!summaries.some((s) => s.conversions > 0)) return weights;
-  const markov = markovAttribution(summaries, { order: config.markovOrder });
-  for (const [channel, weight] of Object.entries(markov.shares)) weights.push({ model: 'markov', path_key: null, channel, weight });
+function solve(summaries: PathSummary[], config: TransformConfig, warnings: string[]): Solved {
+  const solved: Solved = { global: new Map(), paths: new Map() };
+  if (!summaries.some((s) => s.conversions > 0)) return solved;
+  solved.global.set('markov', markovAttribution(summaries, { order: config.markovOrder }).shares);
   try {
-    const shapley = shapleyAttribution(summaries);
-    for (const [channel, weight] of Object.entries(shapley.shares)) weights.push({ model: 'shapley', path_key: null, channel, weight });
+    solved.global.set('shapley', shapleyAttribution(summaries).shares);
   } catch (err) {
     if (!(err instanceof TooManyChannelsError)) throw err;
     warnings.push(`shapley skipped: ${err.message}`);
   }
-  const fractribution = fractributionAttribution(summaries);
-  for (const p of fractribution.paths) {
-    if (p.conversions === 0) continue;
-    for (const [channel, weight] of Object.entries(p.attribution)) weights.push({ model: 'fractribution', path_key: p.path.join(SEP), channel, weight });
+  for (const p of fractributionAttribution(summaries).paths) if (p.conversions > 0) solved.paths.set(p.path.join(SEP), p.attribution);
+  return solved;
+}
+
+interface Share {
+  model: string;
+  key: string;
+  channel: string;
+  share: number;
+}
+
+/** Each channel's weight over the sum of the weights of `channels` (summed in that order); null when the sum is 0. */
+function sharesOf(weights: Record<string, number>, channels: readonly string[]): Array<[string, number]> | null {
+  let total = 0;
+  for (const c of channels) total += weights[c] ?? 0;
+  if (!(total > 0)) return null;
+  return channels.map((c) => [c, (weights[c] ?? 0) / total]);
+}
+
+/** Rows of staging.int_attribution_shares: markov and shapley, per channel set of a converting path. */
+function setShares(solved: Solved, channelSets: readonly string[]): Share[] {
+  const rows: Share[] = [];
+  for (const [model, weights] of solved.global) {
+    for (const set of channelSets) for (const [channel, share] of sharesOf(weights, set.split(SEP)) ?? []) rows.push({ model, key: set, channel, share });
   }
-  return weights;
+  return rows;
 }
 
 /**
- * Replaces staging.int_channel_weights (grain: one row per model x channel, and per path for
- * fractribution) and tells which weights differ from the stored ones: models whose channel
- * weights changed (every opportunity is re-spread) and fractribution paths whose weights changed.
+ * fractribution's credit of every touch of every converting path, in touch order, as Postgres
+ * array literals: its channel's share of the path over the channel's touches in the path.
  */
-async function storeWeights(trx: Knex.Transaction, weights: Weight[], previous: boolean): Promise<{ globalChanged: Set<string>; changedPaths: Set<string> }> {
-  const globalChanged = new Set<string>();
-  const changedPaths = new Set<string>();
-  if (previous) {
-    const key = (w: Pick<Weight, 'model' | 'path_key' | 'channel'>) => `${w.model}\u0000${w.path_key ?? ''}\u0000${w.channel}`;
-    const old = new Map<string, Weight>();
-    for (const w of (await trx('staging.int_channel_weights').select('model', 'path_key', 'channel', 'weight')) as Weight[]) old.set(key(w), w);
-    const mark = (w: Weight) => (w.path_key === null ? globalChanged.add(w.model) : changedPaths.add(w.path_key));
-    for (const w of weights) {
-      const o = old.get(key(w));
-      if (o === undefined || o.weight !== w.weight) mark(w);
-      old.delete(key(w));
-    }
-    for (const w of old.values()) mark(w);
+function fractributionCredits(solved: Solved): { keys: string[]; credits: string[] } {
+  const keys: string[] = [];
+  const credits: string[] = [];
+  for (const [key, attribution] of solved.paths) {
+    const path = key.split(SEP);
+    const shares = new Map(sharesOf(attribution, Object.keys(attribution)) ?? []);
+    if (!shares.size) continue;
+    const touches = new Map<string, number>();
+    for (const c of path) touches.set(c, (touches.get(c) ?? 0) + 1);
+    keys.push(key);
+    credits.push(`{${path.map((c) => (shares.get(c) ?? 0) / touches.get(c)!).join(',')}}`);
   }
-  await trx.raw('DROP TABLE IF EXISTS staging.int_channel_weights');
-  await trx.raw('CREATE TABLE staging.int_channel_weights (model text NOT NULL, path_key text, channel text NOT NULL, weight float8 NOT NULL)');
-  // One statement over arrays: fractribution has a row per path and channel (tens of thousands).
-  // (JSON numbers round-trip float8 exactly: shortest representation in, correctly rounded out.)
+  return { keys, credits };
+}
+
+/**
+ * Writes rows as one statement over one array per column (parsed much faster than JSON; numbers
+ * are sent in their shortest round-trip form, so float8 values arrive exactly).
+ */
+async function insertArrays<R extends object>(trx: Knex.Transaction, table: string, columns: ReadonlyArray<readonly [keyof R & string, string]>, rows: readonly R[]): Promise<void> {
+  if (!rows.length) return;
   await trx.raw(
-    `INSERT INTO staging.int_channel_weights (model, path_key, channel, weight)
-     SELECT model, path_key, channel, weight FROM jsonb_to_recordset(?::jsonb) AS w(model text, path_key text, channel text, weight float8)`,
-    [JSON.stringify(weights)],
+    `INSERT INTO ${table} (${columns.map(([c]) => c).join(', ')}) SELECT * FROM unnest(${columns.map(([, t]) => `?::${t}[]`).join(', ')})`,
+    columns.map(([c]) => rows.map((r) => r[c])) as Knex.RawBinding[],
   );
-  await trx.raw('CREATE INDEX ON staging.int_channel_weights (model, channel, path_key)');
-  await trx.raw('ANALYZE staging.int_channel_weights');
-  return { globalChanged, changedPaths };
+}
+
+const WEIGHT_COLUMNS = [['model', 'text'], ['channel', 'text'], ['weight', 'float8']] as const;
+const SHARE_COLUMNS = [['model', 'text'], ['key', 'text'], ['channel', 'text'], ['share', 'float8']] as const;
+/** fractribution's per-touch credits of each converting path (grain: one row per path; credits in touch order). */
+const FRACTRIBUTION_PATHS = 'staging.int_fractribution_paths';
+
+/** Solved weights against the stored ones, and how to store them. */
+interface WeightChanges {
+  /** markov / shapley whose channel weights moved: every opportunity's credit under them moves. */
+  globalChanged: Set<string>;
+  /** Writes the weights: only what differs, or everything on a full run. */
+  write(): Promise<void>;
+}
+
+/** Per (model, key): its channels and shares, as one comparable string. */
+function sharesByKey(rows: readonly Share[]): Map<string, string> {
+  const byKey = new Map<string, Array<[string, number]>>();
+  for (const r of rows) {
+    const k = `${r.model}\u0000${r.key}`;
+    if (!byKey.has(k)) byKey.set(k, []);
+    byKey.get(k)!.push([r.channel, r.share]);
+  }
+  return new Map([...byKey].map(([k, v]) => [k, JSON.stringify(v.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))]));
 }
 
 /**
- * Data-driven credits of the opportunities in `scope` (a relation with connection_id,
- * opportunity_id, model; null: every opportunity under every data-driven model): a channel's weight
- * over the sum of the weights of the channels in its path, split equally over that channel's
- * touches; when every weight is 0, the last touch gets 1.
+ * Compares the solved weights with the stored ones: staging.int_channel_weights (grain: one row
+ * per global model x channel), staging.int_attribution_shares and staging.int_fractribution_paths.
+ * Incremental runs also get inc_changed_paths: the fractribution paths whose credits moved. `full`:
+ * nothing is compared, everything is rewritten.
  */
-function modelCreditsSelect(scope: string | null, modelNames: readonly string[] = DATA_DRIVEN_MODELS): string {
-  const join = scope === null
-    ? `CROSS JOIN ${valuesOf(modelNames)} AS s(model)`
-    : `JOIN ${scope} s ON s.connection_id = t.connection_id AND s.opportunity_id = t.opportunity_id`;
-  return `
-    (WITH weighted AS (
-      SELECT t.connection_id, t.opportunity_id, t.touchpoint_id, ${TOUCH_COLUMNS.map((c) => `t.${c}`).join(', ')}, s.model,
-             coalesce(wg.weight, wp.weight, 0) AS w,
-             count(*) OVER (PARTITION BY t.connection_id, t.opportunity_id, s.model, t.channel) AS channel_touches
-      FROM staging.int_opportunity_touches t
-      JOIN staging.int_opportunity_paths p ON p.connection_id = t.connection_id AND p.opportunity_id = t.opportunity_id
-      ${join}
-      LEFT JOIN staging.int_channel_weights wg ON wg.path_key IS NULL AND wg.model = s.model AND wg.channel = t.channel
-      LEFT JOIN staging.int_channel_weights wp ON wp.path_key = p.path_key AND wp.model = s.model AND wp.channel = t.channel
-    ),
-    totals AS (
-      -- Summed in touch order: the float total must not depend on row order (incremental = full).
-      SELECT *, sum(w / channel_touches) OVER (PARTITION BY connection_id, opportunity_id, model ORDER BY pos
-                                               ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS total FROM weighted
-    )
-    SELECT connection_id, opportunity_id, touchpoint_id, ${TOUCH_COLUMNS.join(', ')}, model,
-           CASE WHEN total > 0 THEN (w / channel_touches) / total WHEN pos = n THEN 1 ELSE 0 END::float8 AS credit
-    FROM totals)`;
+async function compareWeights(trx: Knex.Transaction, solved: Solved, full: boolean): Promise<WeightChanges> {
+  const channelSets = ((await trx.raw(`SELECT DISTINCT channel_set FROM staging.int_opportunity_paths`)).rows as Array<{ channel_set: string }>).map((r) => r.channel_set);
+  const shares = setShares(solved, channelSets);
+  const weights = [...solved.global].flatMap(([model, w]) => Object.entries(w).map(([channel, weight]) => ({ model, channel, weight })));
+  const fract = fractributionCredits(solved);
+  const fractRows = `SELECT path_key, credits::float8[] AS credits FROM unnest(?::text[], ?::text[]) AS f(path_key, credits)`;
+  if (full) {
+    return {
+      globalChanged: new Set(),
+      write: async () => {
+        await trx.raw('DROP TABLE IF EXISTS staging.int_channel_weights');
+        await trx.raw('CREATE UNLOGGED TABLE staging.int_channel_weights (model text NOT NULL, channel text NOT NULL, weight float8 NOT NULL, PRIMARY KEY (model, channel))');
+        await insertArrays(trx, 'staging.int_channel_weights', WEIGHT_COLUMNS, weights);
+        await trx.raw(`TRUNCATE ${ATTRIBUTION_SHARES}`);
+        await insertArrays(trx, ATTRIBUTION_SHARES, SHARE_COLUMNS, shares);
+        await trx.raw(`ANALYZE ${ATTRIBUTION_SHARES}`);
+        await trx.raw(`DROP TABLE IF EXISTS ${FRACTRIBUTION_PATHS}`);
+        await trx.raw(`CREATE UNLOGGED TABLE ${FRACTRIBUTION_PATHS} (path_key text NOT NULL, credits float8[] NOT NULL)`);
+        await trx.raw(`INSERT INTO ${FRACTRIBUTION_PATHS} ${fractRows}`, [fract.keys, fract.credits]);
+        await trx.raw(`CREATE UNIQUE INDEX ON ${FRACTRIBUTION_PATHS} (path_key)`);
+        await trx.raw(`ANALYZE ${FRACTRIBUTION_PATHS}`);
+      },
+    };
+  }
+  // A global model whose weights moved (or appeared, or went) is re-spread everywhere.
+  const globalChanged = new Set<string>();
+  const oldWeights = new Map<string, number>();
+  for (const w of (await trx('staging.int_channel_weights').select('model', 'channel', 'weight')) as Array<{ model: string; channel: string; weight: number }>) {
+    oldWeights.set(`${w.model}\u0000${w.channel}`, w.weight);
+  }
+  for (const w of weights) {
+    const key = `${w.model}\u0000${w.channel}`;
+    if (oldWeights.get(key) !== w.weight) globalChanged.add(w.model);
+    oldWeights.delete(key);
+  }
+  for (const key of oldWeights.keys()) globalChanged.add(key.split('\u0000')[0]!);
+  // Channel-set shares (a few thousand rows): the keys whose rows differ are rewritten.
+  const oldShares = sharesByKey((await trx.raw(`SELECT model, key, channel, share FROM ${ATTRIBUTION_SHARES}`)).rows as Share[]);
+  const newShares = sharesByKey(shares);
+  const changed = new Set<string>();
+  for (const [k, v] of newShares) if (oldShares.get(k) !== v) changed.add(k);
+  for (const k of oldShares.keys()) if (!newShares.has(k)) changed.add(k);
+  // fractribution paths: compared in the warehouse (the new credits go there anyway).
+  await trx.raw(`CREATE TEMP TABLE inc_fract_new (path_key text NOT NULL, credits float8[] NOT NULL) ON COMMIT DROP`);
+  await trx.raw(`INSERT INTO inc_fract_new ${fractRows}`, [fract.keys, fract.credits]);
+  await trx.raw(`CREATE TEMP TABLE inc_changed_paths ON COMMIT DROP AS
+    SELECT path_key FROM inc_fract_new n FULL JOIN ${FRACTRIBUTION_PATHS} o USING (path_key) WHERE n.credits IS DISTINCT FROM o.credits`);
+  await trx.raw('ANALYZE inc_changed_paths');
+  return {
+    globalChanged,
+    write: async () => {
+      if (globalChanged.size) {
+        await trx('staging.int_channel_weights').whereIn('model', [...globalChanged]).delete();
+        await insertArrays(trx, 'staging.int_channel_weights', WEIGHT_COLUMNS, weights.filter((w) => globalChanged.has(w.model)));
+      }
+      if (changed.size) {
+        const keys = [...changed].map((k) => k.split('\u0000') as [string, string]);
+        await trx.raw(`DELETE FROM ${ATTRIBUTION_SHARES} s USING unnest(?::text[], ?::text[]) AS c(model, key) WHERE s.model = c.model AND s.key = c.key`,
+          [keys.map(([m]) => m), keys.map(([, k]) => k)]);
+        await insertArrays(trx, ATTRIBUTION_SHARES, SHARE_COLUMNS, shares.filter((s) => changed.has(`${s.model}\u0000${s.key}`)));
+      }
+      await trx.raw(`DELETE FROM ${FRACTRIBUTION_PATHS} f USING inc_changed_paths c WHERE f.path_key = c.path_key`);
+      await trx.raw(`INSERT INTO ${FRACTRIBUTION_PATHS} SELECT n.* FROM inc_fract_new n JOIN inc_changed_paths c USING (path_key)`);
+    },
+  };
 }
 
 async function count(trx: Knex.Transaction, table: string): Promise<number> {
   return Number(((await trx(table).count({ n: '*' }).first()) as { n: number | string }).n);
 }
 
+/**
+ * One row, written by every full run, in an UNLOGGED table like the intermediate ones: crash
+ * recovery empties every unlogged table, so an empty sentinel means they lost their rows and the
+ * next run must be full.
+ */
+const TRANSFORM_SENTINEL = 'staging.int_transform_sentinel';
+
 /** Tables an incremental run patches: all must exist, else the run is full. */
-const STATE_TABLES = [...models.map((m) => m.name), 'staging.int_channel_weights', 'staging.int_attribution_monthly'];
+const STATE_TABLES = [...models.map((m) => m.name), 'staging.int_channel_weights', FRACTRIBUTION_PATHS, 'staging.int_attribution_monthly', TRANSFORM_SENTINEL];
 
 /**
  * The watermark of this run: now, or the start of the oldest other open transaction in this
@@ -225,7 +313,10 @@ export async function runTransform(options: TransformOptions): Promise<Transform
     // One transform at a time: a second waits, then sees the first one's results.
     await trx.raw(`SELECT pg_advisory_xact_lock(hashtext('mpm.transform'))`);
     // Sorts and hashes of a million rows spill to disk at the default 4MB.
-    if (options.warehouse.kind === 'postgres') await trx.raw(`SET LOCAL work_mem = '128MB'`);
+    // Index builds in memory; no JIT (compiling the wide attribution queries costs more than it saves).
+    if (options.warehouse.kind === 'postgres') {
+      for (const setting of [`work_mem = '128MB'`, `maintenance_work_mem = '512MB'`, 'jit = off']) await trx.raw(`SET LOCAL ${setting}`);
+    }
 
     const state = (await trx.raw(`SELECT watermark::text AS watermark, config_hash FROM meta.transform_state WHERE id = 'default'`)).rows[0] as
       { watermark: string; config_hash: string } | undefined;
@@ -237,6 +328,7 @@ export async function runTransform(options: TransformOptions): Promise<Transform
       const missing = [];
       for (const table of STATE_TABLES) if (((await trx.raw('SELECT to_regclass(?) AS t', [table])).rows[0] as { t: string | null }).t === null) missing.push(table);
       if (missing.length) reason = `${missing.join(', ')} missing`;
+      else if ((await trx.raw(`SELECT 1 FROM ${TRANSFORM_SENTINEL} LIMIT 1`)).rows.length === 0) reason = 'the intermediate (unlogged) tables were emptied by a crash recovery';
       else {
         const t0 = performance.now();
         const detected = await detectChanges(trx, state.watermark);
@@ -249,14 +341,18 @@ export async function runTransform(options: TransformOptions): Promise<Transform
     await step('staging.channel_of', [channelFunctionSql(effectiveRules(config))]);
     if (changes) {
       mode = 'incremental';
-      scopeCounts = await incremental(trx, config, changes, step, warnings);
+      // Incremental statements look a few thousand keys up in million-row tables that are cached:
+      // index lookups beat scans, which the default page cost (4, for spinning disks) prefers.
+      if (options.warehouse.kind === 'postgres') await trx.raw('SET LOCAL random_page_cost = 1.1');
+      scopeCounts = await incremental(trx, config, changes, step, warnings, options.warehouse.kind === 'postgres');
     } else {
       options.log.info({ reason }, 'full transform');
       await full(trx, config, step, warnings);
     }
     await step('marts.kpi_channel_monthly', kpiChannelSql(config));
     await step('marts.kpi_campaign_monthly', kpiCampaignSql(config));
-    await step('marts.kpi_funnel_monthly', kpiFunnelSql());
+    // (Incremental runs on Postgres rebuilt it while the data-driven models were solved.)
+    if (!(mode === 'incremental' && options.warehouse.kind === 'postgres')) await step('marts.kpi_funnel_monthly', kpiFunnelSql());
     await step('marts.goal_pacing', async () => {
       const asOf = config.asOf ?? (await dataAsOf(trx)) ?? new Date().toISOString().slice(0, 10);
       await refreshGoals(trx, goals, { asOf, currency: config.reportingCurrency });
@@ -283,10 +379,11 @@ export async function runTransform(options: TransformOptions): Promise<Transform
 type Step = (name: string, statements: string[] | (() => Promise<void>)) => Promise<void>;
 
 /**
- * Empties a big mart and refills it with `insert`, its indexes dropped meanwhile and rebuilt after
- * (building a btree over ten million rows once is several times faster than growing it row by
- * row). TRUNCATE holds an exclusive lock until commit: BI queries of this table wait for a full
- * run, not for incremental ones, which patch rows in place.
+ * Empties a big table and refills it with `insert`, its indexes dropped meanwhile and rebuilt after
+ * (building a btree over a million rows once is several times faster than growing it row by
+ * row). TRUNCATE holds an exclusive lock until commit: BI queries of marts.fct_attribution (a view
+ * over staging.int_attribution_touches) wait for a full run, not for incremental ones, which patch
+ * rows in place.
  */
 async function bulkReplace(trx: Knex.Transaction, table: string, insert: string): Promise<void> {
   const [schema, name] = table.split('.');
@@ -305,21 +402,29 @@ async function bulkReplace(trx: Knex.Transaction, table: string, insert: string)
 
 /** Everything from scratch. */
 async function full(trx: Knex.Transaction, config: TransformConfig, step: Step, warnings: string[]): Promise<void> {
+  await trx.raw(`DROP TABLE IF EXISTS ${TRANSFORM_SENTINEL}`);
+  await trx.raw(`CREATE UNLOGGED TABLE ${TRANSFORM_SENTINEL} AS SELECT now() AS built_at`);
   for (const model of models) await step(model.name, buildModelSql(model, config));
   await step('data-driven weights', async () => {
-    await storeWeights(trx, solve(await pathSummaries(trx), config, warnings), false);
+    await (await compareWeights(trx, solve(await pathSummaries(trx), config, warnings), true)).write();
   });
-  await step('marts.fct_attribution', () =>
-    bulkReplace(trx, 'marts.fct_attribution', attributionInsertSql(config, `(${ruleCreditsSelect(config, null)} UNION ALL ${modelCreditsSelect(null)})`)));
-  await step('staging.int_attribution_monthly', attributionMonthlyBuildSql());
+  await step(ATTRIBUTION_TOUCHES, async () => {
+    await bulkReplace(trx, ATTRIBUTION_TOUCHES, attributionTouchesInsertSql(config, null));
+    await trx.raw(attributionViewSql());
+  });
+  await step('staging.int_attribution_monthly', attributionMonthlyBuildSql([attributionMonthlySql(null, ATTRIBUTION_MODELS)]));
   await step('marts.fct_ad_spend_daily + marts.fct_web_traffic_daily', [
     'DELETE FROM marts.fct_ad_spend_daily', spendMartInsertSql(config, null),
     'DELETE FROM marts.fct_web_traffic_daily', trafficMartInsertSql(null),
   ]);
 }
 
-/** Recomputes the slices of every staging model and mart that the changed core rows feed. */
-async function incremental(trx: Knex.Transaction, config: TransformConfig, changes: ChangeSets, step: Step, warnings: string[]): Promise<Record<string, number>> {
+/**
+ * Recomputes the slices of every staging model and mart that the changed core rows feed.
+ * `overlap` (Postgres): the funnel mart is rebuilt by the warehouse while the data-driven models
+ * are solved here (it reads staging.int_stage_changes only, refreshed by then).
+ */
+async function incremental(trx: Knex.Transaction, config: TransformConfig, changes: ChangeSets, step: Step, warnings: string[], overlap: boolean): Promise<Record<string, number>> {
   const model = (name: string): SqlModel => models.find((m) => m.name === name)!;
   const refresh = (name: string, scope: string) => step(`${name} (incremental)`, refreshModelSql(model(name), config, scope));
   const analyze = (...tables: string[]) => Promise.all(tables.map((t) => trx.raw(`ANALYZE ${t}`)));
@@ -335,6 +440,12 @@ async function incremental(trx: Knex.Transaction, config: TransformConfig, chang
     `INSERT INTO inc_opp SELECT ip.connection_id, ip.converted_opportunity_id FROM staging.int_people ip JOIN inc_person s USING (connection_id, person_id) WHERE ip.converted_opportunity_id IS NOT NULL`,
     // A person's touches follow its person_key; a campaign's touches its name, UTMs and type.
     `INSERT INTO inc_touch SELECT t.connection_id, t.touchpoint_id FROM core.fct_touchpoint t JOIN inc_person s USING (connection_id, person_id)`,
+    // Touches known by email only: those a changed person was linked to, and those its email now names.
+    `INSERT INTO inc_touch SELECT t.connection_id, t.touchpoint_id FROM staging.int_touchpoints t JOIN inc_person s USING (connection_id, person_id)`,
+    `INSERT INTO inc_touch SELECT t.connection_id, t.touchpoint_id FROM core.fct_touchpoint t
+       JOIN core.dim_person p ON p.connection_id = t.connection_id AND lower(p.email) = t.email
+       JOIN inc_person s ON s.connection_id = p.connection_id AND s.person_id = p.person_id
+      WHERE t.person_id IS NULL`,
     ...(changes.campaigns > 0 ? [`INSERT INTO inc_touch SELECT t.connection_id, t.touchpoint_id FROM core.fct_touchpoint t JOIN inc_campaign s USING (connection_id, campaign_id)`] : []),
     `CREATE TEMP TABLE inc_touch_keys ON COMMIT DROP AS SELECT DISTINCT connection_id, touchpoint_id FROM inc_touch`,
     `INSERT INTO inc_pkey SELECT t.person_key FROM staging.int_touchpoints t JOIN inc_touch_keys s USING (connection_id, touchpoint_id)`,
@@ -365,41 +476,50 @@ async function incremental(trx: Knex.Transaction, config: TransformConfig, chang
   await refresh('staging.int_person_lead_touch', 'inc_pkeys');
   await refresh('staging.int_stage_changes', 'inc_funnel_opps');
 
-  // Data-driven weights from all paths (cheap); re-spread a model everywhere only if its weights moved.
-  let spread: { globalChanged: Set<string>; changedPaths: Set<string> } = { globalChanged: new Set(), changedPaths: new Set() };
+  // Data-driven weights from all paths (cheap). Markov and Shapley credits are computed by the
+  // view: when their weights move, only their monthly sums are recomputed; fractribution's are
+  // stored, so the opportunities on paths whose shares moved are recomputed.
+  let solved: WeightChanges | undefined;
+  let funnel: Promise<unknown> | undefined;
   await step('data-driven weights', async () => {
-    spread = await storeWeights(trx, solve(await pathSummaries(trx), config, warnings), true);
-  });
-  const globalModels = GLOBAL_MODELS.filter((m) => spread.globalChanged.has(m));
-  const localModels = DATA_DRIVEN_MODELS.filter((m) => !spread.globalChanged.has(m));
-  await step('scope: attribution', async () => {
-    await trx.raw(`CREATE TEMP TABLE inc_changed_paths (path_key text) ON COMMIT DROP`);
-    await trx.raw(`INSERT INTO inc_changed_paths SELECT unnest(?::text[])`, [[...spread.changedPaths]]);
-    // (opportunity, model) slices of marts.fct_attribution to recompute.
-    await trx.raw(`CREATE TEMP TABLE inc_attr ON COMMIT DROP AS
-      SELECT o.connection_id, o.opportunity_id, m.model FROM inc_opps o CROSS JOIN ${valuesOf([...RULE_MODELS, ...localModels])} AS m(model)
-      UNION
-      SELECT p.connection_id, p.opportunity_id, 'fractribution' FROM staging.int_opportunity_paths p JOIN inc_changed_paths c USING (path_key)
-      ${localModels.includes('fractribution') ? '' : 'WHERE false'}`);
-    await trx.raw(`CREATE TEMP TABLE inc_spread ON COMMIT DROP AS SELECT * FROM inc_attr WHERE model IN ${valuesOf(localModels.length ? localModels : ['-'])}`);
-    await analyze('inc_attr', 'inc_spread');
-  });
-  await step('marts.fct_attribution (incremental)', async () => {
-    const credits = `(${ruleCreditsSelect(config, 'inc_opps')}
-                     UNION ALL ${modelCreditsSelect('inc_spread')}
-                     ${globalModels.length ? `UNION ALL ${modelCreditsSelect(null, globalModels)}` : ''})`;
-    const scoped = `(SELECT a.* FROM marts.fct_attribution a JOIN inc_attr s USING (connection_id, opportunity_id, model))`;
-    await trx.raw(`CREATE TEMP TABLE inc_attr_delta ON COMMIT DROP AS ${attributionMonthlyGroupSql(scoped, -1)}`);
-    await trx.raw(`DELETE FROM marts.fct_attribution a USING inc_attr s WHERE a.connection_id = s.connection_id AND a.opportunity_id = s.opportunity_id AND a.model = s.model`);
-    if (globalModels.length) {
-      // Every opportunity of these models: drop their monthly sums and rebuild them after the insert.
-      await trx.raw(`DELETE FROM staging.int_attribution_monthly WHERE model IN ${valuesOf(globalModels)}`);
-      await trx.raw(`DELETE FROM marts.fct_attribution WHERE model IN ${valuesOf(globalModels)}`);
+    const summaries = await pathSummaries(trx);
+    if (overlap) {
+      // One multi-statement query (no bindings: the simple protocol), sent before the solvers
+      // block the event loop: setImmediate runs once knex has written it to the connection.
+      funnel = trx.raw(kpiFunnelSql().join(';\n')).then(() => undefined);
+      funnel.catch(() => undefined); // (awaited below; a solver error must not leave it unhandled)
+      await new Promise((resolve) => setImmediate(resolve));
     }
-    await trx.raw(attributionInsertSql(config, credits));
-    await trx.raw(`INSERT INTO inc_attr_delta ${attributionMonthlyGroupSql(scoped, 1)}`);
-    if (globalModels.length) await trx.raw(`INSERT INTO inc_attr_delta ${attributionMonthlyGroupSql(`(SELECT * FROM marts.fct_attribution WHERE model IN ${valuesOf(globalModels)})`, 1)}`);
-    for (const sql of attributionMonthlyApplySql('inc_attr_delta')) await trx.raw(sql);
+    const weights = solve(summaries, config, warnings);
+    // Queries queue on the connection: compareWeights's run after the funnel's.
+    solved = await compareWeights(trx, weights, false);
+  });
+  if (funnel) await step('marts.kpi_funnel_monthly (rebuilt while solving)', async () => { await funnel; });
+  const moved = solved!;
+  const globalModels = SET_MODELS.filter((m) => moved.globalChanged.has(m));
+  const localModels = ATTRIBUTION_MODELS.filter((m) => !moved.globalChanged.has(m));
+  await step('scope: attribution', async () => {
+    // Stored rows recomputed: every row of the changed opportunities; the fractribution credits of
+    // the other opportunities on a path whose fractribution credits moved.
+    await trx.raw(`CREATE TEMP TABLE inc_fract_opps ON COMMIT DROP AS
+      SELECT p.connection_id, p.opportunity_id FROM staging.int_opportunity_paths p JOIN inc_changed_paths c USING (path_key)
+      EXCEPT SELECT connection_id, opportunity_id FROM inc_opps`);
+    await analyze('inc_fract_opps');
+  });
+  await step(`${ATTRIBUTION_TOUCHES} (incremental)`, async () => {
+    // Monthly sums: minus the rows before, plus the rows after, of the recomputed slices.
+    const slices = (sign: 1 | -1) => `${attributionMonthlySql('inc_opps', localModels, sign)} UNION ALL ${attributionMonthlySql('inc_fract_opps', ['fractribution'], sign)}`;
+    await trx.raw(`CREATE TEMP TABLE inc_attr_delta ON COMMIT DROP AS ${slices(-1)}`);
+    await moved.write();
+    await trx.raw(`DELETE FROM ${ATTRIBUTION_TOUCHES} a USING inc_opps s WHERE a.connection_id = s.connection_id AND a.opportunity_id = s.opportunity_id`);
+    await trx.raw(attributionTouchesInsertSql(config, 'inc_opps'));
+    await trx.raw(attributionTouchesFractributionSql('inc_fract_opps'));
+    await trx.raw(`INSERT INTO inc_attr_delta ${slices(1)}`);
+    // The monthly sums plus the deltas; models whose weights moved: summed again over every opportunity.
+    const monthly = globalModels.length
+      ? [`SELECT * FROM staging.int_attribution_monthly WHERE model NOT IN ${valuesOf(globalModels)}`, attributionMonthlySql(null, globalModels)]
+      : ['SELECT * FROM staging.int_attribution_monthly'];
+    for (const sql of attributionMonthlyBuildSql([...monthly, 'SELECT * FROM inc_attr_delta'])) await trx.raw(sql);
   });
   await step('marts.fct_ad_spend_daily + marts.fct_web_traffic_daily (incremental)', [
     ...(changes.campaigns > 0 ? [
@@ -416,9 +536,12 @@ async function incremental(trx: Knex.Transaction, config: TransformConfig, chang
   ]);
   const sizes: Record<string, number> = {};
   for (const [name, table] of [['people', 'inc_person'], ['touchpoints', 'inc_touch_keys'], ['person_keys', 'inc_pkeys'], ['opportunities', 'inc_opps'],
-    ['attribution_slices', 'inc_attr'], ['spend_rows', 'inc_spend_keys'], ['traffic_rows', 'inc_traffic_keys']] as const) {
+    ['spend_rows', 'inc_spend_keys'], ['traffic_rows', 'inc_traffic_keys']] as const) {
     sizes[name] = await count(trx, table);
   }
+  // Opportunities whose stored attribution rows were recomputed (all of them, or their fractribution credits).
+  sizes.attribution_slices = sizes.opportunities! + (await count(trx, 'inc_fract_opps'));
   sizes.respread_models = globalModels.length;
+  sizes.fractribution_paths = await count(trx, 'inc_changed_paths');
   return sizes;
 }

@@ -21,43 +21,8 @@ const ratios = `
 const kpiInsertColumns = `model, reporting_currency, spend, impressions, clicks, sessions, leads, mqls, sqls, opportunities, customers, pipeline, revenue,
   cpl, cost_per_opportunity, cac, roas, roi, lead_to_opportunity_rate, opportunity_to_won_rate`;
 
-/**
- * staging.int_attribution_monthly: grain one row per model x channel x campaign x month created x
- * month closed x won. Key: all of those (NULLs equal). The sums the KPI marts need from
- * marts.fct_attribution (n rows, credit, pipeline and revenue credit), kept exact (numeric) so an
- * incremental run can subtract the rows it deletes and add the ones it inserts.
- */
-export const ATTRIBUTION_MONTHLY_KEY = `model, channel, campaign_key, campaign, created_month, close_month, is_won`;
-
-export function attributionMonthlyGroupSql(from: string, sign: 1 | -1 = 1): string {
-  const s = sign === 1 ? '' : '-';
-  return `SELECT model, channel, coalesce(ad_campaign_id, campaign, '(none)') AS campaign_key, campaign,
-                 date_trunc('month', opportunity_created_at)::date AS created_month, date_trunc('month', close_date)::date AS close_month, is_won,
-                 ${s}count(*) AS n, ${s}sum(credit) AS credit, ${s}sum(coalesce(pipeline_credit, 0)) AS pipeline, ${s}sum(coalesce(revenue_credit, 0)) AS revenue
-          FROM ${from} AS src GROUP BY 1, 2, 3, 4, 5, 6, 7`;
-}
-
-export function attributionMonthlyBuildSql(): string[] {
-  return [
-    'DROP TABLE IF EXISTS staging.int_attribution_monthly',
-    `CREATE TABLE staging.int_attribution_monthly AS ${attributionMonthlyGroupSql('marts.fct_attribution')}`,
-    `CREATE UNIQUE INDEX int_attribution_monthly_key ON staging.int_attribution_monthly (${ATTRIBUTION_MONTHLY_KEY}) NULLS NOT DISTINCT`,
-  ];
-}
-
-/** Adds signed partial sums (rows of `deltas`, same columns) to staging.int_attribution_monthly; drops groups left empty. */
-export function attributionMonthlyApplySql(deltas: string): string[] {
-  return [
-    `INSERT INTO staging.int_attribution_monthly AS a
-     SELECT ${ATTRIBUTION_MONTHLY_KEY}, sum(n), sum(credit), sum(pipeline), sum(revenue) FROM ${deltas} GROUP BY ${ATTRIBUTION_MONTHLY_KEY}
-     ON CONFLICT (${ATTRIBUTION_MONTHLY_KEY}) DO UPDATE
-       SET n = a.n + excluded.n, credit = a.credit + excluded.credit, pipeline = a.pipeline + excluded.pipeline, revenue = a.revenue + excluded.revenue`,
-    'DELETE FROM staging.int_attribution_monthly WHERE n = 0',
-  ];
-}
-
 /** One KPI mart: `dim` is the grouping column expression in each source. */
-function kpiMart(table: string, config: TransformConfig, dims: { key: string; extra: string[] }, parts: {
+function kpiMart(table: string, config: TransformConfig, dims: { key: string; extra: string[]; join?: string }, parts: {
   spend: string;
   traffic: string;
   leads: string;
@@ -87,6 +52,7 @@ function kpiMart(table: string, config: TransformConfig, dims: { key: string; ex
                    coalesce(w.customers, 0) AS customers, coalesce(w.revenue, 0) AS revenue
                    ${dims.extra.length ? `, ${dims.extra.join(', ')}` : ''}
             FROM keys k CROSS JOIN ${models}
+            ${dims.join ?? ''}
             LEFT JOIN spend s ON s.month = k.month AND s.${dims.key} = k.${dims.key}
             LEFT JOIN traffic t ON t.month = k.month AND t.${dims.key} = k.${dims.key}
             LEFT JOIN leads l ON l.month = k.month AND l.${dims.key} = k.${dims.key}
@@ -120,10 +86,9 @@ export function kpiChannelSql(config: TransformConfig): string[] {
 export function kpiCampaignSql(config: TransformConfig): string[] {
   const parts = kpiMart('marts.kpi_campaign_monthly', config, {
     key: 'campaign_key',
-    extra: [
-      '(SELECT n.campaign_name FROM campaign_names n WHERE n.campaign_key = k.campaign_key) AS campaign_name',
-      '(SELECT n.channel FROM campaign_names n WHERE n.campaign_key = k.campaign_key) AS channel',
-    ],
+    extra: ['n.campaign_name AS campaign_name', 'n.channel AS channel'],
+    // A join, not a subquery per row: the names CTE has no index.
+    join: 'LEFT JOIN campaign_names n ON n.campaign_key = k.campaign_key',
   }, {
     spend: `SELECT date_trunc('month', date)::date AS month, campaign_id AS campaign_key, sum(coalesce(spend_reporting, 0)) AS spend,
                    sum(impressions) AS impressions, sum(clicks) AS clicks FROM marts.fct_ad_spend_daily GROUP BY 1, 2`,
@@ -157,17 +122,23 @@ export function kpiFunnelSql(): string[] {
   return [
     'DELETE FROM marts.kpi_funnel_monthly',
     `INSERT INTO marts.kpi_funnel_monthly (month, pipeline, stage, stage_order, entered, advanced, lost, still_in_stage, conversion_rate, avg_days_in_stage)
-     WITH changes AS (SELECT * FROM staging.int_stage_changes),
+     WITH changes AS (
+       -- Each change's outcome once (a regular expression per row, not three).
+       SELECT pipeline, stage, position, date_trunc('month', entered_at)::date AS month,
+              next_stage IS NULL AS still, coalesce(next_stage ~* 'lost', false) AS lost,
+              extract(epoch FROM next_at - entered_at) / 86400 AS days
+       FROM staging.int_stage_changes
+     ),
      orders AS (
        SELECT pipeline, stage, percentile_disc(0.5) WITHIN GROUP (ORDER BY position)::int AS stage_order FROM changes GROUP BY 1, 2
      )
-     SELECT date_trunc('month', c.entered_at)::date AS month, c.pipeline, c.stage, max(o.stage_order),
+     SELECT c.month, c.pipeline, c.stage, max(o.stage_order),
             count(*) AS entered,
-            count(*) FILTER (WHERE c.next_stage IS NOT NULL AND c.next_stage !~* 'lost') AS advanced,
-            count(*) FILTER (WHERE c.next_stage ~* 'lost') AS lost,
-            count(*) FILTER (WHERE c.next_stage IS NULL) AS still_in_stage,
-            round(count(*) FILTER (WHERE c.next_stage IS NOT NULL AND c.next_stage !~* 'lost')::numeric / count(*), 6),
-            round(avg(extract(epoch FROM c.next_at - c.entered_at) / 86400) FILTER (WHERE c.next_at IS NOT NULL)::numeric, 4)
+            count(*) FILTER (WHERE NOT c.still AND NOT c.lost) AS advanced,
+            count(*) FILTER (WHERE c.lost) AS lost,
+            count(*) FILTER (WHERE c.still) AS still_in_stage,
+            round(count(*) FILTER (WHERE NOT c.still AND NOT c.lost)::numeric / count(*), 6),
+            round(avg(c.days)::numeric, 4)
      FROM changes c JOIN orders o USING (pipeline, stage)
      GROUP BY 1, 2, 3`,
   ];

@@ -71,7 +71,7 @@ export const models: SqlModel[] = [
   },
   {
     name: 'staging.int_touchpoints',
-    grain: 'one row per touchpoint of a known person. Key: (connection_id, touchpoint_id). Carries the channel from the channel grouping rules.',
+    grain: 'one row per touchpoint of a known person. Key: (connection_id, touchpoint_id). Carries the channel from the channel grouping rules. A touch with no person_id (the vendor gave only an email address) belongs to the live person of its connection with that email, the earliest created first.',
     scope: ['connection_id', 'touchpoint_id'],
     // The channel rules run once per distinct (source, medium, campaign, hint) in a small lookup
     // table, not once per touch: a million touches share a few hundred combinations.
@@ -86,11 +86,18 @@ export const models: SqlModel[] = [
       'ANALYZE pg_temp.touch_channels',
     ],
     select: (_config, scope) => `
-      SELECT b.connection_id, b.touchpoint_id, b.person_key, b.occurred_at, b.touch_type, b.source, b.medium, b.campaign, b.ad_campaign_id, tc.channel
+      SELECT b.connection_id, b.touchpoint_id, b.person_key, b.occurred_at, b.touch_type, b.source, b.medium, b.campaign, b.ad_campaign_id, tc.channel, b.person_id
       FROM (
-        SELECT t.connection_id, t.touchpoint_id, ip.person_key, t.occurred_at, t.touch_type, t.ad_campaign_id, ${TOUCH_DIMENSIONS}
+        SELECT t.connection_id, t.touchpoint_id, ip.person_key, ip.person_id, t.occurred_at, t.touch_type, t.ad_campaign_id, ${TOUCH_DIMENSIONS}
         FROM core.fct_touchpoint t
-        JOIN staging.int_people ip ON ip.connection_id = t.connection_id AND ip.person_id = t.person_id
+        LEFT JOIN (
+          -- People by email, only for the addresses of touches that have no person (few, indexed).
+          SELECT DISTINCT ON (p.connection_id, lower(p.email)) p.connection_id, lower(p.email) AS email, p.person_id
+          FROM core.dim_person p
+          WHERE NOT p.is_deleted AND (p.connection_id, lower(p.email)) IN (SELECT connection_id, email FROM core.fct_touchpoint WHERE person_id IS NULL)
+          ORDER BY p.connection_id, lower(p.email), p.created_at NULLS LAST, p.person_id
+        ) pe ON t.person_id IS NULL AND pe.connection_id = t.connection_id AND pe.email = t.email
+        JOIN staging.int_people ip ON ip.connection_id = t.connection_id AND ip.person_id = coalesce(t.person_id, pe.person_id)
         LEFT JOIN core.dim_campaign c ON c.connection_id = t.connection_id AND c.campaign_id = t.campaign_id
         WHERE NOT t.is_deleted AND t.touch_type NOT IN (${NOT_CREDITED_TOUCH_TYPES}) AND ${inScope(scope, ['connection_id', 'touchpoint_id'], 't')}
         OFFSET 0 -- a fence: the lookup's (misestimated) join must not reorder the people join into a nested loop
@@ -100,6 +107,7 @@ export const models: SqlModel[] = [
     indexes: [
       'CREATE INDEX ON staging.int_touchpoints (person_key, occurred_at)',
       'CREATE UNIQUE INDEX ON staging.int_touchpoints (connection_id, touchpoint_id)',
+      'CREATE INDEX ON staging.int_touchpoints (connection_id, person_id)',
     ],
   },
   {
@@ -187,10 +195,12 @@ export const models: SqlModel[] = [
   },
   {
     name: 'staging.int_opportunity_paths',
-    grain: 'one row per opportunity with touches: its channel path (channels in touch order joined by chr(31)) and pipeline amount in the reporting currency. Key: (connection_id, opportunity_id). The converting paths of the data-driven models.',
+    grain: 'one row per opportunity with touches: its channel path (channels in touch order joined by chr(31)), its channel set (its distinct channels in byte order, joined by chr(31)) and pipeline amount in the reporting currency. Key: (connection_id, opportunity_id). The converting paths of the data-driven models.',
     scope: OPP,
     select: (_config, scope) => `
-      SELECT t.connection_id, t.opportunity_id, string_agg(t.channel, chr(31) ORDER BY t.pos) AS path_key, min(o.amount_reporting) AS amount_reporting
+      SELECT t.connection_id, t.opportunity_id, string_agg(t.channel, chr(31) ORDER BY t.pos) AS path_key,
+             string_agg(DISTINCT t.channel COLLATE "C", chr(31) ORDER BY t.channel COLLATE "C") AS channel_set,
+             min(o.amount_reporting) AS amount_reporting
       FROM staging.int_opportunity_touches t
       JOIN staging.int_opportunities o USING (connection_id, opportunity_id)
       WHERE ${inScope(scope, OPP, 't')}
@@ -256,9 +266,13 @@ export const models: SqlModel[] = [
   },
 ];
 
-/** Statements that build a model's table from scratch. */
+/**
+ * Statements that build a model's table from scratch. UNLOGGED: intermediate tables are rebuilt
+ * from core at will, so they skip the write-ahead log (a crash empties them; the transform then
+ * runs full, see TRANSFORM_SENTINEL in index.ts).
+ */
 export function buildModelSql(model: SqlModel, config: TransformConfig): string[] {
-  return [...(model.prepare?.(config, null) ?? []), `DROP TABLE IF EXISTS ${model.name}`, `CREATE TABLE ${model.name} AS ${model.select(config, null)}`, ...model.indexes, `ANALYZE ${model.name}`];
+  return [...(model.prepare?.(config, null) ?? []), `DROP TABLE IF EXISTS ${model.name}`, `CREATE UNLOGGED TABLE ${model.name} AS ${model.select(config, null)}`, ...model.indexes, `ANALYZE ${model.name}`];
 }
 
 /** Statements that recompute the rows of a model for the keys in `scope` (a relation with the model's scope columns). */
@@ -334,42 +348,10 @@ export function ruleCreditsWideSelect(config: TransformConfig, scope: string | n
     ) t`;
 }
 
-/** Columns of staging.int_opportunity_touches the attribution mart repeats on every model's row. */
+/** Columns of staging.int_opportunity_touches the attribution mart repeats on every model's row (see attribution-mart.ts). */
 export const TOUCH_COLUMNS = ['person_key', 'occurred_at', 'pos', 'n', 'channel', 'campaign', 'ad_campaign_id', 'is_first', 'is_lead', 'is_opp', 'is_won_touch'] as const;
 
-/**
- * The rule credits in long form (one row per model), from ruleCreditsWideSelect, carrying the touch
- * columns of the mart (so the mart insert does not join ten million credits back to their touches).
- */
-export function ruleCreditsSelect(config: TransformConfig, scope: string | null): string {
-  return `SELECT w.connection_id, w.opportunity_id, w.touchpoint_id, ${TOUCH_COLUMNS.map((c) => `w.${c}`).join(', ')}, v.model, v.credit
-    FROM (${ruleCreditsWideSelect(config, scope, undefined, TOUCH_COLUMNS)}) w
-    CROSS JOIN LATERAL (VALUES ${RULE_MODEL_NAMES.map((m) => `(${sqlLiteral(m)}, w.${m})`).join(', ')}) AS v(model, credit)`;
-}
-
 export const RULE_MODEL_NAMES = ['first_touch', 'last_touch', 'last_non_direct', 'linear', 'time_decay', 'u_shaped', 'w_shaped', 'full_path', 'custom'] as const;
-
-/** Columns of marts.fct_attribution in insert order. */
-const ATTRIBUTION_COLUMNS = `connection_id, opportunity_id, touchpoint_id, model, person_key, occurred_at, touch_position, touch_count,
-  channel, campaign, ad_campaign_id, is_first_touch, is_lead_creation_touch, is_opportunity_creation_touch, is_closed_won_touch,
-  credit, pipeline_credit, revenue_credit, reporting_currency, opportunity_created_at, is_won, close_date`;
-
-/**
- * Inserts into marts.fct_attribution the credits held in `credits` (connection_id, opportunity_id,
- * touchpoint_id, the TOUCH_COLUMNS, model, credit).
- */
-export function attributionInsertSql(config: TransformConfig, credits: string): string {
-  return `INSERT INTO marts.fct_attribution (${ATTRIBUTION_COLUMNS})
-    SELECT c.connection_id, c.opportunity_id, c.touchpoint_id, c.model, c.person_key, c.occurred_at, c.pos, c.n,
-           c.channel, c.campaign, c.ad_campaign_id, c.is_first, c.is_lead, c.is_opp, c.is_won_touch,
-           round(c.credit::numeric, 12),
-           round(c.credit::numeric * o.amount_reporting, 6),
-           round(c.credit::numeric * o.won_amount_reporting, 6),
-           ${sqlLiteral(config.reportingCurrency)}, o.created_at, o.is_won, o.close_date
-    FROM ${credits} c
-    JOIN staging.int_opportunities o USING (connection_id, opportunity_id)
-    WHERE c.credit IS NOT NULL`;
-}
 
 /** The spend mart's rows for the spend keys in `scope` (connection_id, campaign_id, date), or all. */
 export function spendMartInsertSql(config: TransformConfig, scope: string | null): string {

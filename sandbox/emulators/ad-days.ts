@@ -69,6 +69,15 @@ export abstract class AdDayStore<Day extends AdDayRow, MalformKind extends strin
     this.version++;
   }
 
+  /**
+   * Restates a day to nothing (spend refunded as invalid traffic, conversions withdrawn): like the
+   * platforms, the emulators then no longer serve the row at all.
+   */
+  restateToNothing(campaignId: string, date: string): void {
+    const zero: Partial<AdDayRow> = { spendMicros: 0, impressions: 0, clicks: 0, conversions: 0, conversionsValueMicros: 0 };
+    this.restate(campaignId, date, zero as Partial<Omit<Day, 'campaignId' | 'date'>>);
+  }
+
   /** Serves this day's row broken in the given way (until `repair`). */
   malform(campaignId: string, date: string, kind: MalformKind): void {
     if (!this.days.has(AdDayStore.key(campaignId, date))) throw this.unknownRow(campaignId, date);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineConnector, defineStream, type ConnectorDefinition, type Page } from '../../connectors/core/connector.ts';
+import { defineConnector, defineStream, type ConnectorDefinition, type Page, type StreamDefinition } from '../../connectors/core/connector.ts';
 import type { Connection } from '../../pipeline/config/connections.ts';
 import { buildConnection } from '../../pipeline/config/connections.ts';
 import { rawTableName } from '../../connectors/core/connector.ts';
@@ -82,4 +82,19 @@ export const fixtureConnector = defineConnector<FixtureConfig>({
 export async function fixtureConnection(warehouse: Warehouse, settings: z.input<typeof fixtureConfig>, id = 'fixture'): Promise<Connection> {
   await ensureRawTable(warehouse.knex, rawTableName('fixture', 'spend'), 'fixture spend');
   return buildConnection(id, fixtureConnector as ConnectorDefinition<unknown>, settings, 'file');
+}
+
+/**
+ * A connection of a config-less, test-only connector made of `streams`, with the streams' raw
+ * tables created. `id` defaults to the connector's name.
+ */
+export async function testConnection(
+  warehouse: Warehouse,
+  // Streams of any record and checkpoint shape.
+  connector: { name: string; description: string; streams: ReadonlyArray<StreamDefinition<Record<string, never>, any, any>> },
+  id = connector.name,
+): Promise<Connection> {
+  const definition = defineConnector<Record<string, never>>({ ...connector, configSchema: z.object({}), env: [], fromEnv: () => undefined });
+  for (const s of definition.streams) await ensureRawTable(warehouse.knex, rawTableName(definition.name, s.name), `${definition.name} ${s.name}: ${s.description}`);
+  return buildConnection(id, definition as ConnectorDefinition<unknown>, {}, 'file');
 }

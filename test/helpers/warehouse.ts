@@ -45,16 +45,16 @@ export async function createTestWarehouse(kind: WarehouseKind, options: { migrat
 
 /**
  * A hash of a table's full content, order-independent, for "same final state" comparisons.
- * Columns that record when or by which run a row was written are left out.
+ * Columns that record when or by which run a row was written are left out; `where` (SQL) keeps some rows only.
  */
-export async function tableHash(warehouse: Warehouse, table: string, exclude: readonly string[] = ['_synced_at', '_run_id']): Promise<string> {
+export async function tableHash(warehouse: Warehouse, table: string, exclude: readonly string[] = ['_synced_at', '_run_id'], where = 'true'): Promise<string> {
   const [schema, name] = table.split('.');
   const cols = (await warehouse.knex('information_schema.columns').where({ table_schema: schema, table_name: name }).orderBy('ordinal_position').pluck('column_name')) as string[];
   const kept = cols.filter((c) => !exclude.includes(c));
   if (kept.length === 0) throw new Error(`table ${table} not found`);
   const row = (await warehouse.knex.raw(
     `SELECT count(*)::int AS n, coalesce(md5(string_agg(h, '' ORDER BY h)), '') AS hash
-     FROM (SELECT md5(row(${kept.map((c) => `"${c}"`).join(', ')})::text) AS h FROM ${table}) t`,
+     FROM (SELECT md5(row(${kept.map((c) => `"${c}"`).join(', ')})::text) AS h FROM ${table} WHERE ${where}) t`,
   )).rows[0] as { n: number; hash: string };
   return `${row.n}:${row.hash}`;
 }

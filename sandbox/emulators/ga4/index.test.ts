@@ -162,6 +162,37 @@ describe('GA4 emulator: runReport', () => {
   });
 });
 
+describe('GA4 emulator: rows that split or vanish as the data settles', () => {
+  it('serves a key split across two channel groups as two rows (one without the channel dimension), and a removed row not at all', async () => {
+    const local = createGa4Emulator(world, { now: () => clock, otherRowLimit: 200 });
+    const srv = await startEmulatorServer({ routes: local.routes });
+    try {
+      const localEnv = local.env(srv.origin);
+      const day = worldRows.filter((r) => r.date === '2026-10-20' && r.sessions >= 4);
+      const [split, gone] = day as [(typeof worldRows)[number], (typeof worldRows)[number]];
+      local.store.splitChannelGroup(split, 'Cross-network', { sessions: 3, engagedSessions: 1, keyEvents: 0, totalUsers: 2 });
+      local.store.remove(gone);
+      const res = await fetch(`${localEnv.GA4_BASE_URL}/v1beta/properties/${localEnv.GA4_PROPERTY_ID}:runReport`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ ...CORE, dateRanges: [{ startDate: '2026-10-20', endDate: '2026-10-20' }] }),
+      });
+      const rows = ((await res.json()) as Report).rows ?? [];
+      const of = (r: (typeof worldRows)[number]) =>
+        rows.filter((x) => x.dimensionValues[1]?.value === r.sessionSource && x.dimensionValues[2]?.value === r.sessionMedium && x.dimensionValues[3]?.value === r.sessionCampaignName);
+      expect(of(split).map((x) => [x.dimensionValues[4]?.value, x.metricValues[0]?.value]).sort()).toEqual(
+        [['Cross-network', '3'], [split.sessionDefaultChannelGroup, String(split.sessions - 3)]].sort(),
+      );
+      expect(of(gone)).toEqual([]);
+      // The day's total is the world's less the removed row.
+      expect(rows.reduce((t, x) => t + Number(x.metricValues[0]?.value), 0)).toBe(sumWorld('2026-10-20', '2026-10-20') - gone.sessions);
+      expect(() => local.store.remove(gone)).toThrow(/no GA4 row/);
+    } finally {
+      await srv.close();
+    }
+  });
+});
+
 describe('GA4 emulator: property quota', () => {
   it('deducts tokens from every token quota, refills on the hour, and answers 429 RESOURCE_EXHAUSTED when exhausted', async () => {
     const local = createGa4Emulator(world, { now: () => clock, quota: { tokensPerHour: 5, tokensPerProjectPerHour: 5 }, tokenCost: () => 2 });

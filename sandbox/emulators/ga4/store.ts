@@ -50,6 +50,8 @@ export class Ga4Store {
   readonly startDate: string;
   readonly endDate: string;
   private readonly rowsByKey = new Map<string, Ga4DayRow>();
+  /** Second rows of a key in another channel group (see splitChannelGroup), by rowKey. */
+  private readonly channelSplits = new Map<string, Ga4DayRow>();
   private readonly malformed = new Map<string, Ga4MalformKind>();
   private readonly extra = new Map<string, unknown>();
   /** Bumped on every mutation. */
@@ -66,9 +68,10 @@ export class Ga4Store {
     this.startDate = first ?? world.endDate;
   }
 
-  /** Every row, ordered by key (date first). */
+  /** Every row, ordered by key (date first), a key's rows by channel group. */
   rows(): Ga4DayRow[] {
-    return [...this.rowsByKey.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, r]) => r);
+    const order = (r: Ga4DayRow) => `${rowKey(r)}\t${r.sessionDefaultChannelGroup}`;
+    return [...this.rowsByKey.values(), ...this.channelSplits.values()].map((r) => [order(r), r] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, r]) => r);
   }
 
   row(key: Ga4RowKey): Ga4DayRow | undefined {
@@ -81,6 +84,32 @@ export class Ga4Store {
     const r = this.rowsByKey.get(rowKey(key));
     if (!r) throw new UnknownGa4RowError(key);
     Object.assign(r, changes);
+    this.version++;
+  }
+
+  /**
+   * GA4 classifies part of a key's sessions into another default channel group (e.g. the same
+   * google / cpc / campaign as "Cross-network"): `moved` leaves the row for a second row of the same
+   * date, source, medium and campaign in `channelGroup`, so reports with sessionDefaultChannelGroup
+   * serve two rows of that key.
+   */
+  splitChannelGroup(key: Ga4RowKey, channelGroup: string, moved: Ga4Metrics): void {
+    const r = this.rowsByKey.get(rowKey(key));
+    if (!r) throw new UnknownGa4RowError(key);
+    if (channelGroup === r.sessionDefaultChannelGroup) throw new Error(`the row is already in channel group ${channelGroup}`);
+    for (const m of ['sessions', 'engagedSessions', 'keyEvents', 'totalUsers'] as const) {
+      if (moved[m] < 0 || moved[m] > r[m]) throw new Error(`cannot move ${moved[m]} ${m} of ${r[m]}`);
+      r[m] -= moved[m];
+    }
+    this.channelSplits.set(rowKey(key), { ...r, sessionDefaultChannelGroup: channelGroup, ...moved });
+    this.version++;
+  }
+
+  /** The row (and its channel split) is no longer served: GA4 reattributed its sessions as the data settled. */
+  remove(key: Ga4RowKey): void {
+    if (!this.rowsByKey.delete(rowKey(key))) throw new UnknownGa4RowError(key);
+    this.channelSplits.delete(rowKey(key));
+    this.malformed.delete(rowKey(key));
     this.version++;
   }
 

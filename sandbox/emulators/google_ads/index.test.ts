@@ -320,6 +320,17 @@ describe('Google Ads emulator: store mutations', () => {
     expect(row?.metrics?.costMicros).toBe(String((before?.spendMicros ?? 0) + 10_000));
   });
 
+  it('no longer serves a day restated to nothing (spend refunded, conversions withdrawn)', async () => {
+    const date = '2026-10-22';
+    const served = async () => ((await stream(firstCustomer, dayQuery(date))).body as Batch[]).flatMap((b) => b.results ?? []).map((x) => x.campaign?.id);
+    const before = await served();
+    const campaignId = before[0] as string;
+    expect(campaignId).toBeDefined();
+    emu.store.restateToNothing(campaignId, date);
+    expect(await served()).toEqual(before.filter((id) => id !== campaignId));
+    expect(emu.store.day(campaignId, date)).toMatchObject({ spendMicros: 0, impressions: 0, clicks: 0, conversions: 0, conversionsValueMicros: 0 });
+  });
+
   it('serves a malformed row and an unknown (drifted) field when asked to', async () => {
     const campaign = emu.store.campaigns.find((c) => c.customerId === firstCustomer);
     const date = '2026-10-21';

@@ -182,6 +182,17 @@ describe('HubSpot emulator via @hubspot/api-client', () => {
     expect(live.results.map((r) => r.id)).not.toContain(contactIds[3]);
   });
 
+  it('purges an object for good: neither live nor in the recycle bin, and off its associations', async () => {
+    const purged = contactIds[4] as string;
+    expect(emu.store.associations('contacts', purged, 'deals').length).toBeGreaterThan(0);
+    emu.store.purge('contacts', purged);
+    const live = await client.crm.contacts.basicApi.getPage(100);
+    const archived = await client.crm.contacts.basicApi.getPage(100, undefined, undefined, undefined, undefined, true);
+    expect([...live.results, ...archived.results].map((r) => r.id)).not.toContain(purged);
+    expect(dealIds.flatMap((d) => emu.store.associations('deals', d, 'contacts'))).not.toContain(purged);
+    expect(() => emu.store.purge('contacts', purged)).toThrow(/not found|unknown|no /i);
+  });
+
   it('pages email events by offset and form submissions by after', async () => {
     const page1 = await (await client.apiRequest({ method: 'GET', path: '/email/public/v1/events', qs: { limit: 2 } })).json() as { events: { type: string; created: number; url?: string }[]; hasMore: boolean; offset: string };
     expect(Object.keys(page1).sort()).toEqual(['events', 'hasMore', 'offset']);

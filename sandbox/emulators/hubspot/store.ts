@@ -285,6 +285,18 @@ export class HubSpotStore implements DataFaultTarget {
   }
 
   /**
+   * Deletes permanently, as HubSpot does when the recycle bin is emptied after 90 days or on a
+   * GDPR delete: the object leaves both the live and the archived lists, with its associations.
+   */
+  purge(type: HsObjectType, id: string): void {
+    if (!this.table(type).delete(id)) throw new HsObjectNotFoundError(type, id);
+    for (const other of HS_OBJECT_TYPES) {
+      for (const toId of this.assoc.get(assocKey(type, id, other)) ?? []) this.assoc.get(assocKey(other, toId, type))?.delete(id);
+      this.assoc.delete(assocKey(type, id, other));
+    }
+  }
+
+  /**
    * Breaks an object like bad portal data does: a key property goes missing and a numeric
    * property holds text. Bumps the modification stamps.
    */

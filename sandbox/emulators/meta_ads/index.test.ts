@@ -259,6 +259,11 @@ describe('Meta Ads emulator: throttling and faults', () => {
     expect(e.store.day(campaign?.id as string, untouched)).toEqual(createMetaAdsEmulator(world).store.day(campaign?.id as string, untouched));
     const picked = e.store.faultTarget().malformRandom?.(2, mulberry32(1)) ?? [];
     expect(picked).toHaveLength(2);
+    // A day restated to nothing is left out of Insights, as a campaign-day without stats is.
+    const served = e.store.accountDays(accountId, yesterday, yesterday).map((d) => d.campaignId);
+    const voided = served[0] as string;
+    e.store.restateToNothing(voided, yesterday);
+    expect(e.store.accountDays(accountId, yesterday, yesterday).map((d) => d.campaignId)).toEqual(served.filter((id) => id !== voided));
   });
 
   it('env points a connector at the emulator', () => {
