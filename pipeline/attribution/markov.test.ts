@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildMarkovChain, markovAttribution } from './markov.ts';
+import { addMarkovPath, buildMarkovChain, markovAttribution, markovAttributionFromTransitions, markovTransitions, type MarkovTransitions } from './markov.ts';
 import type { PathSummary } from './types.ts';
 
 const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
@@ -95,7 +95,7 @@ describe('first-order Markov, hand-computed', () => {
       { path: ['A'], conversions: 1, nulls: 1 },
     ];
     const chain = buildMarkovChain(paths, { order: 2 });
-    expect(chain.states).toEqual(['(start) > A', 'A > B', '(start) > B', 'B > A']);
+    expect(chain.states).toEqual(['(start) > A', '(start) > B', 'A > B', 'B > A']); // tuple order
     const r = markovAttribution(paths, { order: 2 });
     expect(r.stateCount).toBe(4);
     expect(r.conversionProbability).toBeCloseTo(0.5, 14);
@@ -212,5 +212,29 @@ describe('Markov determinism and solver agreement', () => {
     expect(sum(r.shares)).toBeCloseTo(1, 12);
     expect(sum(r.conversions)).toBeCloseTo(r.totalConversions, 8);
     for (const s of Object.values(r.shares)) expect(s).toBeGreaterThan(0);
+  });
+
+  it('transition counts add up: adding and removing paths gives the counts, and the exact result, of the final set', () => {
+    for (const order of [1, 2]) {
+      const initial = randomPaths(21, 5, 300, 5);
+      const final = randomPaths(22, 5, 300, 5);
+      // Start from the initial set's counts, remove it path by path, add the final set.
+      const counts: MarkovTransitions = markovTransitions(initial, { order });
+      for (const p of initial) addMarkovPath(counts, p.path, -p.conversions, -p.nulls, { order });
+      expect(counts.size).toBe(0);
+      for (const p of [...final].reverse()) addMarkovPath(counts, p.path, p.conversions, p.nulls, { order });
+      expect(new Map([...counts].sort())).toEqual(new Map([...markovTransitions(final, { order })].sort()));
+      // The same floats as the summaries' own result, bit for bit.
+      const fromCounts = markovAttributionFromTransitions(counts, { order });
+      const direct = markovAttribution(final, { order });
+      expect(fromCounts.shares).toStrictEqual(direct.shares);
+      expect(fromCounts.conversionProbability).toBe(direct.conversionProbability);
+    }
+  });
+
+  it('rejects counts that went below zero (state out of step with its paths)', () => {
+    const counts = markovTransitions([{ path: ['A'], conversions: 1, nulls: 0 }]);
+    addMarkovPath(counts, ['B'], -1, 0);
+    expect(() => markovAttributionFromTransitions(counts)).toThrow(/not a positive integer/);
   });
 });

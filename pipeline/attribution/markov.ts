@@ -89,69 +89,117 @@ function collapseRepeats(path: readonly string[]): string[] {
   return out;
 }
 
-/** Builds the (higher-order) absorbing chain from path summaries. */
-export function buildMarkovChain(summaries: readonly PathSummary[], options: MarkovOptions = {}): MarkovChainModel {
+/**
+ * The sufficient statistics of the chain: journey counts (integers) per transition, keyed by
+ * `markovTransitionKey`. A state is the tuple of its last `order` channels joined by U+001F, start
+ * padding as an empty name. Kinds: 'start' (start -> to), 'step' (from -> to), 'conversion' and
+ * 'null' (from -> the absorbing state; `to` is empty). Counts of several path sets add up, so a
+ * warehouse can keep them and apply the changes of a few paths (negative counts remove paths);
+ * the chain built from them does not depend on the order they were added in.
+ */
+export type MarkovTransitions = Map<string, number>;
+export type MarkovTransitionKind = 'start' | 'step' | 'conversion' | 'null';
+
+const STATE_SEP = '\u001f';
+
+export function markovTransitionKey(kind: MarkovTransitionKind, from: string, to: string): string {
+  return `${kind}\u0000${from}\u0000${to}`;
+}
+
+export function parseMarkovTransitionKey(key: string): { kind: MarkovTransitionKind; from: string; to: string } {
+  const [kind, from, to] = key.split('\u0000') as [MarkovTransitionKind, string, string];
+  return { kind, from, to };
+}
+
+/**
+ * Adds the transitions of one path's journeys to `into` (conversions and nulls may be negative:
+ * removing journeys). Empty paths are not part of the chain.
+ */
+export function addMarkovPath(into: MarkovTransitions, path: readonly string[], conversions: number, nulls: number, options: MarkovOptions = {}): void {
   const opts = MarkovOptionsSchema.parse(options);
-  const k = opts.order;
-  const prepared = mergePathSummaries(
-    summaries.map((s) => (opts.repeats === 'collapse' ? { ...s, path: collapseRepeats(s.path) } : s)),
-  );
-  const excluded = { conversions: 0, nulls: 0, value: 0 };
+  const steps = opts.repeats === 'collapse' ? collapseRepeats(path) : path;
+  const w = conversions + nulls;
+  if (steps.length === 0 || (conversions === 0 && nulls === 0)) return;
+  const add = (key: string, n: number) => {
+    if (n === 0) return;
+    const v = (into.get(key) ?? 0) + n;
+    if (v === 0) into.delete(key);
+    else into.set(key, v);
+  };
+  const window: string[] = new Array<string>(opts.order).fill('');
+  let prev: string | undefined;
+  for (const c of steps) {
+    window.shift();
+    window.push(c);
+    const s = window.join(STATE_SEP);
+    add(prev === undefined ? markovTransitionKey('start', '', s) : markovTransitionKey('step', prev, s), w);
+    prev = s;
+  }
+  add(markovTransitionKey('conversion', prev!, ''), conversions);
+  add(markovTransitionKey('null', prev!, ''), nulls);
+}
+
+/** The transitions of path summaries (merged first). */
+export function markovTransitions(summaries: readonly PathSummary[], options: MarkovOptions = {}): MarkovTransitions {
+  const out: MarkovTransitions = new Map();
+  for (const p of mergePathSummaries(summaries)) addMarkovPath(out, p.path, p.conversions, p.nulls, options);
+  return out;
+}
+
+function compareTuples(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return 0;
+}
+
+/**
+ * Builds the (higher-order) absorbing chain from transition counts. States are numbered in tuple
+ * order (channels in code-unit order, start padding first), so the chain, and every sum over
+ * it, is the same however the counts were gathered.
+ */
+export function markovChainFromTransitions(transitions: MarkovTransitions, order = 1): MarkovChainModel {
+  const entries: Array<{ kind: MarkovTransitionKind; from: string; to: string; weight: number }> = [];
+  const stateKeys = new Set<string>();
+  for (const [key, weight] of transitions) {
+    if (weight === 0) continue;
+    if (!(weight > 0) || !Number.isSafeInteger(weight)) throw new RangeError(`markov transition ${JSON.stringify(key)}: count ${weight} is not a positive integer`);
+    const t = parseMarkovTransitionKey(key);
+    entries.push({ ...t, weight });
+    if (t.kind !== 'start') stateKeys.add(t.from);
+    if (t.kind === 'start' || t.kind === 'step') stateKeys.add(t.to);
+  }
   const channelSet = new Set<string>();
-  for (const p of prepared) for (const c of p.path) channelSet.add(c);
+  for (const k of stateKeys) for (const c of k.split(STATE_SEP)) if (c !== '') channelSet.add(c);
   const channels = [...channelSet].sort(compareCodeUnits);
   const channelId = new Map(channels.map((c, i) => [c, i + 1]));
+  const tuples = [...stateKeys].map((k) => ({ key: k, tuple: k.split(STATE_SEP).map((c) => (c === '' ? 0 : channelId.get(c)!)) }));
+  tuples.sort((a, b) => compareTuples(a.tuple, b.tuple));
+  const stateIndex = new Map(tuples.map((t, i) => [t.key, i]));
+  const stateTuples = tuples.map((t) => t.tuple);
+  const n = stateTuples.length;
 
-  const stateIndex = new Map<string, number>();
-  const stateTuples: number[][] = [];
-  const succ: Map<number, number>[] = [];
-  const convCount: number[] = [];
-  const nullCount: number[] = [];
+  const succ: Map<number, number>[] = stateTuples.map(() => new Map());
+  const convCount = new Array<number>(n).fill(0);
+  const nullCount = new Array<number>(n).fill(0);
   const startCount = new Map<number, number>();
-  const stateOf = (tuple: number[]): number => {
-    const key = tuple.join(',');
-    let s = stateIndex.get(key);
-    if (s === undefined) {
-      s = stateTuples.length;
-      stateIndex.set(key, s);
-      stateTuples.push([...tuple]);
-      succ.push(new Map());
-      convCount.push(0);
-      nullCount.push(0);
-    }
-    return s;
-  };
-
   let totalWeight = 0;
   let totalConversions = 0;
-  let totalValue = 0;
-  for (const p of prepared) {
-    const w = p.conversions + p.nulls;
-    if (p.path.length === 0) {
-      excluded.conversions += p.conversions;
-      excluded.nulls += p.nulls;
-      excluded.value += p.value;
-      continue;
+  for (const e of entries) {
+    if (e.kind === 'start') {
+      const s = stateIndex.get(e.to)!;
+      startCount.set(s, (startCount.get(s) ?? 0) + e.weight);
+      totalWeight += e.weight;
+    } else if (e.kind === 'step') {
+      const from = stateIndex.get(e.from)!;
+      const to = stateIndex.get(e.to)!;
+      succ[from]!.set(to, (succ[from]!.get(to) ?? 0) + e.weight);
+    } else if (e.kind === 'conversion') {
+      convCount[stateIndex.get(e.from)!]! += e.weight;
+      totalConversions += e.weight;
+    } else {
+      nullCount[stateIndex.get(e.from)!]! += e.weight;
     }
-    if (w === 0) continue;
-    totalWeight += w;
-    totalConversions += p.conversions;
-    totalValue += p.value;
-    const window: number[] = new Array<number>(k).fill(0);
-    let prev = -1;
-    for (const c of p.path) {
-      window.shift();
-      window.push(channelId.get(c)!);
-      const s = stateOf(window);
-      if (prev < 0) startCount.set(s, (startCount.get(s) ?? 0) + w);
-      else succ[prev]!.set(s, (succ[prev]!.get(s) ?? 0) + w);
-      prev = s;
-    }
-    convCount[prev] = convCount[prev]! + p.conversions;
-    nullCount[prev] = nullCount[prev]! + p.nulls;
   }
 
-  const n = stateTuples.length;
   const rowStart = new Int32Array(n + 1);
   const cols: number[] = [];
   const probs: number[] = [];
@@ -174,7 +222,7 @@ export function buildMarkovChain(summaries: readonly PathSummary[], options: Mar
   for (const [s, c] of startCount) start[s] = c / totalWeight;
   const label = (t: number[]) => t.map((id) => (id === 0 ? START_LABEL : channels[id - 1]!)).join(' > ');
   return {
-    order: k,
+    order,
     channels,
     states: stateTuples.map(label),
     stateTuples,
@@ -182,15 +230,40 @@ export function buildMarkovChain(summaries: readonly PathSummary[], options: Mar
     start,
     nullProb,
     totalConversions,
-    totalValue,
-    excluded,
+    totalValue: 0,
+    excluded: { conversions: 0, nulls: 0, value: 0 },
   };
+}
+
+/** Builds the (higher-order) absorbing chain from path summaries. */
+export function buildMarkovChain(summaries: readonly PathSummary[], options: MarkovOptions = {}): MarkovChainModel {
+  const opts = MarkovOptionsSchema.parse(options);
+  const merged = mergePathSummaries(summaries);
+  const model = markovChainFromTransitions(markovTransitions(merged, opts), opts.order);
+  for (const p of merged) {
+    if (p.path.length === 0) {
+      model.excluded.conversions += p.conversions;
+      model.excluded.nulls += p.nulls;
+      model.excluded.value += p.value;
+    } else if (p.conversions + p.nulls > 0) {
+      model.totalValue += p.value;
+    }
+  }
+  return model;
 }
 
 /** Markov removal-effect attribution; see the module comment for the exact definitions. */
 export function markovAttribution(summaries: readonly PathSummary[], options: MarkovOptions = {}): MarkovResult {
+  return markovAttributionOfChain(buildMarkovChain(summaries, options), options);
+}
+
+/** Markov removal-effect attribution of transition counts (value credits are 0: counts carry no value). */
+export function markovAttributionFromTransitions(transitions: MarkovTransitions, options: MarkovOptions = {}): MarkovResult {
+  return markovAttributionOfChain(markovChainFromTransitions(transitions, MarkovOptionsSchema.parse(options).order), options);
+}
+
+function markovAttributionOfChain(model: MarkovChainModel, options: MarkovOptions): MarkovResult {
   const opts = MarkovOptionsSchema.parse(options);
-  const model = buildMarkovChain(summaries, opts);
   const solve: AbsorptionOptions = {
     method: opts.method,
     directMaxStates: opts.directMaxStates,

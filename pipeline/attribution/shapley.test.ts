@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fractributionAttribution, shapleyAttribution, shapleyFromGame, TooManyChannelsError } from './shapley.ts';
+import { addShapleyPath, fractributionAttribution, shapleyAttribution, shapleyFromGame, shapleyFromSets, TooManyChannelsError, type ShapleySets } from './shapley.ts';
 import type { PathSummary } from './types.ts';
 
 const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
@@ -81,6 +81,28 @@ describe('exact Shapley (v(S) = conversions of paths whose channel set is within
     const r = shapleyAttribution([{ path: ['A', 'B'], conversions: 0, nulls: 3 }]);
     expect(r.conversions).toEqual({ A: 0, B: 0 });
     expect(r.shares).toEqual({ A: 0, B: 0 });
+  });
+});
+
+describe('exact Shapley from channel-set counts', () => {
+  it('equals the path summaries result, and counts add up as paths come and go', () => {
+    const paths: PathSummary[] = [
+      { path: ['A', 'B', 'A'], conversions: 3, nulls: 2 },
+      { path: ['B'], conversions: 1, nulls: 4 },
+      { path: ['C', 'A'], conversions: 2, nulls: 0 },
+      { path: ['D'], conversions: 0, nulls: 5 },
+    ];
+    const sets: ShapleySets = new Map();
+    addShapleyPath(sets, ['B', 'C'], 4, 1); // a path that later goes
+    for (const p of paths) addShapleyPath(sets, p.path, p.conversions, p.nulls);
+    addShapleyPath(sets, ['C', 'B'], -4, -1);
+    expect(sets.get('A\u001fB')).toEqual({ conversions: 3, journeys: 5 });
+    expect(sets.has('B\u001fC')).toBe(false);
+    const fromSets = shapleyFromSets(sets);
+    const direct = shapleyAttribution(paths);
+    expect(fromSets.channels).toEqual(['A', 'B', 'C', 'D']); // D: a null player, still a player
+    expect(fromSets.shares).toStrictEqual(direct.shares);
+    expect(fromSets.conversions).toStrictEqual(direct.conversions);
   });
 });
 

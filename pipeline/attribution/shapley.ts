@@ -112,6 +112,65 @@ export function shapleyAttribution(summaries: readonly PathSummary[], options: S
   };
 }
 
+/**
+ * The sufficient statistics of exact Shapley on conversions: per channel set (its distinct channels
+ * in code-unit order, joined by U+001F; `shapleySetKey`), the conversions and journeys of the paths
+ * with that set. Integer counts that add up, so a warehouse can keep them and apply the changes of a
+ * few paths; a set whose journeys reach 0 is dropped.
+ */
+export type ShapleySets = Map<string, { conversions: number; journeys: number }>;
+
+export function shapleySetKey(path: readonly string[]): string {
+  return [...new Set(path)].sort(compareCodeUnits).join('\u001f');
+}
+
+/** Adds one path's conversions and nulls (negative: removed) to `into`. Empty paths are in no coalition. */
+export function addShapleyPath(into: ShapleySets, path: readonly string[], conversions: number, nulls: number): void {
+  if (path.length === 0 || (conversions === 0 && nulls === 0)) return;
+  const key = shapleySetKey(path);
+  const cur = into.get(key) ?? { conversions: 0, journeys: 0 };
+  const next = { conversions: cur.conversions + conversions, journeys: cur.journeys + conversions + nulls };
+  if (next.journeys === 0 && next.conversions === 0) into.delete(key);
+  else into.set(key, next);
+}
+
+/**
+ * Exact Shapley values on conversions from channel-set counts: the same game as
+ * `shapleyAttribution` (its players: the channels of every set with journeys).
+ */
+export function shapleyFromSets(sets: ShapleySets, options: ShapleyOptions = {}): Pick<ShapleyResult, 'channels' | 'conversions' | 'shares' | 'totalConversions'> {
+  const opts = ShapleyOptionsSchema.parse(options);
+  const channelSet = new Set<string>();
+  for (const [key, v] of sets) {
+    if (!Number.isSafeInteger(v.conversions) || !Number.isSafeInteger(v.journeys) || v.conversions < 0 || v.journeys < v.conversions) {
+      throw new RangeError(`shapley set ${JSON.stringify(key)}: counts ${v.conversions}/${v.journeys} are not valid`);
+    }
+    if (v.journeys > 0) for (const c of key.split('\u001f')) channelSet.add(c);
+  }
+  const channels = [...channelSet].sort(compareCodeUnits);
+  const n = channels.length;
+  if (n > opts.maxChannels) {
+    throw new TooManyChannelsError(`exact Shapley needs 2^${n} coalitions; ${n} channels exceed maxChannels=${opts.maxChannels}`);
+  }
+  const bit = new Map(channels.map((c, i) => [c, 1 << i]));
+  const convOf = new Float64Array(1 << n);
+  for (const [key, v] of sets) {
+    if (v.journeys === 0) continue;
+    let mask = 0;
+    for (const c of key.split('\u001f')) mask |= bit.get(c)!;
+    convOf[mask] = convOf[mask]! + v.conversions;
+  }
+  const vConv = subsetSums(convOf, n);
+  const phi = shapleyFromGame(vConv, n);
+  const totalConversions = vConv[(1 << n) - 1] ?? 0;
+  return {
+    channels,
+    conversions: sortedCredit(channels.map((c, i) => [c, phi[i]!])),
+    shares: sortedCredit(channels.map((c, i) => [c, totalConversions > 0 ? phi[i]! / totalConversions : 0])),
+    totalConversions,
+  };
+}
+
 /** Zeta transform: v(S) = sum of f(T) over T subset of S, for all 2^n masks. */
 function subsetSums(f: Float64Array, n: number): Float64Array {
   const v = Float64Array.from(f);
@@ -207,7 +266,7 @@ export function fractributionAttribution(
       if (p.path.length === 0) {
         attribution = { [opts.unmatchedChannel]: 1 };
       } else {
-        const r = pathFractions(p.path, p.key, probability);
+        const r = fractributionPathFractions(p.path, p.key, probability);
         attribution = r.attribution;
         lastTouchFallback = r.lastTouchFallback;
       }
@@ -231,29 +290,34 @@ export function fractributionAttribution(
 
 const KEY_SEP_LENGTH = pathKey(['', '']).length;
 
-function pathFractions(
+/**
+ * The keys of `path` (key: `pathKey(path)`) without its touch i, for every i: the paths whose
+ * conversion probability fractribution compares with the path's (paths of two touches or more).
+ */
+export function leaveOneOutKeys(path: readonly string[], key: string): string[] {
+  // pathKey(path without touch i): the key without channel i and one separator next to it.
+  const starts: number[] = [];
+  let at = 0;
+  for (const c of path) {
+    starts.push(at);
+    at += c.length + KEY_SEP_LENGTH;
+  }
+  const last = path.length - 1;
+  return path.map((_, i) => (i < last ? key.slice(0, starts[i]) + key.slice(starts[i + 1]) : key.slice(0, starts[last]! - KEY_SEP_LENGTH)));
+}
+
+/**
+ * fractribution's fractions of one converting path per channel (see the module comment), given the
+ * conversion probability of any path by key (`pathKey`): the path's own and its leave-one-out
+ * paths'. Exported so a warehouse can recompute only the paths whose inputs moved.
+ */
+export function fractributionPathFractions(
   path: readonly string[],
   key: string,
   probability: (key: string) => number,
 ): { attribution: ChannelCredit; lastTouchFallback: boolean } {
   const pPath = probability(key);
-  let contributions: number[];
-  if (path.length === 1) {
-    contributions = [pPath];
-  } else {
-    // pathKey(path without touch i): the key without channel i and one separator next to it.
-    const starts: number[] = [];
-    let at = 0;
-    for (const c of path) {
-      starts.push(at);
-      at += c.length + KEY_SEP_LENGTH;
-    }
-    const last = path.length - 1;
-    contributions = path.map((_, i) => {
-      const without = i < last ? key.slice(0, starts[i]) + key.slice(starts[i + 1]) : key.slice(0, starts[last]! - KEY_SEP_LENGTH);
-      return Math.max(0, pPath - probability(without));
-    });
-  }
+  const contributions = path.length === 1 ? [pPath] : leaveOneOutKeys(path, key).map((without) => Math.max(0, pPath - probability(without)));
   let sum = 0;
   for (const c of contributions) sum += c;
   const lastTouchFallback = sum === 0;

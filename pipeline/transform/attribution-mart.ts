@@ -27,10 +27,22 @@ export const ATTRIBUTION_TOUCHES = 'staging.int_attribution_touches';
 export const ATTRIBUTION_SHARES = 'staging.int_attribution_shares';
 
 /** Models whose credits are stored per touch (recomputed per opportunity). */
-export const STORED_MODELS = [...RULE_MODEL_NAMES, 'fractribution'] as const;
+export const STORED_MODELS = RULE_MODEL_NAMES;
+/** fractribution: credits per path (staging.int_fractribution_paths), looked up by the touch's path_id and position. */
+export const PATH_MODELS = ['fractribution'] as const;
 /** Models the view computes from channel-set shares (their weights depend on every path). */
 export const SET_MODELS = ['markov', 'shapley'] as const;
-export const ATTRIBUTION_MODELS = [...STORED_MODELS, ...SET_MODELS] as const;
+/** Models whose monthly sums are kept per opportunity slice (minus the old rows, plus the new ones). */
+export const SLICED_MODELS = [...STORED_MODELS, ...PATH_MODELS] as const;
+export const ATTRIBUTION_MODELS = [...SLICED_MODELS, ...SET_MODELS] as const;
+
+/** fractribution's per-touch credits of each converting path (grain: one row per path; credits in touch order). */
+export const FRACTRIBUTION_PATHS = 'staging.int_fractribution_paths';
+/**
+ * Set models' sums per group of touches that share a channel set, channel, campaign, months and
+ * won flag: what their monthly credits are computed from when the shares move.
+ */
+export const ATTRIBUTION_SET_GROUPS = 'staging.int_attribution_set_groups';
 
 const OPP = ['connection_id', 'opportunity_id'] as const;
 
@@ -40,36 +52,79 @@ export const ATTRIBUTION_STORAGE_DDL: readonly string[] = [
     person_key text NOT NULL, occurred_at timestamptz NOT NULL, touch_position integer NOT NULL, touch_count integer NOT NULL,
     channel text NOT NULL, campaign text, ad_campaign_id text,
     is_first_touch boolean NOT NULL, is_lead_creation_touch boolean NOT NULL, is_opportunity_creation_touch boolean NOT NULL, is_closed_won_touch boolean NOT NULL,
-    channel_touches integer NOT NULL, channel_set text NOT NULL,
+    channel_touches integer NOT NULL, channel_set text NOT NULL, path_id bigint NOT NULL,
     ${STORED_MODELS.map((m) => `${m} float8`).join(', ')},
     amount_reporting float8, won_amount_reporting float8, reporting_currency text NOT NULL,
     opportunity_created_at timestamptz, is_won boolean NOT NULL, close_date date
   )`,
-  `COMMENT ON TABLE ${ATTRIBUTION_TOUCHES} IS ${sqlLiteral('Grain: one row per opportunity x touchpoint in its path. Key: (connection_id, opportunity_id, touchpoint_id). The storage of marts.fct_attribution (a view): the touch, its opportunity, channel_touches (touches of its channel in the path), channel_set (the channels of the path) and one float8 credit column per rule model and fractribution.')}`,
+  `COMMENT ON TABLE ${ATTRIBUTION_TOUCHES} IS ${sqlLiteral('Grain: one row per opportunity x touchpoint in its path. Key: (connection_id, opportunity_id, touchpoint_id). The storage of marts.fct_attribution (a view): the touch, its opportunity, channel_touches (touches of its channel in the path), channel_set (the channels of the path), path_id (its path in staging.int_path_summary: fractribution credits) and one float8 credit column per rule model.')}`,
   `CREATE TABLE IF NOT EXISTS ${ATTRIBUTION_SHARES} (model text NOT NULL, key text NOT NULL, channel text NOT NULL, share float8 NOT NULL, PRIMARY KEY (model, key, channel))`,
+  `CREATE TABLE IF NOT EXISTS ${FRACTRIBUTION_PATHS} (path_id bigint PRIMARY KEY, path_key text NOT NULL, credits float8[] NOT NULL)`,
+  `COMMENT ON TABLE ${FRACTRIBUTION_PATHS} IS ${sqlLiteral('Grain: one row per converting path with fractions. Key: path_id (of staging.int_path_summary). credits: the fractribution credit of each touch, in touch order. A converting path without a row gives its last touch 1.')}`,
   `COMMENT ON TABLE ${ATTRIBUTION_SHARES} IS ${sqlLiteral('Grain: one row per data-driven model x key x channel. Key: (model, key, channel). key: a channel set (markov, shapley); share: the channel weight over the sum of the weights of the key channels.')}`,
 ];
 
 /** Index of the storage (the grain, and the lookup by opportunity), dropped while a full run refills it. */
 export const ATTRIBUTION_TOUCHES_INDEX = `CREATE UNIQUE INDEX IF NOT EXISTS int_attribution_touches_key ON ${ATTRIBUTION_TOUCHES} (connection_id, opportunity_id, touchpoint_id)`;
 
-/** The float8 credit of `model` for a storage row `a` (set models: joined to their shares as `s_<model>`). */
+const isSetModel = (model: string) => (SET_MODELS as readonly string[]).includes(model);
+
+/** The float8 credit of a rule model or fractribution for a storage row `a` (fractribution: joined to its path's credits as `f`). */
 function creditOf(model: string): string {
-  if ((SET_MODELS as readonly string[]).includes(model)) {
-    return `CASE WHEN s_${model}.share IS NOT NULL THEN s_${model}.share / a.channel_touches WHEN a.touch_position = a.touch_count THEN 1 ELSE 0 END::float8`;
+  if ((PATH_MODELS as readonly string[]).includes(model)) {
+    return `CASE WHEN f.credits IS NOT NULL THEN f.credits[a.touch_position] WHEN a.touch_position = a.touch_count THEN 1 ELSE 0 END::float8`;
   }
   return `a.${model}`;
 }
 
-function sharesJoin(model: string): string {
-  return (SET_MODELS as readonly string[]).includes(model)
-    ? `LEFT JOIN ${ATTRIBUTION_SHARES} s_${model} ON s_${model}.model = ${sqlLiteral(model)} AND s_${model}.key = a.channel_set AND s_${model}.channel = a.channel`
-    : '';
+function joinsOf(models: readonly string[]): string {
+  return [
+    ...(models.some((m) => (PATH_MODELS as readonly string[]).includes(m)) ? [`LEFT JOIN ${FRACTRIBUTION_PATHS} f ON f.path_id = a.path_id`] : []),
+    ...models.filter(isSetModel).map((m) => `LEFT JOIN ${ATTRIBUTION_SHARES} s_${m} ON s_${m}.model = ${sqlLiteral(m)} AND s_${m}.key = a.channel_set AND s_${m}.channel = a.channel`),
+  ].join(' ');
 }
 
 /** Integer units of a float8 credit and of the amounts it credits (the mart's numerics, exactly). */
 const creditUnits = (c: string) => `round(${c} * 1e12::float8)::int8`;
 const moneyUnits = (c: string, amount: string) => `round(${c} * ${amount} * 1e6::float8)::int8`;
+
+/**
+ * Set models (markov, shapley) credit a touch its channel's share of the path's channel set over
+ * the channel's touches in the path. Their numerics are exact products of integer units, linear in
+ * the touch, so their monthly sums can be kept per group of touches and re-weighted when the shares
+ * move (s = round(share * 1e12), ct = channel touches; float8 arithmetic inside round()):
+ *   credit = s * round(1e12 / ct) * 1e-24
+ *   pipeline_credit = s * round(amount * 1e6 / ct) * 1e-18 (revenue alike)
+ * A channel set without shares (no weights, or all 0) gives its last touch 1 (and round(amount *
+ * 1e6) * 1e-6) and the others 0.
+ */
+const SET_UNIT = {
+  credit: 'round(1e12::float8 / a.channel_touches)::int8',
+  pipeline: 'round(a.amount_reporting * 1e6::float8 / a.channel_touches)::int8',
+  revenue: 'round(a.won_amount_reporting * 1e6::float8 / a.channel_touches)::int8',
+};
+const SET_LAST = { pipeline: 'round(a.amount_reporting * 1e6::float8)::int8', revenue: 'round(a.won_amount_reporting * 1e6::float8)::int8' };
+/** A share in integer units of 1e-12 (so a credit is units * units * 1e-24, and money units * units * 1e-18, exactly). */
+const shareUnits = (share: string) => `round(${share} * 1e12::float8)::int8::numeric`;
+
+function setValue(model: string, what: keyof typeof SET_UNIT): string {
+  const share = `s_${model}.share`;
+  const scaled = what === 'credit' ? '0.000000000000000000000001' : '0.000000000000000001';
+  const last = what === 'credit' ? '1::numeric' : `${SET_LAST[what]} * 0.000001`;
+  const other = what === 'credit' ? '0::numeric' : `0 * ${SET_LAST[what]}::numeric`;
+  return `CASE WHEN ${share} IS NOT NULL THEN ${shareUnits(share)} * ${SET_UNIT[what]} * ${scaled} WHEN a.touch_position = a.touch_count THEN ${last} ELSE ${other} END`;
+}
+
+/** The mart's credit, pipeline_credit and revenue_credit of `model` for a storage row `a`. */
+function valuesOf(model: string): { credit: string; pipeline: string; revenue: string } {
+  if (isSetModel(model)) return { credit: setValue(model, 'credit'), pipeline: setValue(model, 'pipeline'), revenue: setValue(model, 'revenue') };
+  const c = creditOf(model);
+  return {
+    credit: `${creditUnits(c)}::numeric * 0.000000000001`,
+    pipeline: `${moneyUnits(c, 'a.amount_reporting')}::numeric * 0.000001`,
+    revenue: `${moneyUnits(c, 'a.won_amount_reporting')}::numeric * 0.000001`,
+  };
+}
 
 /**
  * Rows of marts.fct_attribution (its columns, in order) for `models`, of the opportunities in
@@ -78,16 +133,14 @@ const moneyUnits = (c: string, amount: string) => `round(${c} * ${amount} * 1e6:
  */
 export function attributionRowsSql(scope: string | null, models: readonly string[] = ATTRIBUTION_MODELS): string {
   return models.map((m) => {
-    const c = creditOf(m);
+    const v = valuesOf(m);
     return `SELECT a.connection_id, a.opportunity_id, a.touchpoint_id, ${sqlLiteral(m)}::text AS model, a.person_key, a.occurred_at,
              a.touch_position, a.touch_count, a.channel, a.campaign, a.ad_campaign_id,
              a.is_first_touch, a.is_lead_creation_touch, a.is_opportunity_creation_touch, a.is_closed_won_touch,
-             ${creditUnits(c)}::numeric * 0.000000000001 AS credit,
-             ${moneyUnits(c, 'a.amount_reporting')}::numeric * 0.000001 AS pipeline_credit,
-             ${moneyUnits(c, 'a.won_amount_reporting')}::numeric * 0.000001 AS revenue_credit,
+             ${v.credit} AS credit, ${v.pipeline} AS pipeline_credit, ${v.revenue} AS revenue_credit,
              a.reporting_currency, a.opportunity_created_at, a.is_won, a.close_date
-      FROM ${ATTRIBUTION_TOUCHES} a ${sharesJoin(m)}
-      WHERE ${c} IS NOT NULL AND ${inScope(scope, OPP, 'a')}`;
+      FROM ${ATTRIBUTION_TOUCHES} a ${joinsOf([m])}
+      WHERE ${isSetModel(m) ? 'true' : `${creditOf(m)} IS NOT NULL`} AND ${inScope(scope, OPP, 'a')}`;
   }).join('\n      UNION ALL\n      ');
 }
 
@@ -96,46 +149,27 @@ export function attributionViewSql(): string {
   return `CREATE OR REPLACE VIEW marts.fct_attribution AS\n      ${attributionRowsSql(null)}`;
 }
 
-/** fractribution's credit of the touch at `pos` of `n` from its path's credits (none: the last touch gets 1). */
-function fractributionCredit(credits: string, pos: string, n: string): string {
-  return `CASE WHEN ${credits} IS NOT NULL THEN ${credits}[${pos}] WHEN ${pos} = ${n} THEN 1 ELSE 0 END::float8`;
-}
-
-/**
- * Sets the fractribution credits of the stored rows of the opportunities in `scope` (their paths'
- * credits moved; nothing else about them did).
- */
-export function attributionTouchesFractributionSql(scope: string): string {
-  return `UPDATE ${ATTRIBUTION_TOUCHES} a SET fractribution = ${fractributionCredit('f.credits', 'a.touch_position', 'a.touch_count')}
-    FROM ${scope} s
-    JOIN staging.int_opportunity_paths p ON p.connection_id = s.connection_id AND p.opportunity_id = s.opportunity_id
-    LEFT JOIN staging.int_fractribution_paths f ON f.path_key = p.path_key
-    WHERE a.connection_id = s.connection_id AND a.opportunity_id = s.opportunity_id`;
-}
-
 /**
  * Inserts the storage rows of the opportunities in `scope` (null: all): the rule credits, the
- * touches per channel, the channel set, and fractribution's credit (from its path's credits in
- * staging.int_fractribution_paths; a path without them: the last touch gets 1).
+ * touches per channel, the channel set and the path's id.
  */
 export function attributionTouchesInsertSql(config: TransformConfig, scope: string | null): string {
   const carry = TOUCH_COLUMNS;
   return `INSERT INTO ${ATTRIBUTION_TOUCHES} (connection_id, opportunity_id, touchpoint_id, person_key, occurred_at, touch_position, touch_count,
       channel, campaign, ad_campaign_id, is_first_touch, is_lead_creation_touch, is_opportunity_creation_touch, is_closed_won_touch,
-      channel_touches, channel_set, ${STORED_MODELS.join(', ')},
+      channel_touches, channel_set, path_id, ${STORED_MODELS.join(', ')},
       amount_reporting, won_amount_reporting, reporting_currency, opportunity_created_at, is_won, close_date)
     SELECT w.connection_id, w.opportunity_id, w.touchpoint_id, ${carry.map((c) => `w.${c}`).join(', ')},
-           w.channel_touches, o.channel_set, ${RULE_MODEL_NAMES.map((m) => `w.${m}`).join(', ')},
-           ${fractributionCredit('o.credits', 'w.pos', 'w.n')},
+           w.channel_touches, o.channel_set, o.path_id, ${RULE_MODEL_NAMES.map((m) => `w.${m}`).join(', ')},
            o.amount_reporting, o.won_amount_reporting, ${sqlLiteral(config.reportingCurrency)}, o.created_at, o.is_won, o.close_date
     FROM (SELECT r.*, count(*) OVER (PARTITION BY r.connection_id, r.opportunity_id, r.channel)::int AS channel_touches
           FROM (${ruleCreditsWideSelect(config, scope, undefined, carry)}) r) w
-    -- Per opportunity first (its path, amounts and fractribution credits), then one join per touch.
-    JOIN (SELECT p.connection_id, p.opportunity_id, p.channel_set, f.credits, o.amount_reporting::float8 AS amount_reporting,
+    -- Per opportunity first (its path and amounts), then one join per touch.
+    JOIN (SELECT p.connection_id, p.opportunity_id, p.channel_set, ps.path_id, o.amount_reporting::float8 AS amount_reporting,
                  o.won_amount_reporting::float8 AS won_amount_reporting, o.created_at, o.is_won, o.close_date
           FROM staging.int_opportunity_paths p
           JOIN staging.int_opportunities o ON o.connection_id = p.connection_id AND o.opportunity_id = p.opportunity_id
-          LEFT JOIN staging.int_fractribution_paths f ON f.path_key = p.path_key
+          JOIN staging.int_path_summary ps ON ps.path_key = p.path_key
           WHERE ${inScope(scope, OPP, 'p')}
           OFFSET 0) o ON o.connection_id = w.connection_id AND o.opportunity_id = w.opportunity_id`;
 }
@@ -152,16 +186,16 @@ export const ATTRIBUTION_MONTHLY_KEY = `model, channel, campaign_key, campaign, 
 export function attributionMonthlySql(scope: string | null, models: readonly string[], sign: 1 | -1 = 1): string {
   const s = sign === 1 ? '' : '-';
   const i = (m: string) => ATTRIBUTION_MODELS.indexOf(m as (typeof ATTRIBUTION_MODELS)[number]);
+  if (models.some(isSetModel)) throw new Error('set models are summed from their groups (attributionSetMonthlySql)');
   return `SELECT v.model, g.channel, g.campaign_key, g.campaign, g.created_month, g.close_month, g.is_won,
                  ${s}v.n AS n, ${s}v.k * 0.000000000001 AS credit, ${s}coalesce(v.p, 0) * 0.000001 AS pipeline, ${s}coalesce(v.r, 0) * 0.000001 AS revenue
     FROM (
-      SELECT a.channel, coalesce(a.ad_campaign_id, a.campaign, '(none)') AS campaign_key, a.campaign,
-             date_trunc('month', a.opportunity_created_at)::date AS created_month, date_trunc('month', a.close_date)::date AS close_month, a.is_won,
+      SELECT ${GROUP_COLUMNS},
              ${models.map((m) => {
                const c = creditOf(m);
                return `count(${c}) AS n${i(m)}, sum(${creditUnits(c)}) AS k${i(m)}, sum(${moneyUnits(c, 'a.amount_reporting')}) AS p${i(m)}, sum(${moneyUnits(c, 'a.won_amount_reporting')}) AS r${i(m)}`;
              }).join(',\n             ')}
-      FROM ${ATTRIBUTION_TOUCHES} a ${models.map(sharesJoin).join(' ')}
+      FROM ${ATTRIBUTION_TOUCHES} a ${joinsOf(models)}
       WHERE ${inScope(scope, OPP, 'a')}
       GROUP BY 1, 2, 3, 4, 5, 6
     ) g
@@ -169,11 +203,54 @@ export function attributionMonthlySql(scope: string | null, models: readonly str
     WHERE v.n > 0`;
 }
 
+/** The monthly key of a storage row `a` (but the model). */
+const GROUP_COLUMNS = `a.channel, coalesce(a.ad_campaign_id, a.campaign, '(none)') AS campaign_key, a.campaign,
+             date_trunc('month', a.opportunity_created_at)::date AS created_month, date_trunc('month', a.close_date)::date AS close_month, a.is_won`;
+
+/** Key of staging.int_attribution_set_groups. */
+export const SET_GROUP_KEY = `channel_set, channel, campaign_key, campaign, created_month, close_month, is_won`;
+
+/**
+ * Rows of staging.int_attribution_set_groups (grain: channel set x channel x campaign x month
+ * created x month closed x won) of the opportunities in `scope` (null: all), times `sign`: n
+ * touches, the sums of the set models' per-touch units (SET_UNIT), and of the last touches' n and
+ * amounts (for sets without shares).
+ */
+export function attributionSetGroupsSql(scope: string | null, sign: 1 | -1 = 1): string {
+  const s = sign === 1 ? '' : '-';
+  const last = 'a.touch_position = a.touch_count';
+  return `SELECT a.channel_set, ${GROUP_COLUMNS},
+           ${s}count(*) AS n, ${s}coalesce(sum(${SET_UNIT.credit}), 0) AS unit_credit,
+           ${s}coalesce(sum(${SET_UNIT.pipeline}), 0) AS unit_pipeline, ${s}coalesce(sum(${SET_UNIT.revenue}), 0) AS unit_revenue,
+           ${s}count(*) FILTER (WHERE ${last}) AS n_last,
+           ${s}coalesce(sum(${SET_LAST.pipeline}) FILTER (WHERE ${last}), 0) AS last_pipeline, ${s}coalesce(sum(${SET_LAST.revenue}) FILTER (WHERE ${last}), 0) AS last_revenue
+    FROM ${ATTRIBUTION_TOUCHES} a
+    WHERE ${inScope(scope, OPP, 'a')}
+    GROUP BY 1, 2, 3, 4, 5, 6, 7`;
+}
+
+/**
+ * staging.int_attribution_monthly rows of the set models, from their groups and the current shares:
+ * exactly the sums of the view's rows (the products are exact, and linear in the touch).
+ */
+export function attributionSetMonthlySql(): string {
+  const w = (units: string, scale: string, fallback: string) =>
+    `sum(CASE WHEN s.share IS NOT NULL THEN ${shareUnits('s.share')} * g.${units} * ${scale} ELSE ${fallback} END)`;
+  return `SELECT m.model, g.channel, g.campaign_key, g.campaign, g.created_month, g.close_month, g.is_won, sum(g.n) AS n,
+           ${w('unit_credit', '0.000000000000000000000001', 'g.n_last')} AS credit,
+           ${w('unit_pipeline', '0.000000000000000001', 'g.last_pipeline * 0.000001')} AS pipeline,
+           ${w('unit_revenue', '0.000000000000000001', 'g.last_revenue * 0.000001')} AS revenue
+    FROM ${ATTRIBUTION_SET_GROUPS} g
+    CROSS JOIN (VALUES ${SET_MODELS.map((m) => `(${sqlLiteral(m)})`).join(', ')}) AS m(model)
+    LEFT JOIN ${ATTRIBUTION_SHARES} s ON s.model = m.model AND s.key = g.channel_set AND s.channel = g.channel
+    GROUP BY 1, 2, 3, 4, 5, 6, 7
+    HAVING sum(g.n) > 0`;
+}
+
 /**
  * Builds staging.int_attribution_monthly from `parts` (relations or SELECTs with its columns, signed
  * partial sums; the same key may come several times): summed per key, keys whose rows all went are
- * dropped. A new (unlogged, as the other intermediate tables) table swapped in: cheaper than
- * updating tens of thousands of summed rows in place.
+ * dropped. A new (unlogged, as the other intermediate tables) table swapped in.
  */
 export function attributionMonthlyBuildSql(parts: readonly string[]): string[] {
   return [
@@ -187,3 +264,30 @@ export function attributionMonthlyBuildSql(parts: readonly string[]): string[] {
     `CREATE UNIQUE INDEX int_attribution_monthly_key ON staging.int_attribution_monthly (${ATTRIBUTION_MONTHLY_KEY}) NULLS NOT DISTINCT`,
   ];
 }
+
+/** Builds staging.int_attribution_set_groups from every stored touch (an unlogged table, as the other intermediate ones). */
+export function attributionSetGroupsBuildSql(): string[] {
+  return [
+    `DROP TABLE IF EXISTS ${ATTRIBUTION_SET_GROUPS}`,
+    `CREATE UNLOGGED TABLE ${ATTRIBUTION_SET_GROUPS} AS ${attributionSetGroupsSql(null)}`,
+    `CREATE UNIQUE INDEX int_attribution_set_groups_key ON ${ATTRIBUTION_SET_GROUPS} (${SET_GROUP_KEY}) NULLS NOT DISTINCT`,
+    `COMMENT ON TABLE ${ATTRIBUTION_SET_GROUPS} IS ${sqlLiteral('Grain: one row per channel set x channel x campaign x month created x month closed x won of the stored touches: their count and the sums the markov and shapley monthly credits are weighted from.')}`,
+  ];
+}
+
+/**
+ * Adds the signed partial sums in `delta` (a relation with `key` and `sums` columns) to `table`
+ * in place (a key whose rows all went is deleted): incremental runs patch the few keys they moved.
+ */
+export function applyDeltaSql(table: string, key: string, sums: readonly string[], delta: string): string[] {
+  return [
+    `INSERT INTO ${table} AS t (${key}, ${sums.join(', ')})
+     SELECT ${key}, ${sums.map((c) => `sum(${c})`).join(', ')} FROM ${delta} GROUP BY ${key}
+     HAVING ${sums.map((c) => `sum(${c}) <> 0`).join(' OR ')}
+     ON CONFLICT (${key}) DO UPDATE SET ${sums.map((c) => `${c} = t.${c} + excluded.${c}`).join(', ')}`,
+    `DELETE FROM ${table} WHERE n = 0`,
+  ];
+}
+
+export const MONTHLY_SUMS = ['n', 'credit', 'pipeline', 'revenue'] as const;
+export const SET_GROUP_SUMS = ['n', 'unit_credit', 'unit_pipeline', 'unit_revenue', 'n_last', 'last_pipeline', 'last_revenue'] as const;

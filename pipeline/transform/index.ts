@@ -1,17 +1,18 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
-import { fractributionAttribution, markovAttribution, shapleyAttribution, TooManyChannelsError, type PathSummary } from '../attribution/index.ts';
 import type { Warehouse } from '../../warehouse/db.ts';
 import { channelFunctionSql, effectiveRules } from './channels.ts';
 import { parseTransformConfig, type TransformConfig } from './config.ts';
 import { buildModelSql, models, refreshModelSql, spendMartInsertSql, trafficMartInsertSql, type SqlModel } from './models.ts';
 import { kpiCampaignSql, kpiChannelSql, kpiFunnelSql } from './kpis.ts';
 import {
-  ATTRIBUTION_MODELS, ATTRIBUTION_SHARES, ATTRIBUTION_TOUCHES, attributionMonthlyBuildSql, attributionMonthlySql, attributionTouchesFractributionSql, attributionTouchesInsertSql, attributionViewSql, SET_MODELS,
+  applyDeltaSql, ATTRIBUTION_MONTHLY_KEY, ATTRIBUTION_SET_GROUPS, ATTRIBUTION_TOUCHES, attributionMonthlyBuildSql, attributionMonthlySql, attributionSetGroupsBuildSql,
+  attributionSetGroupsSql, attributionSetMonthlySql, attributionTouchesInsertSql, attributionViewSql, MONTHLY_SUMS, PATH_MODELS, SET_GROUP_KEY, SET_GROUP_SUMS, SET_MODELS, SLICED_MODELS,
 } from './attribution-mart.ts';
 import { dataAsOf, parseGoals, refreshGoals } from './goals.ts';
 import { detectChanges, type ChangeSets } from './incremental.ts';
+import { buildDataDriven, DATA_DRIVEN_TABLES, PATH_DELTA, updateDataDriven, type DataDrivenChanges } from './data-driven.ts';
 
 export { parseTransformConfig, type TransformConfig } from './config.ts';
 
@@ -47,10 +48,7 @@ export interface TransformResult {
  * Bumped whenever the SQL of a model changes what it produces, so marts built by an older
  * transform are rebuilt fully instead of being patched.
  */
-const TRANSFORM_VERSION = 5;
-
-/** Separator of channels in a path key (ASCII unit separator: never part of a channel name). */
-const SEP = '\u001f';
+const TRANSFORM_VERSION = 6;
 
 /** The marts the transform refreshes. */
 export const MART_TABLES = [
@@ -65,197 +63,6 @@ export function configHash(config: TransformConfig): string {
   return createHash('sha256').update(JSON.stringify({ version: TRANSFORM_VERSION, config })).digest('hex');
 }
 
-/**
- * Path summaries for the data-driven models: one row per distinct channel path. Converting paths
- * are the opportunities' paths (value = pipeline amount in the reporting currency); non-converting
- * ones are the people with touches and no opportunity (their touches within lookbackDays of their
- * last touch). Aggregated in SQL from the per-opportunity and per-person path models.
- */
-async function pathSummaries(trx: Knex.Transaction): Promise<PathSummary[]> {
-  const rows = (await trx.raw(
-    `SELECT path_key, sum(conversions)::int AS conversions, sum(nulls)::int AS nulls, coalesce(sum(value), 0)::float8 AS value FROM (
-       SELECT path_key, 1 AS conversions, 0 AS nulls, amount_reporting AS value FROM staging.int_opportunity_paths
-       UNION ALL SELECT path_key, 0, 1, NULL FROM staging.int_person_paths
-     ) s GROUP BY path_key`, // (no ORDER BY: the solvers merge and sort the summaries themselves)
-  )).rows as Array<{ path_key: string; conversions: number; nulls: number; value: number }>;
-  return rows.map((r) => ({ path: r.path_key.split(SEP), conversions: r.conversions, nulls: r.nulls, value: r.value }));
-}
-
-/** Channel weights of the data-driven models, solved on the path summaries. */
-interface Solved {
-  /** markov, shapley: one weight per channel (absent when the model was skipped or nothing converted). */
-  global: Map<string, Record<string, number>>;
-  /** fractribution: per converting path (key: channels joined by SEP), a fraction per channel of the path. */
-  paths: Map<string, Record<string, number>>;
-}
-
-/** Solves the data-driven models in TypeScript on the path summaries. */
-function solve(summaries: PathSummary[], config: TransformConfig, warnings: string[]): Solved {
-  const solved: Solved = { global: new Map(), paths: new Map() };
-  if (!summaries.some((s) => s.conversions > 0)) return solved;
-  solved.global.set('markov', markovAttribution(summaries, { order: config.markovOrder }).shares);
-  try {
-    solved.global.set('shapley', shapleyAttribution(summaries).shares);
-  } catch (err) {
-    if (!(err instanceof TooManyChannelsError)) throw err;
-    warnings.push(`shapley skipped: ${err.message}`);
-  }
-  for (const p of fractributionAttribution(summaries).paths) if (p.conversions > 0) solved.paths.set(p.path.join(SEP), p.attribution);
-  return solved;
-}
-
-interface Share {
-  model: string;
-  key: string;
-  channel: string;
-  share: number;
-}
-
-/** Each channel's weight over the sum of the weights of `channels` (summed in that order); null when the sum is 0. */
-function sharesOf(weights: Record<string, number>, channels: readonly string[]): Array<[string, number]> | null {
-  let total = 0;
-  for (const c of channels) total += weights[c] ?? 0;
-  if (!(total > 0)) return null;
-  return channels.map((c) => [c, (weights[c] ?? 0) / total]);
-}
-
-/** Rows of staging.int_attribution_shares: markov and shapley, per channel set of a converting path. */
-function setShares(solved: Solved, channelSets: readonly string[]): Share[] {
-  const rows: Share[] = [];
-  for (const [model, weights] of solved.global) {
-    for (const set of channelSets) for (const [channel, share] of sharesOf(weights, set.split(SEP)) ?? []) rows.push({ model, key: set, channel, share });
-  }
-  return rows;
-}
-
-/**
- * fractribution's credit of every touch of every converting path, in touch order, as Postgres
- * array literals: its channel's share of the path over the channel's touches in the path.
- */
-function fractributionCredits(solved: Solved): { keys: string[]; credits: string[] } {
-  const keys: string[] = [];
-  const credits: string[] = [];
-  for (const [key, attribution] of solved.paths) {
-    const path = key.split(SEP);
-    const shares = new Map(sharesOf(attribution, Object.keys(attribution)) ?? []);
-    if (!shares.size) continue;
-    const touches = new Map<string, number>();
-    for (const c of path) touches.set(c, (touches.get(c) ?? 0) + 1);
-    keys.push(key);
-    credits.push(`{${path.map((c) => (shares.get(c) ?? 0) / touches.get(c)!).join(',')}}`);
-  }
-  return { keys, credits };
-}
-
-/**
- * Writes rows as one statement over one array per column (parsed much faster than JSON; numbers
- * are sent in their shortest round-trip form, so float8 values arrive exactly).
- */
-async function insertArrays<R extends object>(trx: Knex.Transaction, table: string, columns: ReadonlyArray<readonly [keyof R & string, string]>, rows: readonly R[]): Promise<void> {
-  if (!rows.length) return;
-  await trx.raw(
-    `INSERT INTO ${table} (${columns.map(([c]) => c).join(', ')}) SELECT * FROM unnest(${columns.map(([, t]) => `?::${t}[]`).join(', ')})`,
-    columns.map(([c]) => rows.map((r) => r[c])) as Knex.RawBinding[],
-  );
-}
-
-const WEIGHT_COLUMNS = [['model', 'text'], ['channel', 'text'], ['weight', 'float8']] as const;
-const SHARE_COLUMNS = [['model', 'text'], ['key', 'text'], ['channel', 'text'], ['share', 'float8']] as const;
-/** fractribution's per-touch credits of each converting path (grain: one row per path; credits in touch order). */
-const FRACTRIBUTION_PATHS = 'staging.int_fractribution_paths';
-
-/** Solved weights against the stored ones, and how to store them. */
-interface WeightChanges {
-  /** markov / shapley whose channel weights moved: every opportunity's credit under them moves. */
-  globalChanged: Set<string>;
-  /** Writes the weights: only what differs, or everything on a full run. */
-  write(): Promise<void>;
-}
-
-/** Per (model, key): its channels and shares, as one comparable string. */
-function sharesByKey(rows: readonly Share[]): Map<string, string> {
-  const byKey = new Map<string, Array<[string, number]>>();
-  for (const r of rows) {
-    const k = `${r.model}\u0000${r.key}`;
-    if (!byKey.has(k)) byKey.set(k, []);
-    byKey.get(k)!.push([r.channel, r.share]);
-  }
-  return new Map([...byKey].map(([k, v]) => [k, JSON.stringify(v.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))]));
-}
-
-/**
- * Compares the solved weights with the stored ones: staging.int_channel_weights (grain: one row
- * per global model x channel), staging.int_attribution_shares and staging.int_fractribution_paths.
- * Incremental runs also get inc_changed_paths: the fractribution paths whose credits moved. `full`:
- * nothing is compared, everything is rewritten.
- */
-async function compareWeights(trx: Knex.Transaction, solved: Solved, full: boolean): Promise<WeightChanges> {
-  const channelSets = ((await trx.raw(`SELECT DISTINCT channel_set FROM staging.int_opportunity_paths`)).rows as Array<{ channel_set: string }>).map((r) => r.channel_set);
-  const shares = setShares(solved, channelSets);
-  const weights = [...solved.global].flatMap(([model, w]) => Object.entries(w).map(([channel, weight]) => ({ model, channel, weight })));
-  const fract = fractributionCredits(solved);
-  const fractRows = `SELECT path_key, credits::float8[] AS credits FROM unnest(?::text[], ?::text[]) AS f(path_key, credits)`;
-  if (full) {
-    return {
-      globalChanged: new Set(),
-      write: async () => {
-        await trx.raw('DROP TABLE IF EXISTS staging.int_channel_weights');
-        await trx.raw('CREATE UNLOGGED TABLE staging.int_channel_weights (model text NOT NULL, channel text NOT NULL, weight float8 NOT NULL, PRIMARY KEY (model, channel))');
-        await insertArrays(trx, 'staging.int_channel_weights', WEIGHT_COLUMNS, weights);
-        await trx.raw(`TRUNCATE ${ATTRIBUTION_SHARES}`);
-        await insertArrays(trx, ATTRIBUTION_SHARES, SHARE_COLUMNS, shares);
-        await trx.raw(`ANALYZE ${ATTRIBUTION_SHARES}`);
-        await trx.raw(`DROP TABLE IF EXISTS ${FRACTRIBUTION_PATHS}`);
-        await trx.raw(`CREATE UNLOGGED TABLE ${FRACTRIBUTION_PATHS} (path_key text NOT NULL, credits float8[] NOT NULL)`);
-        await trx.raw(`INSERT INTO ${FRACTRIBUTION_PATHS} ${fractRows}`, [fract.keys, fract.credits]);
-        await trx.raw(`CREATE UNIQUE INDEX ON ${FRACTRIBUTION_PATHS} (path_key)`);
-        await trx.raw(`ANALYZE ${FRACTRIBUTION_PATHS}`);
-      },
-    };
-  }
-  // A global model whose weights moved (or appeared, or went) is re-spread everywhere.
-  const globalChanged = new Set<string>();
-  const oldWeights = new Map<string, number>();
-  for (const w of (await trx('staging.int_channel_weights').select('model', 'channel', 'weight')) as Array<{ model: string; channel: string; weight: number }>) {
-    oldWeights.set(`${w.model}\u0000${w.channel}`, w.weight);
-  }
-  for (const w of weights) {
-    const key = `${w.model}\u0000${w.channel}`;
-    if (oldWeights.get(key) !== w.weight) globalChanged.add(w.model);
-    oldWeights.delete(key);
-  }
-  for (const key of oldWeights.keys()) globalChanged.add(key.split('\u0000')[0]!);
-  // Channel-set shares (a few thousand rows): the keys whose rows differ are rewritten.
-  const oldShares = sharesByKey((await trx.raw(`SELECT model, key, channel, share FROM ${ATTRIBUTION_SHARES}`)).rows as Share[]);
-  const newShares = sharesByKey(shares);
-  const changed = new Set<string>();
-  for (const [k, v] of newShares) if (oldShares.get(k) !== v) changed.add(k);
-  for (const k of oldShares.keys()) if (!newShares.has(k)) changed.add(k);
-  // fractribution paths: compared in the warehouse (the new credits go there anyway).
-  await trx.raw(`CREATE TEMP TABLE inc_fract_new (path_key text NOT NULL, credits float8[] NOT NULL) ON COMMIT DROP`);
-  await trx.raw(`INSERT INTO inc_fract_new ${fractRows}`, [fract.keys, fract.credits]);
-  await trx.raw(`CREATE TEMP TABLE inc_changed_paths ON COMMIT DROP AS
-    SELECT path_key FROM inc_fract_new n FULL JOIN ${FRACTRIBUTION_PATHS} o USING (path_key) WHERE n.credits IS DISTINCT FROM o.credits`);
-  await trx.raw('ANALYZE inc_changed_paths');
-  return {
-    globalChanged,
-    write: async () => {
-      if (globalChanged.size) {
-        await trx('staging.int_channel_weights').whereIn('model', [...globalChanged]).delete();
-        await insertArrays(trx, 'staging.int_channel_weights', WEIGHT_COLUMNS, weights.filter((w) => globalChanged.has(w.model)));
-      }
-      if (changed.size) {
-        const keys = [...changed].map((k) => k.split('\u0000') as [string, string]);
-        await trx.raw(`DELETE FROM ${ATTRIBUTION_SHARES} s USING unnest(?::text[], ?::text[]) AS c(model, key) WHERE s.model = c.model AND s.key = c.key`,
-          [keys.map(([m]) => m), keys.map(([, k]) => k)]);
-        await insertArrays(trx, ATTRIBUTION_SHARES, SHARE_COLUMNS, shares.filter((s) => changed.has(`${s.model}\u0000${s.key}`)));
-      }
-      await trx.raw(`DELETE FROM ${FRACTRIBUTION_PATHS} f USING inc_changed_paths c WHERE f.path_key = c.path_key`);
-      await trx.raw(`INSERT INTO ${FRACTRIBUTION_PATHS} SELECT n.* FROM inc_fract_new n JOIN inc_changed_paths c USING (path_key)`);
-    },
-  };
-}
-
 async function count(trx: Knex.Transaction, table: string): Promise<number> {
   return Number(((await trx(table).count({ n: '*' }).first()) as { n: number | string }).n);
 }
@@ -268,7 +75,7 @@ async function count(trx: Knex.Transaction, table: string): Promise<number> {
 const TRANSFORM_SENTINEL = 'staging.int_transform_sentinel';
 
 /** Tables an incremental run patches: all must exist, else the run is full. */
-const STATE_TABLES = [...models.map((m) => m.name), 'staging.int_channel_weights', FRACTRIBUTION_PATHS, 'staging.int_attribution_monthly', TRANSFORM_SENTINEL];
+const STATE_TABLES = [...models.map((m) => m.name), ...DATA_DRIVEN_TABLES, ATTRIBUTION_SET_GROUPS, 'staging.int_attribution_monthly', TRANSFORM_SENTINEL];
 
 /**
  * The watermark of this run: now, or the start of the oldest other open transaction in this
@@ -405,14 +212,13 @@ async function full(trx: Knex.Transaction, config: TransformConfig, step: Step, 
   await trx.raw(`DROP TABLE IF EXISTS ${TRANSFORM_SENTINEL}`);
   await trx.raw(`CREATE UNLOGGED TABLE ${TRANSFORM_SENTINEL} AS SELECT now() AS built_at`);
   for (const model of models) await step(model.name, buildModelSql(model, config));
-  await step('data-driven weights', async () => {
-    await (await compareWeights(trx, solve(await pathSummaries(trx), config, warnings), true)).write();
-  });
+  await step('data-driven weights', () => buildDataDriven(trx, config, warnings));
   await step(ATTRIBUTION_TOUCHES, async () => {
     await bulkReplace(trx, ATTRIBUTION_TOUCHES, attributionTouchesInsertSql(config, null));
     await trx.raw(attributionViewSql());
   });
-  await step('staging.int_attribution_monthly', attributionMonthlyBuildSql([attributionMonthlySql(null, ATTRIBUTION_MODELS)]));
+  await step(ATTRIBUTION_SET_GROUPS, attributionSetGroupsBuildSql());
+  await step('staging.int_attribution_monthly', attributionMonthlyBuildSql([attributionMonthlySql(null, SLICED_MODELS), attributionSetMonthlySql()]));
   await step('marts.fct_ad_spend_daily + marts.fct_web_traffic_daily', [
     'DELETE FROM marts.fct_ad_spend_daily', spendMartInsertSql(config, null),
     'DELETE FROM marts.fct_web_traffic_daily', trafficMartInsertSql(null),
@@ -471,18 +277,24 @@ async function incremental(trx: Knex.Transaction, config: TransformConfig, chang
     `CREATE TEMP TABLE inc_funnel_opps ON COMMIT DROP AS SELECT connection_id, opportunity_id FROM inc_opps UNION SELECT connection_id, opportunity_id FROM inc_history_opp`,
   ]);
   await analyze('inc_unconv_keys', 'inc_funnel_opps');
+  // The paths' counts before and after (the data-driven models keep counts per path).
+  const pathDelta = (sign: 1 | -1) => [
+    `INSERT INTO ${PATH_DELTA} SELECT p.path_key, ${sign}, 0 FROM staging.int_opportunity_paths p JOIN inc_opps s USING (connection_id, opportunity_id)`,
+    `INSERT INTO ${PATH_DELTA} SELECT p.path_key, 0, ${sign} FROM staging.int_person_paths p JOIN inc_unconv_keys s USING (person_key)`,
+  ];
+  await step('scope: paths before', [`CREATE TEMP TABLE ${PATH_DELTA} (path_key text NOT NULL, conversions int NOT NULL, nulls int NOT NULL) ON COMMIT DROP`, ...pathDelta(-1)]);
   for (const name of ['staging.int_opportunities', 'staging.int_opportunity_touches', 'staging.int_opportunity_paths']) await refresh(name, 'inc_opps');
   await refresh('staging.int_person_paths', 'inc_unconv_keys');
+  await step('scope: paths after', pathDelta(1));
   await refresh('staging.int_person_lead_touch', 'inc_pkeys');
   await refresh('staging.int_stage_changes', 'inc_funnel_opps');
 
   // Data-driven weights from all paths (cheap). Markov and Shapley credits are computed by the
   // view: when their weights move, only their monthly sums are recomputed; fractribution's are
   // stored, so the opportunities on paths whose shares moved are recomputed.
-  let solved: WeightChanges | undefined;
+  let solved: DataDrivenChanges | undefined;
   let funnel: Promise<unknown> | undefined;
   await step('data-driven weights', async () => {
-    const summaries = await pathSummaries(trx);
     if (overlap) {
       // One multi-statement query (no bindings: the simple protocol), sent before the solvers
       // block the event loop: setImmediate runs once knex has written it to the connection.
@@ -490,36 +302,34 @@ async function incremental(trx: Knex.Transaction, config: TransformConfig, chang
       funnel.catch(() => undefined); // (awaited below; a solver error must not leave it unhandled)
       await new Promise((resolve) => setImmediate(resolve));
     }
-    const weights = solve(summaries, config, warnings);
-    // Queries queue on the connection: compareWeights's run after the funnel's.
-    solved = await compareWeights(trx, weights, false);
+    // Queries queue on the connection: these run after the funnel's.
+    solved = await updateDataDriven(trx, config, warnings);
   });
   if (funnel) await step('marts.kpi_funnel_monthly (rebuilt while solving)', async () => { await funnel; });
   const moved = solved!;
-  const globalModels = SET_MODELS.filter((m) => moved.globalChanged.has(m));
-  const localModels = ATTRIBUTION_MODELS.filter((m) => !moved.globalChanged.has(m));
   await step('scope: attribution', async () => {
-    // Stored rows recomputed: every row of the changed opportunities; the fractribution credits of
-    // the other opportunities on a path whose fractribution credits moved.
+    // Opportunities whose stored rows keep their path but whose path's fractribution credits moved.
     await trx.raw(`CREATE TEMP TABLE inc_fract_opps ON COMMIT DROP AS
-      SELECT p.connection_id, p.opportunity_id FROM staging.int_opportunity_paths p JOIN inc_changed_paths c USING (path_key)
+      SELECT p.connection_id, p.opportunity_id FROM staging.int_opportunity_paths p
+      JOIN staging.int_path_summary s ON s.path_key = p.path_key JOIN inc_changed_paths c ON c.path_id = s.path_id
       EXCEPT SELECT connection_id, opportunity_id FROM inc_opps`);
     await analyze('inc_fract_opps');
   });
   await step(`${ATTRIBUTION_TOUCHES} (incremental)`, async () => {
-    // Monthly sums: minus the rows before, plus the rows after, of the recomputed slices.
-    const slices = (sign: 1 | -1) => `${attributionMonthlySql('inc_opps', localModels, sign)} UNION ALL ${attributionMonthlySql('inc_fract_opps', ['fractribution'], sign)}`;
+    // Monthly sums and set groups: minus the rows before, plus the rows after, of the recomputed slices.
+    const slices = (sign: 1 | -1) => `${attributionMonthlySql('inc_opps', SLICED_MODELS, sign)} UNION ALL ${attributionMonthlySql('inc_fract_opps', PATH_MODELS, sign)}`;
     await trx.raw(`CREATE TEMP TABLE inc_attr_delta ON COMMIT DROP AS ${slices(-1)}`);
+    await trx.raw(`CREATE TEMP TABLE inc_group_delta ON COMMIT DROP AS ${attributionSetGroupsSql('inc_opps', -1)}`);
     await moved.write();
     await trx.raw(`DELETE FROM ${ATTRIBUTION_TOUCHES} a USING inc_opps s WHERE a.connection_id = s.connection_id AND a.opportunity_id = s.opportunity_id`);
     await trx.raw(attributionTouchesInsertSql(config, 'inc_opps'));
-    await trx.raw(attributionTouchesFractributionSql('inc_fract_opps'));
     await trx.raw(`INSERT INTO inc_attr_delta ${slices(1)}`);
-    // The monthly sums plus the deltas; models whose weights moved: summed again over every opportunity.
-    const monthly = globalModels.length
-      ? [`SELECT * FROM staging.int_attribution_monthly WHERE model NOT IN ${valuesOf(globalModels)}`, attributionMonthlySql(null, globalModels)]
-      : ['SELECT * FROM staging.int_attribution_monthly'];
-    for (const sql of attributionMonthlyBuildSql([...monthly, 'SELECT * FROM inc_attr_delta'])) await trx.raw(sql);
+    await trx.raw(`INSERT INTO inc_group_delta ${attributionSetGroupsSql('inc_opps', 1)}`);
+    for (const sql of applyDeltaSql(ATTRIBUTION_SET_GROUPS, SET_GROUP_KEY, SET_GROUP_SUMS, 'inc_group_delta')) await trx.raw(sql);
+    for (const sql of applyDeltaSql('staging.int_attribution_monthly', ATTRIBUTION_MONTHLY_KEY, MONTHLY_SUMS, `(SELECT * FROM inc_attr_delta) d`)) await trx.raw(sql);
+    // The set models' monthly sums, weighted again from their groups by the current shares.
+    await trx.raw(`DELETE FROM staging.int_attribution_monthly WHERE model IN ${valuesOf(SET_MODELS)}`);
+    await trx.raw(`INSERT INTO staging.int_attribution_monthly (${ATTRIBUTION_MONTHLY_KEY}, ${MONTHLY_SUMS.join(', ')}) ${attributionSetMonthlySql()}`);
   });
   await step('marts.fct_ad_spend_daily + marts.fct_web_traffic_daily (incremental)', [
     ...(changes.campaigns > 0 ? [
@@ -541,7 +351,7 @@ async function incremental(trx: Knex.Transaction, config: TransformConfig, chang
   }
   // Opportunities whose stored attribution rows were recomputed (all of them, or their fractribution credits).
   sizes.attribution_slices = sizes.opportunities! + (await count(trx, 'inc_fract_opps'));
-  sizes.respread_models = globalModels.length;
+  sizes.respread_models = moved.globalChanged.size;
   sizes.fractribution_paths = await count(trx, 'inc_changed_paths');
   return sizes;
 }
