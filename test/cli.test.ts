@@ -141,7 +141,7 @@ describe('CLI', () => {
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(await warehouse.knex('meta.sync_runs').where({ id: killed!.id }).first('status', 'error')).toEqual({ status: 'failed', error: expect.stringMatching(/stopped without finishing/) });
     expect((await mpm(['status'], env, dir)).stdout).not.toContain('interrupted');
-  });
+  }, 180_000); // eleven CLI processes, each several seconds on a loaded 2-core machine
 
   it('keeps a second process off the embedded warehouse, and takes over after a killed holder', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpm-embedded-'));

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { coreTables, type SqlType } from '../warehouse/core-tables.ts';
-import { migrate, migrationNames, migrationStatus } from '../warehouse/migrate.ts';
+import { migrate, migrateThrough, migrationNames, migrationStatus } from '../warehouse/migrate.ts';
 import { prepareWarehouse } from '../pipeline/setup.ts';
 import { createTestWarehouse, WAREHOUSE_KINDS } from './helpers/warehouse.ts';
 
@@ -26,6 +26,21 @@ describe.each(WAREHOUSE_KINDS)('warehouse on %s', (kind) => {
     const schemas = await warehouse.knex('information_schema.schemata').whereIn('schema_name', ['raw', 'staging', 'core', 'marts', 'meta']).pluck('schema_name');
     expect(schemas.sort()).toEqual(['core', 'marts', 'meta', 'raw', 'staging']);
     expect(await warehouse.knex.schema.withSchema('raw').hasTable('csv__spend')).toBe(true);
+  });
+
+  it('upgrades a warehouse whose transform kept fractribution credits by path key (the shape before migration 0008)', async () => {
+    const old = await createTestWarehouse(kind, { migrate: false });
+    try {
+      await migrateThrough(old.knex, '0007_transform_state');
+      await old.knex.raw('CREATE UNLOGGED TABLE staging.int_fractribution_paths (path_key text NOT NULL, credits float8[] NOT NULL)');
+      await old.knex.raw(`INSERT INTO staging.int_fractribution_paths VALUES ('Email', '{1}')`);
+      await migrate(old.knex);
+      const cols = await old.knex('information_schema.columns').where({ table_schema: 'staging', table_name: 'int_fractribution_paths' }).pluck('column_name');
+      expect(cols).toContain('path_id');
+      expect(Number((await old.knex.raw(`SELECT count(*) AS n FROM marts.fct_attribution`)).rows[0].n)).toBe(0);
+    } finally {
+      await old.drop();
+    }
   });
 
   it('has core tables whose columns match the row contract, each with its grain and key in a comment', async () => {

@@ -57,6 +57,16 @@ export async function migrate(knex: Knex): Promise<string[]> {
   return applied;
 }
 
+/** Applies pending migrations up to and including `last` (upgrade tests start from an older schema). */
+export async function migrateThrough(knex: Knex, last: string): Promise<void> {
+  if (!migrationNames().includes(last)) throw new Error(`no migration named ${last}`);
+  await knex.raw('CREATE SCHEMA IF NOT EXISTS meta');
+  for (const name of (await migrationStatus(knex)).pending) {
+    await knex.migrate.up({ ...migratorConfig, name });
+    if (name === last) break;
+  }
+}
+
 /** Names of applied and pending migrations. */
 export async function migrationStatus(knex: Knex): Promise<{ applied: string[]; pending: string[] }> {
   await knex.raw('CREATE SCHEMA IF NOT EXISTS meta');

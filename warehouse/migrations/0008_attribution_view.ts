@@ -14,6 +14,14 @@ const VIEW_NOTE = ' A view (no key constraint: the key is unique by construction
   + ' Never NULL: every column but campaign, ad_campaign_id, pipeline_credit, revenue_credit, opportunity_created_at and close_date.';
 
 export async function up(knex: Knex): Promise<void> {
+  // Transforms before this migration kept fractribution's credits in an unlogged intermediate table
+  // of the same name keyed by path_key; the view reads them by path_id. Dropped (the transform
+  // version changed too, so the next run is full and refills it).
+  const oldFractribution = (await knex.raw(
+    `SELECT 1 FROM information_schema.tables t WHERE t.table_schema = 'staging' AND t.table_name = 'int_fractribution_paths'
+       AND NOT EXISTS (SELECT 1 FROM information_schema.columns c WHERE c.table_schema = 'staging' AND c.table_name = 'int_fractribution_paths' AND c.column_name = 'path_id')`,
+  )).rows.length > 0;
+  if (oldFractribution) await knex.raw('DROP TABLE staging.int_fractribution_paths');
   for (const sql of ATTRIBUTION_STORAGE_DDL) await knex.raw(sql);
   await knex.raw(ATTRIBUTION_TOUCHES_INDEX);
   const kind = (await knex.raw(`SELECT relkind FROM pg_class WHERE oid = to_regclass('marts.fct_attribution')`)).rows[0] as { relkind: string } | undefined;
