@@ -220,9 +220,9 @@ describe('Markov determinism and solver agreement', () => {
       const final = randomPaths(22, 5, 300, 5);
       // Start from the initial set's counts, remove it path by path, add the final set.
       const counts: MarkovTransitions = markovTransitions(initial, { order });
-      for (const p of initial) addMarkovPath(counts, p.path, -p.conversions, -p.nulls, { order });
+      for (const p of initial) addMarkovPath(counts, p.path, -p.conversions, -p.nulls, { order, repeats: 'keep' });
       expect(counts.size).toBe(0);
-      for (const p of [...final].reverse()) addMarkovPath(counts, p.path, p.conversions, p.nulls, { order });
+      for (const p of [...final].reverse()) addMarkovPath(counts, p.path, p.conversions, p.nulls, { order, repeats: 'keep' });
       expect(new Map([...counts].sort())).toEqual(new Map([...markovTransitions(final, { order })].sort()));
       // The same floats as the summaries' own result, bit for bit.
       const fromCounts = markovAttributionFromTransitions(counts, { order });
@@ -234,7 +234,7 @@ describe('Markov determinism and solver agreement', () => {
 
   it('rejects counts that went below zero (state out of step with its paths)', () => {
     const counts = markovTransitions([{ path: ['A'], conversions: 1, nulls: 0 }]);
-    addMarkovPath(counts, ['B'], -1, 0);
+    addMarkovPath(counts, ['B'], -1, 0, { order: 1, repeats: 'keep' });
     expect(() => markovAttributionFromTransitions(counts)).toThrow(/not a positive integer/);
   });
 });

@@ -25,7 +25,7 @@
  */
 import { z } from 'zod';
 import { absorptionFromStart, type AbsorbingChain, type AbsorptionOptions } from './linalg.ts';
-import { compareCodeUnits, mergePathSummaries, sortedCredit, type ChannelCredit, type PathSummary } from './types.ts';
+import { compareCodeUnits, KEY_SEP, mergePathSummaries, sortedCredit, type ChannelCredit, type MergedPath, type PathSummary } from './types.ts';
 
 export const MarkovOptionsSchema = z.object({
   /** Memory of the chain: states are the last `order` channels. Default 1. */
@@ -99,8 +99,8 @@ function collapseRepeats(path: readonly string[]): string[] {
  */
 export type MarkovTransitions = Map<string, number>;
 export type MarkovTransitionKind = 'start' | 'step' | 'conversion' | 'null';
-
-const STATE_SEP = '\u001f';
+/** The options that shape the chain's states (validated). */
+export type MarkovChainShape = Pick<z.output<typeof MarkovOptionsSchema>, 'order' | 'repeats'>;
 
 export function markovTransitionKey(kind: MarkovTransitionKind, from: string, to: string): string {
   return `${kind}\u0000${from}\u0000${to}`;
@@ -113,11 +113,12 @@ export function parseMarkovTransitionKey(key: string): { kind: MarkovTransitionK
 
 /**
  * Adds the transitions of one path's journeys to `into` (conversions and nulls may be negative:
- * removing journeys). Empty paths are not part of the chain.
+ * removing journeys). Empty paths are not part of the chain. `chain`: the order and repeats
+ * options, already validated (this runs once per path).
  */
-export function addMarkovPath(into: MarkovTransitions, path: readonly string[], conversions: number, nulls: number, options: MarkovOptions = {}): void {
-  const opts = MarkovOptionsSchema.parse(options);
-  const steps = opts.repeats === 'collapse' ? collapseRepeats(path) : path;
+export function addMarkovPath(into: MarkovTransitions, path: readonly string[], conversions: number, nulls: number,
+  chain: MarkovChainShape): void {
+  const steps = chain.repeats === 'collapse' ? collapseRepeats(path) : path;
   const w = conversions + nulls;
   if (steps.length === 0 || (conversions === 0 && nulls === 0)) return;
   const add = (key: string, n: number) => {
@@ -126,12 +127,12 @@ export function addMarkovPath(into: MarkovTransitions, path: readonly string[], 
     if (v === 0) into.delete(key);
     else into.set(key, v);
   };
-  const window: string[] = new Array<string>(opts.order).fill('');
+  const window: string[] = new Array<string>(chain.order).fill('');
   let prev: string | undefined;
   for (const c of steps) {
     window.shift();
     window.push(c);
-    const s = window.join(STATE_SEP);
+    const s = window.join(KEY_SEP);
     add(prev === undefined ? markovTransitionKey('start', '', s) : markovTransitionKey('step', prev, s), w);
     prev = s;
   }
@@ -141,8 +142,12 @@ export function addMarkovPath(into: MarkovTransitions, path: readonly string[], 
 
 /** The transitions of path summaries (merged first). */
 export function markovTransitions(summaries: readonly PathSummary[], options: MarkovOptions = {}): MarkovTransitions {
+  return transitionsOfMerged(mergePathSummaries(summaries), MarkovOptionsSchema.parse(options));
+}
+
+function transitionsOfMerged(merged: readonly MergedPath[], chain: MarkovChainShape): MarkovTransitions {
   const out: MarkovTransitions = new Map();
-  for (const p of mergePathSummaries(summaries)) addMarkovPath(out, p.path, p.conversions, p.nulls, options);
+  for (const p of merged) addMarkovPath(out, p.path, p.conversions, p.nulls, chain);
   return out;
 }
 
@@ -168,10 +173,10 @@ export function markovChainFromTransitions(transitions: MarkovTransitions, order
     if (t.kind === 'start' || t.kind === 'step') stateKeys.add(t.to);
   }
   const channelSet = new Set<string>();
-  for (const k of stateKeys) for (const c of k.split(STATE_SEP)) if (c !== '') channelSet.add(c);
+  for (const k of stateKeys) for (const c of k.split(KEY_SEP)) if (c !== '') channelSet.add(c);
   const channels = [...channelSet].sort(compareCodeUnits);
   const channelId = new Map(channels.map((c, i) => [c, i + 1]));
-  const tuples = [...stateKeys].map((k) => ({ key: k, tuple: k.split(STATE_SEP).map((c) => (c === '' ? 0 : channelId.get(c)!)) }));
+  const tuples = [...stateKeys].map((k) => ({ key: k, tuple: k.split(KEY_SEP).map((c) => (c === '' ? 0 : channelId.get(c)!)) }));
   tuples.sort((a, b) => compareTuples(a.tuple, b.tuple));
   const stateIndex = new Map(tuples.map((t, i) => [t.key, i]));
   const stateTuples = tuples.map((t) => t.tuple);
@@ -239,7 +244,7 @@ export function markovChainFromTransitions(transitions: MarkovTransitions, order
 export function buildMarkovChain(summaries: readonly PathSummary[], options: MarkovOptions = {}): MarkovChainModel {
   const opts = MarkovOptionsSchema.parse(options);
   const merged = mergePathSummaries(summaries);
-  const model = markovChainFromTransitions(markovTransitions(merged, opts), opts.order);
+  const model = markovChainFromTransitions(transitionsOfMerged(merged, opts), opts.order);
   for (const p of merged) {
     if (p.path.length === 0) {
       model.excluded.conversions += p.conversions;

@@ -36,6 +36,7 @@ import {
   compareCodeUnits,
   mergePathSummaries,
   pathKey,
+  splitPathKey,
   sortedCredit,
   type ChannelCredit,
   type PathSummary,
@@ -65,49 +66,52 @@ export type ShapleyResult = {
   excluded: { conversions: number; value: number };
 };
 
+/** The players (channels in code-unit order), or TooManyChannelsError above `maxChannels`. */
+function players(channelSet: Iterable<string>, maxChannels: number): string[] {
+  const channels = [...new Set(channelSet)].sort(compareCodeUnits);
+  const n = channels.length;
+  if (n > maxChannels) throw new TooManyChannelsError(`exact Shapley needs 2^${n} coalitions; ${n} channels exceed maxChannels=${maxChannels}`);
+  return channels;
+}
+
+/**
+ * Shapley values of the game v(S) = sum of the dividends of the channel sets within S, given
+ * each set's dividend (added in the order given), and v(all channels).
+ */
+function coalitionShapley(channels: readonly string[], dividends: Iterable<[set: readonly string[], dividend: number]>): { phi: Float64Array; total: number } {
+  const n = channels.length;
+  const bit = new Map(channels.map((c, i) => [c, 1 << i]));
+  const f = new Float64Array(1 << n);
+  for (const [set, d] of dividends) {
+    let mask = 0;
+    for (const c of set) mask |= bit.get(c)!;
+    f[mask] = f[mask]! + d;
+  }
+  const v = subsetSums(f, n);
+  return { phi: shapleyFromGame(v, n), total: v[(1 << n) - 1] ?? 0 };
+}
+
 /** Exact Shapley values of v(S) = conversions of paths whose channel set is within S. */
 export function shapleyAttribution(summaries: readonly PathSummary[], options: ShapleyOptions = {}): ShapleyResult {
   const opts = ShapleyOptionsSchema.parse(options);
   const merged = mergePathSummaries(summaries);
-  const channelSet = new Set<string>();
-  for (const p of merged) for (const c of p.path) channelSet.add(c);
-  const channels = [...channelSet].sort(compareCodeUnits);
-  const n = channels.length;
-  if (n > opts.maxChannels) {
-    throw new TooManyChannelsError(
-      `exact Shapley needs 2^${n} coalitions; ${n} channels exceed maxChannels=${opts.maxChannels}`,
-    );
-  }
-  const bit = new Map(channels.map((c, i) => [c, 1 << i]));
-  const size = 1 << n;
-  // Dividends: conversions (value) of the paths whose channel set is exactly the mask.
-  const convOf = new Float64Array(size);
-  const valueOf = new Float64Array(size);
+  const channels = players(merged.flatMap((p) => p.path), opts.maxChannels);
+  const paths = merged.filter((p) => p.path.length > 0);
   const excluded = { conversions: 0, value: 0 };
   for (const p of merged) {
-    if (p.path.length === 0) {
-      excluded.conversions += p.conversions;
-      excluded.value += p.value;
-      continue;
-    }
-    let mask = 0;
-    for (const c of p.path) mask |= bit.get(c)!;
-    convOf[mask] = convOf[mask]! + p.conversions;
-    valueOf[mask] = valueOf[mask]! + p.value;
+    if (p.path.length > 0) continue;
+    excluded.conversions += p.conversions;
+    excluded.value += p.value;
   }
-  const vConv = subsetSums(convOf, n);
-  const vValue = subsetSums(valueOf, n);
-  const phiConv = shapleyFromGame(vConv, n);
-  const phiValue = shapleyFromGame(vValue, n);
-  const totalConversions = vConv[size - 1] ?? 0;
-  const totalValue = vValue[size - 1] ?? 0;
+  const conv = coalitionShapley(channels, paths.map((p) => [p.path, p.conversions]));
+  const value = coalitionShapley(channels, paths.map((p) => [p.path, p.value]));
   return {
     channels,
-    conversions: sortedCredit(channels.map((c, i) => [c, phiConv[i]!])),
-    value: sortedCredit(channels.map((c, i) => [c, phiValue[i]!])),
-    shares: sortedCredit(channels.map((c, i) => [c, totalConversions > 0 ? phiConv[i]! / totalConversions : 0])),
-    totalConversions,
-    totalValue,
+    conversions: sortedCredit(channels.map((c, i) => [c, conv.phi[i]!])),
+    value: sortedCredit(channels.map((c, i) => [c, value.phi[i]!])),
+    shares: sortedCredit(channels.map((c, i) => [c, conv.total > 0 ? conv.phi[i]! / conv.total : 0])),
+    totalConversions: conv.total,
+    totalValue: value.total,
     excluded,
   };
 }
@@ -121,7 +125,7 @@ export function shapleyAttribution(summaries: readonly PathSummary[], options: S
 export type ShapleySets = Map<string, { conversions: number; journeys: number }>;
 
 export function shapleySetKey(path: readonly string[]): string {
-  return [...new Set(path)].sort(compareCodeUnits).join('\u001f');
+  return pathKey([...new Set(path)].sort(compareCodeUnits));
 }
 
 /** Adds one path's conversions and nulls (negative: removed) to `into`. Empty paths are in no coalition. */
@@ -140,34 +144,19 @@ export function addShapleyPath(into: ShapleySets, path: readonly string[], conve
  */
 export function shapleyFromSets(sets: ShapleySets, options: ShapleyOptions = {}): Pick<ShapleyResult, 'channels' | 'conversions' | 'shares' | 'totalConversions'> {
   const opts = ShapleyOptionsSchema.parse(options);
-  const channelSet = new Set<string>();
   for (const [key, v] of sets) {
     if (!Number.isSafeInteger(v.conversions) || !Number.isSafeInteger(v.journeys) || v.conversions < 0 || v.journeys < v.conversions) {
       throw new RangeError(`shapley set ${JSON.stringify(key)}: counts ${v.conversions}/${v.journeys} are not valid`);
     }
-    if (v.journeys > 0) for (const c of key.split('\u001f')) channelSet.add(c);
   }
-  const channels = [...channelSet].sort(compareCodeUnits);
-  const n = channels.length;
-  if (n > opts.maxChannels) {
-    throw new TooManyChannelsError(`exact Shapley needs 2^${n} coalitions; ${n} channels exceed maxChannels=${opts.maxChannels}`);
-  }
-  const bit = new Map(channels.map((c, i) => [c, 1 << i]));
-  const convOf = new Float64Array(1 << n);
-  for (const [key, v] of sets) {
-    if (v.journeys === 0) continue;
-    let mask = 0;
-    for (const c of key.split('\u001f')) mask |= bit.get(c)!;
-    convOf[mask] = convOf[mask]! + v.conversions;
-  }
-  const vConv = subsetSums(convOf, n);
-  const phi = shapleyFromGame(vConv, n);
-  const totalConversions = vConv[(1 << n) - 1] ?? 0;
+  const live = [...sets].filter(([, v]) => v.journeys > 0).map(([key, v]) => [splitPathKey(key), v.conversions] as [string[], number]);
+  const channels = players(live.flatMap(([set]) => set), opts.maxChannels);
+  const conv = coalitionShapley(channels, live);
   return {
     channels,
-    conversions: sortedCredit(channels.map((c, i) => [c, phi[i]!])),
-    shares: sortedCredit(channels.map((c, i) => [c, totalConversions > 0 ? phi[i]! / totalConversions : 0])),
-    totalConversions,
+    conversions: sortedCredit(channels.map((c, i) => [c, conv.phi[i]!])),
+    shares: sortedCredit(channels.map((c, i) => [c, conv.total > 0 ? conv.phi[i]! / conv.total : 0])),
+    totalConversions: conv.total,
   };
 }
 

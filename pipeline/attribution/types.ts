@@ -70,10 +70,15 @@ export function validatePathSummary(s: PathSummary, index: number): void {
 export type MergedPath = { path: string[]; key: string; conversions: number; nulls: number; value: number };
 
 // U+001F (unit separator) cannot appear in sane channel names and keeps keys unambiguous.
-const KEY_SEP = '\u001f';
+export const KEY_SEP = '\u001f';
 
 export function pathKey(path: readonly string[]): string {
   return path.join(KEY_SEP);
+}
+
+/** The channels of a key made by `pathKey` (the empty key: the empty path). */
+export function splitPathKey(key: string): string[] {
+  return key === '' ? [] : key.split(KEY_SEP);
 }
 
 /**

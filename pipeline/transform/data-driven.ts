@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import {
-  addMarkovPath, addShapleyPath, fractributionPathFractions, leaveOneOutKeys, markovAttributionFromTransitions, markovTransitionKey,
-  compareCodeUnits, parseMarkovTransitionKey, shapleyFromSets, TooManyChannelsError, type MarkovTransitions, type ShapleySets,
+  addMarkovPath, addShapleyPath, compareCodeUnits, fractributionPathFractions, KEY_SEP, leaveOneOutKeys, markovAttributionFromTransitions,
+  markovTransitionKey, parseMarkovTransitionKey, shapleyFromSets, splitPathKey, TooManyChannelsError,
+  type MarkovChainShape, type MarkovTransitionKind, type MarkovTransitions, type ShapleySets,
 } from '../attribution/index.ts';
 import type { TransformConfig } from './config.ts';
 import { ATTRIBUTION_SHARES, FRACTRIBUTION_PATHS } from './attribution-mart.ts';
@@ -22,9 +23,6 @@ import { ATTRIBUTION_SHARES, FRACTRIBUTION_PATHS } from './attribution-mart.ts';
  * for the converting paths whose own or leave-one-out counts moved. Counts are exact, and the
  * solvers read them in a canonical order, so both runs give the same floats.
  */
-
-/** Separator of channels in a path key (ASCII unit separator: never part of a channel name). */
-export const SEP = '\u001f';
 
 const PATH_SUMMARY = 'staging.int_path_summary';
 const MARKOV_TRANSITIONS = 'staging.int_markov_transitions';
@@ -60,7 +58,6 @@ export function pathHash(key: string): number {
   return 4294967296 * (2097151 & h2) + (h1 >>> 0);
 }
 
-const splitPath = (key: string): string[] => (key === '' ? [] : key.split(SEP));
 const probabilityOf = (c: { conversions: number; nulls: number } | undefined): number => {
   const n = c ? c.conversions + c.nulls : 0;
   return n > 0 ? c!.conversions / n : 0;
@@ -68,13 +65,16 @@ const probabilityOf = (c: { conversions: number; nulls: number } | undefined): n
 
 /**
  * Writes rows as one statement over one array per column (parsed much faster than JSON; numbers
- * are sent in their shortest round-trip form, so float8 values arrive exactly).
+ * are sent in their shortest round-trip form, so float8 values arrive exactly). A column is
+ * [name, array element type, optional select expression over the unnested arrays].
  */
-async function insertArrays<R extends object>(trx: Knex.Transaction, table: string, columns: ReadonlyArray<readonly [keyof R & string, string]>, rows: readonly R[], conflict = ''): Promise<void> {
+async function insertArrays<R extends object>(trx: Knex.Transaction, table: string, columns: ReadonlyArray<readonly [keyof R & string, string, string?]>, rows: readonly R[], conflict = ''): Promise<void> {
+  const names = columns.map(([c]) => c).join(', ');
   for (let i = 0; i < rows.length; i += 200_000) {
     const chunk = rows.slice(i, i + 200_000);
     await trx.raw(
-      `INSERT INTO ${table} (${columns.map(([c]) => c).join(', ')}) SELECT * FROM unnest(${columns.map(([, t]) => `?::${t}[]`).join(', ')}) ${conflict}`,
+      `INSERT INTO ${table} (${names}) SELECT ${columns.map(([c, , select]) => select ?? c).join(', ')}
+       FROM unnest(${columns.map(([, t]) => `?::${t}[]`).join(', ')}) AS u(${names}) ${conflict}`,
       columns.map(([c]) => chunk.map((r) => r[c])) as Knex.RawBinding[],
     );
   }
@@ -87,6 +87,30 @@ interface Loo { loo_hash: number; path_id: number }
 const WEIGHT_COLUMNS = [['model', 'text'], ['channel', 'text'], ['weight', 'float8']] as const;
 const SHARE_COLUMNS = [['model', 'text'], ['key', 'text'], ['channel', 'text'], ['share', 'float8']] as const;
 const LOO_COLUMNS = [['loo_hash', 'int8'], ['path_id', 'int8']] as const;
+/** (credits: array literals, one per path, cast on the way in: paths differ in length.) */
+const FRACT_COLUMNS = [['path_id', 'int8'], ['path_key', 'text'], ['credits', 'text', 'credits::float8[]']] as const;
+
+interface TransitionRow { kind: MarkovTransitionKind; from_state: string; to_state: string; weight: number }
+interface SetRow { channel_set: string; conversions: number; journeys: number }
+const TRANSITION_COLUMNS = [['kind', 'text'], ['from_state', 'text'], ['to_state', 'text'], ['weight', 'int8']] as const;
+const SET_COLUMNS = [['channel_set', 'text'], ['conversions', 'int8'], ['journeys', 'int8']] as const;
+
+/**
+ * Writes Markov transition and Shapley set counts: the full run's, or (`add`) an incremental
+ * run's changes, added to the kept ones (a count back at 0 is dropped).
+ */
+async function writeCounts(trx: Knex.Transaction, transitions: MarkovTransitions, sets: ShapleySets, add: boolean): Promise<void> {
+  await insertArrays<TransitionRow>(trx, MARKOV_TRANSITIONS, TRANSITION_COLUMNS, [...transitions].map(([k, weight]) => {
+    const t = parseMarkovTransitionKey(k);
+    return { kind: t.kind, from_state: t.from, to_state: t.to, weight };
+  }), add ? `ON CONFLICT (kind, from_state, to_state) DO UPDATE SET weight = ${MARKOV_TRANSITIONS}.weight + excluded.weight` : '');
+  await insertArrays<SetRow>(trx, SHAPLEY_SETS, SET_COLUMNS, [...sets].map(([channel_set, v]) => ({ channel_set, ...v })),
+    add ? `ON CONFLICT (channel_set) DO UPDATE SET conversions = ${SHAPLEY_SETS}.conversions + excluded.conversions, journeys = ${SHAPLEY_SETS}.journeys + excluded.journeys` : '');
+  if (add) {
+    await trx.raw(`DELETE FROM ${MARKOV_TRANSITIONS} WHERE weight = 0`);
+    await trx.raw(`DELETE FROM ${SHAPLEY_SETS} WHERE journeys = 0 AND conversions = 0`);
+  }
+}
 
 /** Each channel's weight over the sum of the weights of `channels` (summed in that order); null when the sum is 0. */
 function sharesOf(weights: Record<string, number>, channels: readonly string[]): Array<[string, number]> | null {
@@ -102,7 +126,7 @@ function sharesOf(weights: Record<string, number>, channels: readonly string[]):
  * path has no fractions (the view then gives the last touch 1).
  */
 function fractributionCredits(key: string, probability: (key: string) => number): string | null {
-  const path = splitPath(key);
+  const path = splitPathKey(key);
   if (path.length === 0) return null;
   const attribution = fractributionPathFractions(path, key, probability).attribution;
   const shares = new Map(sharesOf(attribution, Object.keys(attribution)) ?? []);
@@ -112,29 +136,24 @@ function fractributionCredits(key: string, probability: (key: string) => number)
   return `{${path.map((c) => (shares.get(c) ?? 0) / touches.get(c)!).join(',')}}`;
 }
 
-async function insertFractribution(trx: Knex.Transaction, rows: readonly FractPath[]): Promise<void> {
-  for (let i = 0; i < rows.length; i += 200_000) {
-    const chunk = rows.slice(i, i + 200_000);
-    await trx.raw(`INSERT INTO ${FRACTRIBUTION_PATHS} (path_id, path_key, credits) SELECT i, k, c::float8[] FROM unnest(?::int8[], ?::text[], ?::text[]) AS u(i, k, c)`,
-      [chunk.map((r) => r.path_id), chunk.map((r) => r.path_key), chunk.map((r) => r.credits)]);
-  }
-}
-
 /** The leave-one-out rows of a converting path (distinct keys). */
 function looRows(key: string, pathId: number): Loo[] {
-  const path = splitPath(key);
+  const path = splitPathKey(key);
   if (path.length < 2) return [];
   return [...new Set(leaveOneOutKeys(path, key))].map((k) => ({ loo_hash: pathHash(k), path_id: pathId }));
 }
 
+/** The Markov chain the transform builds (repeats kept as self-transitions, the default). */
+const chainOf = (config: TransformConfig): MarkovChainShape => ({ order: config.markovOrder, repeats: 'keep' });
+
 /** markov / shapley channel weights, solved on the kept counts. */
 async function solveGlobal(trx: Knex.Transaction, config: TransformConfig, warnings: string[]): Promise<Weight[]> {
   const transitions: MarkovTransitions = new Map();
-  for (const r of (await trx.raw(`SELECT kind, from_state, to_state, weight::float8 AS weight FROM ${MARKOV_TRANSITIONS}`)).rows as Array<{ kind: 'start'; from_state: string; to_state: string; weight: number }>) {
+  for (const r of (await trx.raw(`SELECT kind, from_state, to_state, weight::float8 AS weight FROM ${MARKOV_TRANSITIONS}`)).rows as TransitionRow[]) {
     transitions.set(markovTransitionKey(r.kind, r.from_state, r.to_state), r.weight);
   }
   const sets: ShapleySets = new Map();
-  for (const r of (await trx.raw(`SELECT channel_set, conversions::float8 AS conversions, journeys::float8 AS journeys FROM ${SHAPLEY_SETS}`)).rows as Array<{ channel_set: string; conversions: number; journeys: number }>) {
+  for (const r of (await trx.raw(`SELECT channel_set, conversions::float8 AS conversions, journeys::float8 AS journeys FROM ${SHAPLEY_SETS}`)).rows as SetRow[]) {
     sets.set(r.channel_set, { conversions: r.conversions, journeys: r.journeys });
   }
   const weights: Weight[] = [];
@@ -159,7 +178,7 @@ async function setShares(trx: Knex.Transaction, weights: readonly Weight[]): Pro
   }
   const rows: Share[] = [];
   for (const [model, w] of byModel) {
-    for (const set of channelSets) for (const [channel, share] of sharesOf(w, set.split(SEP)) ?? []) rows.push({ model, key: set, channel, share });
+    for (const set of channelSets) for (const [channel, share] of sharesOf(w, set.split(KEY_SEP)) ?? []) rows.push({ model, key: set, channel, share });
   }
   return rows;
 }
@@ -200,8 +219,8 @@ export async function buildDataDriven(trx: Knex.Transaction, config: TransformCo
   const loo: Loo[] = [];
   const probability = (key: string) => probabilityOf(summary.get(key));
   for (const [key, c] of summary) {
-    const path = splitPath(key);
-    addMarkovPath(transitions, path, c.conversions, c.nulls, { order: config.markovOrder });
+    const path = splitPathKey(key);
+    addMarkovPath(transitions, path, c.conversions, c.nulls, chainOf(config));
     addShapleyPath(sets, path, c.conversions, c.nulls);
     if (c.conversions > 0) {
       const credits = fractributionCredits(key, probability);
@@ -209,15 +228,9 @@ export async function buildDataDriven(trx: Knex.Transaction, config: TransformCo
       loo.push(...looRows(key, c.id));
     }
   }
-  await insertArrays(trx, MARKOV_TRANSITIONS, [['kind', 'text'], ['from_state', 'text'], ['to_state', 'text'], ['weight', 'int8']],
-    [...transitions].map(([k, weight]) => {
-      const t = parseMarkovTransitionKey(k);
-      return { kind: t.kind, from_state: t.from, to_state: t.to, weight };
-    }));
-  await insertArrays(trx, SHAPLEY_SETS, [['channel_set', 'text'], ['conversions', 'int8'], ['journeys', 'int8']],
-    [...sets].map(([channel_set, v]) => ({ channel_set, conversions: v.conversions, journeys: v.journeys })));
+  await writeCounts(trx, transitions, sets, false);
 
-  await insertFractribution(trx, fract);
+  await insertArrays(trx, FRACTRIBUTION_PATHS, FRACT_COLUMNS, fract);
   await trx.raw(`ANALYZE ${FRACTRIBUTION_PATHS}`);
   await trx.raw(`CREATE UNLOGGED TABLE ${FRACTRIBUTION_LOO} (loo_hash bigint NOT NULL, path_id bigint NOT NULL)`);
   await trx.raw(`COMMENT ON TABLE ${FRACTRIBUTION_LOO} IS 'Grain: one row per converting path (path_id) x distinct path without one of its touches (loo_hash: pathHash of its key): the paths whose conversion probability its fractribution credits depend on.'`);
@@ -236,8 +249,6 @@ export async function buildDataDriven(trx: Knex.Transaction, config: TransformCo
 export interface DataDrivenChanges {
   /** markov / shapley whose channel weights moved: every opportunity's credit under them moves. */
   globalChanged: Set<string>;
-  /** Paths whose counts moved. */
-  paths: number;
   /**
    * Writes the moved weights, channel-set shares and fractribution credits (deferred: the
    * caller first reads the old ones). The paths whose fractribution credits moved are in the
@@ -278,8 +289,8 @@ export async function updateDataDriven(trx: Knex.Transaction, config: TransformC
   const sets: ShapleySets = new Map();
   const after = new Map<string, { conversions: number; nulls: number }>();
   for (const d of deltas) {
-    const path = splitPath(d.path_key);
-    addMarkovPath(transitions, path, d.conversions, d.nulls, { order: config.markovOrder });
+    const path = splitPathKey(d.path_key);
+    addMarkovPath(transitions, path, d.conversions, d.nulls, chainOf(config));
     addShapleyPath(sets, path, d.conversions, d.nulls);
     const b = before.get(d.path_key) ?? { conversions: 0, nulls: 0 };
     const a = { conversions: b.conversions + d.conversions, nulls: b.nulls + d.nulls };
@@ -305,16 +316,7 @@ export async function updateDataDriven(trx: Knex.Transaction, config: TransformC
         [born.map(([k]) => k), born.map(([k]) => pathHash(k)), born.map(([, a]) => a.conversions), born.map(([, a]) => a.nulls)],
       )).rows as Array<{ id: number; path_key: string }>) ids.set(r.path_key, r.id);
     }
-    await insertArrays(trx, MARKOV_TRANSITIONS, [['kind', 'text'], ['from_state', 'text'], ['to_state', 'text'], ['weight', 'int8']],
-      [...transitions].map(([k, weight]) => {
-        const t = parseMarkovTransitionKey(k);
-        return { kind: t.kind, from_state: t.from, to_state: t.to, weight };
-      }), `ON CONFLICT (kind, from_state, to_state) DO UPDATE SET weight = ${MARKOV_TRANSITIONS}.weight + excluded.weight`);
-    await trx.raw(`DELETE FROM ${MARKOV_TRANSITIONS} WHERE weight = 0`);
-    await insertArrays(trx, SHAPLEY_SETS, [['channel_set', 'text'], ['conversions', 'int8'], ['journeys', 'int8']],
-      [...sets].map(([channel_set, v]) => ({ channel_set, conversions: v.conversions, journeys: v.journeys })),
-      `ON CONFLICT (channel_set) DO UPDATE SET conversions = ${SHAPLEY_SETS}.conversions + excluded.conversions, journeys = ${SHAPLEY_SETS}.journeys + excluded.journeys`);
-    await trx.raw(`DELETE FROM ${SHAPLEY_SETS} WHERE journeys = 0 AND conversions = 0`);
+    await writeCounts(trx, transitions, sets, true);
   }
 
   // fractribution: the converting paths whose own counts or leave-one-out paths' counts moved.
@@ -339,7 +341,7 @@ export async function updateDataDriven(trx: Knex.Transaction, config: TransformC
   }
   for (const [k, a] of after) counts.set(k, a);
   const recompute = [...affected];
-  const looHashes = [...new Set(recompute.flatMap((k) => { const path = splitPath(k); return path.length < 2 ? [] : leaveOneOutKeys(path, k).map(pathHash); }))];
+  const looHashes = [...new Set(recompute.flatMap((k) => { const path = splitPathKey(k); return path.length < 2 ? [] : leaveOneOutKeys(path, k).map(pathHash); }))];
   if (looHashes.length) {
     for (const r of (await trx.raw(`SELECT path_key, conversions, nulls FROM ${PATH_SUMMARY} WHERE path_hash = ANY(?::int8[])`, [looHashes])).rows as Array<{ path_key: string; conversions: number; nulls: number }>) {
       counts.set(r.path_key, { conversions: r.conversions, nulls: r.nulls });
@@ -385,7 +387,6 @@ export async function updateDataDriven(trx: Knex.Transaction, config: TransformC
 
   return {
     globalChanged,
-    paths: deltas.length,
     write: async () => {
       if (globalChanged.size) {
         await trx(CHANNEL_WEIGHTS).whereIn('model', [...globalChanged]).delete();
@@ -399,7 +400,7 @@ export async function updateDataDriven(trx: Knex.Transaction, config: TransformC
       }
       if (changedPaths.length) {
         await trx.raw(`DELETE FROM ${FRACTRIBUTION_PATHS} f USING inc_changed_paths c WHERE f.path_id = c.path_id`);
-        await insertFractribution(trx,
+        await insertArrays(trx, FRACTRIBUTION_PATHS, FRACT_COLUMNS,
           changedPaths.filter((k) => fresh.get(k) != null).map((k) => ({ path_id: ids.get(k)!, path_key: k, credits: fresh.get(k)! })));
       }
     },
