@@ -1,7 +1,7 @@
 import { ConfigError } from '../../connectors/core/errors/index.ts';
 import { isDay } from '../../connectors/core/dates.ts';
 import type { Warehouse } from '../../warehouse/db.ts';
-import { ALL_MODELS } from '../transform/kpis.ts';
+import { ATTRIBUTION_MODELS } from '../transform/attribution-mart.ts';
 
 /**
  * What the HTML report shows, read from the marts only (never from core or staging), so the page
@@ -9,7 +9,7 @@ import { ALL_MODELS } from '../transform/kpis.ts';
  * selects whole months (every month that overlaps the range).
  */
 
-export type AttributionModel = (typeof ALL_MODELS)[number];
+export type AttributionModel = (typeof ATTRIBUTION_MODELS)[number];
 
 export const DEFAULT_REPORT_MODEL: AttributionModel = 'w_shaped';
 
@@ -110,7 +110,7 @@ export function parseReportQuery(query: ReportQuery): { from: string | null; to:
   }
   if (query.from !== undefined && query.to !== undefined && query.from > query.to) throw new ConfigError(`report: --from ${query.from} is after --to ${query.to}`);
   const model = query.model ?? DEFAULT_REPORT_MODEL;
-  if (!(ALL_MODELS as readonly string[]).includes(model)) throw new ConfigError(`report: --model: "${model}" is not an attribution model (one of ${ALL_MODELS.join(', ')})`);
+  if (!(ATTRIBUTION_MODELS as readonly string[]).includes(model)) throw new ConfigError(`report: --model: "${model}" is not an attribution model (one of ${ATTRIBUTION_MODELS.join(', ')})`);
   return { from: query.from ?? null, to: query.to ?? null, model: model as AttributionModel };
 }
 
@@ -193,6 +193,6 @@ export async function readReportData(warehouse: Warehouse, query: ReportQuery = 
 
   const months = [...new Set(overTime.map((r) => r.month))].sort();
   const channels = [...new Set([...channelKpis.map((c) => c.channel), ...creditShare.map((c) => c.channel)])].sort();
-  const models = ALL_MODELS.filter((m) => totals.has(m));
+  const models = ATTRIBUTION_MODELS.filter((m) => totals.has(m));
   return { model, currency, from, to, months, channels, models, overTime, channelKpis, creditShare, funnel, goals };
 }

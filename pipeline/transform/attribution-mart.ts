@@ -5,15 +5,19 @@ import { sqlLiteral } from '../../warehouse/sql.ts';
 /**
  * marts.fct_attribution (grain: one row per opportunity x touchpoint x model) is a view over one
  * row per opportunity x touchpoint, staging.int_attribution_touches, which holds the touch, its
- * opportunity's amounts and one float8 credit column per stored model; Markov and Shapley credits
- * are computed by the view from staging.int_attribution_shares. Writing twelve rows per touch
+ * opportunity's amounts, its path's id and one float8 credit column per rule model. fractribution
+ * credits come from the path (staging.int_fractribution_paths), Markov and Shapley credits from
+ * their shares per channel set (staging.int_attribution_shares). Writing twelve rows per touch
  * (ten million on the large world) was most of a full run, and Markov / Shapley channel weights
  * move with any new path, which rewrote every opportunity's rows on every incremental run.
  *
- * A credit becomes the mart's numeric through integers: credit = round(c * 1e12) / 1e12,
- * pipeline_credit = round(c * amount * 1e6) / 1e6 (c, amount float8). The view and the monthly sums
- * (staging.int_attribution_monthly, summed over integers, exactly) use the same expressions, so the
- * KPI marts equal sums of the view, and no float-to-numeric conversion runs per row at build time.
+ * Every credit becomes the mart's numeric through integers, so the monthly sums
+ * (staging.int_attribution_monthly, exact) equal sums of the view and the KPI marts follow:
+ * - rule models and fractribution round per touch: credit = round(c * 1e12) * 1e-12,
+ *   pipeline_credit = round(c * amount * 1e6) * 1e-6 (c, amount float8); their monthly sums are
+ *   patched per opportunity;
+ * - Markov and Shapley are exact products of integer units, linear in the touch (SET_UNIT), so
+ *   their monthly sums are re-weighted from per-group sums when the shares move.
  */
 
 /** The per-touch storage of marts.fct_attribution. */
@@ -34,7 +38,8 @@ export const PATH_MODELS = ['fractribution'] as const;
 export const SET_MODELS = ['markov', 'shapley'] as const;
 /** Models whose monthly sums are kept per opportunity slice (minus the old rows, plus the new ones). */
 export const SLICED_MODELS = [...STORED_MODELS, ...PATH_MODELS] as const;
-export const ATTRIBUTION_MODELS = [...SLICED_MODELS, ...SET_MODELS] as const;
+/** Every attribution model the marts carry (rule models, then data-driven ones), in the order reports list them. */
+export const ATTRIBUTION_MODELS = [...STORED_MODELS, ...SET_MODELS, ...PATH_MODELS] as const;
 
 /** fractribution's per-touch credits of each converting path (grain: one row per path; credits in touch order). */
 export const FRACTRIBUTION_PATHS = 'staging.int_fractribution_paths';
@@ -106,13 +111,14 @@ const SET_UNIT = {
 const SET_LAST = { pipeline: 'round(a.amount_reporting * 1e6::float8)::int8', revenue: 'round(a.won_amount_reporting * 1e6::float8)::int8' };
 /** A share in integer units of 1e-12 (so a credit is units * units * 1e-24, and money units * units * 1e-18, exactly). */
 const shareUnits = (share: string) => `round(${share} * 1e12::float8)::int8::numeric`;
+/** The scales of share units times SET_UNIT credit units, and times money units. */
+const SET_SCALE = { credit: '0.000000000000000000000001', pipeline: '0.000000000000000001', revenue: '0.000000000000000001' } as const;
 
 function setValue(model: string, what: keyof typeof SET_UNIT): string {
   const share = `s_${model}.share`;
-  const scaled = what === 'credit' ? '0.000000000000000000000001' : '0.000000000000000001';
   const last = what === 'credit' ? '1::numeric' : `${SET_LAST[what]} * 0.000001`;
   const other = what === 'credit' ? '0::numeric' : `0 * ${SET_LAST[what]}::numeric`;
-  return `CASE WHEN ${share} IS NOT NULL THEN ${shareUnits(share)} * ${SET_UNIT[what]} * ${scaled} WHEN a.touch_position = a.touch_count THEN ${last} ELSE ${other} END`;
+  return `CASE WHEN ${share} IS NOT NULL THEN ${shareUnits(share)} * ${SET_UNIT[what]} * ${SET_SCALE[what]} WHEN a.touch_position = a.touch_count THEN ${last} ELSE ${other} END`;
 }
 
 /** The mart's credit, pipeline_credit and revenue_credit of `model` for a storage row `a`. */
@@ -234,12 +240,10 @@ export function attributionSetGroupsSql(scope: string | null, sign: 1 | -1 = 1):
  * exactly the sums of the view's rows (the products are exact, and linear in the touch).
  */
 export function attributionSetMonthlySql(): string {
-  const w = (units: string, scale: string, fallback: string) =>
-    `sum(CASE WHEN s.share IS NOT NULL THEN ${shareUnits('s.share')} * g.${units} * ${scale} ELSE ${fallback} END)`;
+  const w = (what: keyof typeof SET_UNIT, fallback: string) =>
+    `sum(CASE WHEN s.share IS NOT NULL THEN ${shareUnits('s.share')} * g.unit_${what} * ${SET_SCALE[what]} ELSE ${fallback} END)`;
   return `SELECT m.model, g.channel, g.campaign_key, g.campaign, g.created_month, g.close_month, g.is_won, sum(g.n) AS n,
-           ${w('unit_credit', '0.000000000000000000000001', 'g.n_last')} AS credit,
-           ${w('unit_pipeline', '0.000000000000000001', 'g.last_pipeline * 0.000001')} AS pipeline,
-           ${w('unit_revenue', '0.000000000000000001', 'g.last_revenue * 0.000001')} AS revenue
+           ${w('credit', 'g.n_last')} AS credit, ${w('pipeline', 'g.last_pipeline * 0.000001')} AS pipeline, ${w('revenue', 'g.last_revenue * 0.000001')} AS revenue
     FROM ${ATTRIBUTION_SET_GROUPS} g
     CROSS JOIN (VALUES ${SET_MODELS.map((m) => `(${sqlLiteral(m)})`).join(', ')}) AS m(model)
     LEFT JOIN ${ATTRIBUTION_SHARES} s ON s.model = m.model AND s.key = g.channel_set AND s.channel = g.channel
@@ -248,19 +252,13 @@ export function attributionSetMonthlySql(): string {
 }
 
 /**
- * Builds staging.int_attribution_monthly from `parts` (relations or SELECTs with its columns, signed
- * partial sums; the same key may come several times): summed per key, keys whose rows all went are
- * dropped. A new (unlogged, as the other intermediate tables) table swapped in.
+ * Builds staging.int_attribution_monthly (full runs) from `parts`: SELECTs with its columns, each
+ * model in one part only (incremental runs patch it in place, applyDeltaSql).
  */
 export function attributionMonthlyBuildSql(parts: readonly string[]): string[] {
   return [
-    'DROP TABLE IF EXISTS staging.int_attribution_monthly_next',
-    `CREATE UNLOGGED TABLE staging.int_attribution_monthly_next AS
-     SELECT ${ATTRIBUTION_MONTHLY_KEY}, sum(n) AS n, sum(credit) AS credit, sum(pipeline) AS pipeline, sum(revenue) AS revenue
-     FROM (${parts.join('\n       UNION ALL ')}) p
-     GROUP BY ${ATTRIBUTION_MONTHLY_KEY} HAVING sum(n) <> 0`,
     'DROP TABLE IF EXISTS staging.int_attribution_monthly',
-    'ALTER TABLE staging.int_attribution_monthly_next RENAME TO int_attribution_monthly',
+    `CREATE UNLOGGED TABLE staging.int_attribution_monthly AS ${parts.join('\n       UNION ALL ')}`,
     `CREATE UNIQUE INDEX int_attribution_monthly_key ON staging.int_attribution_monthly (${ATTRIBUTION_MONTHLY_KEY}) NULLS NOT DISTINCT`,
   ];
 }

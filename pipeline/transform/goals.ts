@@ -3,7 +3,7 @@ import { parse } from 'csv-parse/sync';
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { ConfigError } from '../../connectors/core/errors/index.ts';
-import { ALL_MODELS } from './kpis.ts';
+import { ATTRIBUTION_MODELS } from './attribution-mart.ts';
 
 /**
  * Goals and pacing. Goals come from the `goals` section of the config file (a list) or a CSV
@@ -41,7 +41,7 @@ export const goalSchema = z.strictObject({
   /** Channel the goal is for (a channel name of the grouping rules). Default: the total. */
   channel: z.string().min(1).optional(),
   /** Attribution model for credited metrics. Default w_shaped. */
-  model: z.enum(ALL_MODELS).default('w_shaped'),
+  model: z.enum(ATTRIBUTION_MODELS).default('w_shaped'),
   /** Monthly plan: seasonal (weighted by the same months last year, even when there is no history) or even. Default seasonal. */
   split: z.enum(['seasonal', 'even']).default('seasonal'),
 });

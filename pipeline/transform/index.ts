@@ -151,15 +151,14 @@ export async function runTransform(options: TransformOptions): Promise<Transform
       // Incremental statements look a few thousand keys up in million-row tables that are cached:
       // index lookups beat scans, which the default page cost (4, for spinning disks) prefers.
       if (options.warehouse.kind === 'postgres') await trx.raw('SET LOCAL random_page_cost = 1.1');
-      scopeCounts = await incremental(trx, config, changes, step, warnings, options.warehouse.kind === 'postgres');
+      scopeCounts = await incremental(trx, config, changes, step, warnings);
     } else {
       options.log.info({ reason }, 'full transform');
       await full(trx, config, step, warnings);
     }
     await step('marts.kpi_channel_monthly', kpiChannelSql(config));
     await step('marts.kpi_campaign_monthly', kpiCampaignSql(config));
-    // (Incremental runs on Postgres rebuilt it while the data-driven models were solved.)
-    if (!(mode === 'incremental' && options.warehouse.kind === 'postgres')) await step('marts.kpi_funnel_monthly', kpiFunnelSql());
+    await step('marts.kpi_funnel_monthly', kpiFunnelSql());
     await step('marts.goal_pacing', async () => {
       const asOf = config.asOf ?? (await dataAsOf(trx)) ?? new Date().toISOString().slice(0, 10);
       await refreshGoals(trx, goals, { asOf, currency: config.reportingCurrency });
@@ -225,12 +224,8 @@ async function full(trx: Knex.Transaction, config: TransformConfig, step: Step, 
   ]);
 }
 
-/**
- * Recomputes the slices of every staging model and mart that the changed core rows feed.
- * `overlap` (Postgres): the funnel mart is rebuilt by the warehouse while the data-driven models
- * are solved here (it reads staging.int_stage_changes only, refreshed by then).
- */
-async function incremental(trx: Knex.Transaction, config: TransformConfig, changes: ChangeSets, step: Step, warnings: string[], overlap: boolean): Promise<Record<string, number>> {
+/** Recomputes the slices of every staging model and mart that the changed core rows feed. */
+async function incremental(trx: Knex.Transaction, config: TransformConfig, changes: ChangeSets, step: Step, warnings: string[]): Promise<Record<string, number>> {
   const model = (name: string): SqlModel => models.find((m) => m.name === name)!;
   const refresh = (name: string, scope: string) => step(`${name} (incremental)`, refreshModelSql(model(name), config, scope));
   const analyze = (...tables: string[]) => Promise.all(tables.map((t) => trx.raw(`ANALYZE ${t}`)));
@@ -289,24 +284,12 @@ async function incremental(trx: Knex.Transaction, config: TransformConfig, chang
   await refresh('staging.int_person_lead_touch', 'inc_pkeys');
   await refresh('staging.int_stage_changes', 'inc_funnel_opps');
 
-  // Data-driven weights from all paths (cheap). Markov and Shapley credits are computed by the
-  // view: when their weights move, only their monthly sums are recomputed; fractribution's are
-  // stored, so the opportunities on paths whose shares moved are recomputed.
-  let solved: DataDrivenChanges | undefined;
-  let funnel: Promise<unknown> | undefined;
+  // The data-driven models: their kept counts patched with the paths that moved, Markov and
+  // Shapley solved again, fractribution recomputed for the paths whose inputs moved.
+  let moved!: DataDrivenChanges;
   await step('data-driven weights', async () => {
-    if (overlap) {
-      // One multi-statement query (no bindings: the simple protocol), sent before the solvers
-      // block the event loop: setImmediate runs once knex has written it to the connection.
-      funnel = trx.raw(kpiFunnelSql().join(';\n')).then(() => undefined);
-      funnel.catch(() => undefined); // (awaited below; a solver error must not leave it unhandled)
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    // Queries queue on the connection: these run after the funnel's.
-    solved = await updateDataDriven(trx, config, warnings);
+    moved = await updateDataDriven(trx, config, warnings);
   });
-  if (funnel) await step('marts.kpi_funnel_monthly (rebuilt while solving)', async () => { await funnel; });
-  const moved = solved!;
   await step('scope: attribution', async () => {
     // Opportunities whose stored rows keep their path but whose path's fractribution credits moved.
     await trx.raw(`CREATE TEMP TABLE inc_fract_opps ON COMMIT DROP AS
@@ -326,7 +309,7 @@ async function incremental(trx: Knex.Transaction, config: TransformConfig, chang
     await trx.raw(`INSERT INTO inc_attr_delta ${slices(1)}`);
     await trx.raw(`INSERT INTO inc_group_delta ${attributionSetGroupsSql('inc_opps', 1)}`);
     for (const sql of applyDeltaSql(ATTRIBUTION_SET_GROUPS, SET_GROUP_KEY, SET_GROUP_SUMS, 'inc_group_delta')) await trx.raw(sql);
-    for (const sql of applyDeltaSql('staging.int_attribution_monthly', ATTRIBUTION_MONTHLY_KEY, MONTHLY_SUMS, `(SELECT * FROM inc_attr_delta) d`)) await trx.raw(sql);
+    for (const sql of applyDeltaSql('staging.int_attribution_monthly', ATTRIBUTION_MONTHLY_KEY, MONTHLY_SUMS, 'inc_attr_delta')) await trx.raw(sql);
     // The set models' monthly sums, weighted again from their groups by the current shares.
     await trx.raw(`DELETE FROM staging.int_attribution_monthly WHERE model IN ${valuesOf(SET_MODELS)}`);
     await trx.raw(`INSERT INTO staging.int_attribution_monthly (${ATTRIBUTION_MONTHLY_KEY}, ${MONTHLY_SUMS.join(', ')}) ${attributionSetMonthlySql()}`);

@@ -1,12 +1,6 @@
 import type { TransformConfig } from './config.ts';
 import { sqlLiteral } from '../../warehouse/sql.ts';
-
-/** Every attribution model the marts carry (rule models, then data-driven ones). */
-export const ALL_MODELS = [
-  'first_touch', 'last_touch', 'last_non_direct', 'linear', 'time_decay', 'u_shaped', 'w_shaped', 'full_path', 'custom',
-  'markov', 'shapley', 'fractribution',
-] as const;
-
+import { ATTRIBUTION_MODELS } from './attribution-mart.ts';
 
 /** KPI columns computed from the aggregated parts (empty denominators give NULL). */
 const ratios = `
@@ -30,7 +24,7 @@ function kpiMart(table: string, config: TransformConfig, dims: { key: string; ex
   won: string;
 }): string[] {
   const rc = sqlLiteral(config.reportingCurrency);
-  const models = `(VALUES ${ALL_MODELS.map((m) => `(${sqlLiteral(m)})`).join(', ')}) AS m(model)`;
+  const models = `(VALUES ${ATTRIBUTION_MODELS.map((m) => `(${sqlLiteral(m)})`).join(', ')}) AS m(model)`;
   const keyCols = `month, ${dims.key}`;
   return [
     `DELETE FROM ${table}`,
