@@ -46,6 +46,38 @@ const awkwardStream = defineStream<Record<string, never>>()({
   }),
 });
 
+/**
+ * A page whose records repeat keys: r1 twice (its last version wins), r2 twice (its last version is
+ * invalid: raw keeps it, quarantine holds it, core keeps the valid row of the first), r3 and r4
+ * distinct records that normalize to the same core row (the later one wins).
+ */
+const repeatsStream = defineStream<Record<string, never>>()({
+  name: 'repeats',
+  description: 'records whose keys repeat within one page',
+  primaryKey: ['id'],
+  cursorField: 'id',
+  pageSize: 100,
+  recordSchema: z.looseObject({ id: z.string(), campaign: z.string(), spend: z.number() }),
+  checkpointSchema: z.object({ done: z.boolean() }),
+  targets: ['core.fct_ad_spend_daily'],
+  async *read() {
+    yield {
+      records: [
+        { id: 'r1', campaign: 'a', spend: 1 },
+        { id: 'r2', campaign: 'b', spend: 2 },
+        { id: 'r3', campaign: 'c', spend: 3 },
+        { id: 'r1', campaign: 'a', spend: 10 },
+        { id: 'r2', campaign: 'b', spend: 'twenty' },
+        { id: 'r4', campaign: 'c', spend: 4 },
+      ],
+      checkpoint: { done: true },
+    };
+  },
+  normalize: (r) => ({
+    'core.fct_ad_spend_daily': [{ campaign_id: r.campaign, date: '2025-01-01', currency: 'USD', spend: r.spend, impressions: 0, clicks: 0, conversions: 0, conversion_value: 0 }],
+  }),
+});
+
 describe.each(WAREHOUSE_KINDS)('loader bulk paths on %s', (kind) => {
   let warehouse: TestWarehouse;
   let clean: string[];
@@ -94,6 +126,19 @@ describe.each(WAREHOUSE_KINDS)('loader bulk paths on %s', (kind) => {
     const result = await sync(warehouse, { pages: 2, pageSize: 100, deletedEvery: 10 });
     expect(result.counts).toEqual({ read: 200, inserted: 200, updated: 0, unchanged: 0, quarantined: 0, deleted: 20 });
     expect(Number((await warehouse.knex('core.fct_ad_spend_daily').where({ is_deleted: true }).count({ n: '*' }).first())!.n)).toBe(20);
+  });
+
+  it('keeps the last version of a key repeated within a page, in raw, core and quarantine', async () => {
+    const connection = await testConnection(warehouse, { name: 'repeats', description: 'test-only connector repeating keys within a page', streams: [repeatsStream] });
+    const stream = connection.connector.streams[0]!;
+    const result = await runSync({ warehouse, connection, stream, mode: 'full', log });
+    expect(result).toMatchObject({ status: 'success', counts: { read: 4, inserted: 4, quarantined: 1 } });
+    const raw = (await warehouse.knex('raw.repeats__repeats').orderBy('record_id').select('record_id', 'payload')) as Array<{ record_id: string; payload: { spend: unknown } }>;
+    expect(raw.map((r) => [r.record_id, r.payload.spend])).toEqual([['r1', 10], ['r2', 'twenty'], ['r3', 3], ['r4', 4]]);
+    const core = await warehouse.knex('core.fct_ad_spend_daily').where({ connection_id: 'repeats' }).orderBy('campaign_id').select('campaign_id', 'spend');
+    expect(core.map((r: { campaign_id: string; spend: unknown }) => [r.campaign_id, Number(r.spend)])).toEqual([['a', 10], ['b', 2], ['c', 4]]);
+    const quarantined = await warehouse.knex('meta.quarantine').where({ connection: 'repeats' }).whereNull('resolved_at').select('record_key', 'error_path');
+    expect(quarantined).toEqual([{ record_key: 'r2', error_path: 'spend' }]);
   });
 
   it('stores text that needs COPY escaping exactly as received, in raw and core', async () => {

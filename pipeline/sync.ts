@@ -3,7 +3,7 @@ import type { DateWindow, StreamContext, SyncMode } from '../connectors/core/con
 import { ConfigError, MpmError, UsageLimitError } from '../connectors/core/errors/index.ts';
 import type { Warehouse } from '../warehouse/db.ts';
 import type { Connection } from './config/connections.ts';
-import { addCounts, emptyCounts, encodePage, loadPage, newLoadState, preparePageSliced, type AnyStream, type PageCounts } from './loader.ts';
+import { addCounts, emptyCounts, loadPage, newLoadState, preparePageForLoad, type AnyStream, type PageCounts } from './loader.ts';
 import { scrub } from './secrets.ts';
 import { lockStream } from './stream-lock.ts';
 import { sweepWindow, WindowSweeper } from './window-sweep.ts';
@@ -138,7 +138,7 @@ async function runLocked(options: SyncOptions): Promise<SyncResult> {
       for (;;) {
         const next = await iterator.next();
         if (next.done) break;
-        const prepared = await encodePage(warehouse.kind, await preparePageSliced(stream, next.value.records, normalizeContext), batchMeta);
+        const prepared = await preparePageForLoad(warehouse.kind, stream, next.value.records, normalizeContext, batchMeta);
         const sweep = sweeper?.note(prepared, next.value.sweep);
         if (pending) await pending;
         const input = {
