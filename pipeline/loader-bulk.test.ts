@@ -46,11 +46,8 @@ const awkwardStream = defineStream<Record<string, never>>()({
   }),
 });
 
-/**
- * A page whose records repeat keys: r1 twice (its last version wins), r2 twice (its last version is
- * invalid: raw keeps it, quarantine holds it, core keeps the valid row of the first), r3 and r4
- * distinct records that normalize to the same core row (the later one wins).
- */
+/** Records of the one page the `repeats` stream serves; tests set them. */
+let repeatRecords: Array<{ id: string; campaign: string; spend: unknown }> = [];
 const repeatsStream = defineStream<Record<string, never>>()({
   name: 'repeats',
   description: 'records whose keys repeat within one page',
@@ -61,17 +58,7 @@ const repeatsStream = defineStream<Record<string, never>>()({
   checkpointSchema: z.object({ done: z.boolean() }),
   targets: ['core.fct_ad_spend_daily'],
   async *read() {
-    yield {
-      records: [
-        { id: 'r1', campaign: 'a', spend: 1 },
-        { id: 'r2', campaign: 'b', spend: 2 },
-        { id: 'r3', campaign: 'c', spend: 3 },
-        { id: 'r1', campaign: 'a', spend: 10 },
-        { id: 'r2', campaign: 'b', spend: 'twenty' },
-        { id: 'r4', campaign: 'c', spend: 4 },
-      ],
-      checkpoint: { done: true },
-    };
+    yield { records: repeatRecords, checkpoint: { done: true } };
   },
   normalize: (r) => ({
     'core.fct_ad_spend_daily': [{ campaign_id: r.campaign, date: '2025-01-01', currency: 'USD', spend: r.spend, impressions: 0, clicks: 0, conversions: 0, conversion_value: 0 }],
@@ -128,17 +115,65 @@ describe.each(WAREHOUSE_KINDS)('loader bulk paths on %s', (kind) => {
     expect(Number((await warehouse.knex('core.fct_ad_spend_daily').where({ is_deleted: true }).count({ n: '*' }).first())!.n)).toBe(20);
   });
 
-  it('keeps the last version of a key repeated within a page, in raw, core and quarantine', async () => {
+  it('keeps the last version of a key repeated within a page, in raw, core and quarantine, new or stored', async () => {
     const connection = await testConnection(warehouse, { name: 'repeats', description: 'test-only connector repeating keys within a page', streams: [repeatsStream] });
     const stream = connection.connector.streams[0]!;
-    const result = await runSync({ warehouse, connection, stream, mode: 'full', log });
-    expect(result).toMatchObject({ status: 'success', counts: { read: 4, inserted: 4, quarantined: 1 } });
-    const raw = (await warehouse.knex('raw.repeats__repeats').orderBy('record_id').select('record_id', 'payload')) as Array<{ record_id: string; payload: { spend: unknown } }>;
-    expect(raw.map((r) => [r.record_id, r.payload.spend])).toEqual([['r1', 10], ['r2', 'twenty'], ['r3', 3], ['r4', 4]]);
-    const core = await warehouse.knex('core.fct_ad_spend_daily').where({ connection_id: 'repeats' }).orderBy('campaign_id').select('campaign_id', 'spend');
-    expect(core.map((r: { campaign_id: string; spend: unknown }) => [r.campaign_id, Number(r.spend)])).toEqual([['a', 10], ['b', 2], ['c', 4]]);
-    const quarantined = await warehouse.knex('meta.quarantine').where({ connection: 'repeats' }).whereNull('resolved_at').select('record_key', 'error_path');
-    expect(quarantined).toEqual([{ record_key: 'r2', error_path: 'spend' }]);
+    const run = () => runSync({ warehouse, connection, stream, mode: 'full', log });
+    const raw = async () =>
+      ((await warehouse.knex('raw.repeats__repeats').orderBy('record_id').select('record_id', 'payload')) as Array<{ record_id: string; payload: { spend: unknown } }>).map((r) => [r.record_id, r.payload.spend]);
+    const core = async () =>
+      (await warehouse.knex('core.fct_ad_spend_daily').where({ connection_id: 'repeats' }).orderBy('campaign_id').select('campaign_id', 'spend')).map((r: { campaign_id: string; spend: unknown }) => [r.campaign_id, Number(r.spend)]);
+    const quarantined = () => warehouse.knex('meta.quarantine').where({ connection: 'repeats' }).whereNull('resolved_at').orderBy('record_key').select('record_key', 'error_path');
+
+    // r1 twice (the last version wins); r2 twice, its last version invalid (raw keeps it, quarantine
+    // holds it, core keeps the row of the valid one); r3 and r4 distinct records of one core row.
+    repeatRecords = [
+      { id: 'r1', campaign: 'a', spend: 1 },
+      { id: 'r2', campaign: 'b', spend: 2 },
+      { id: 'r3', campaign: 'c', spend: 3 },
+      { id: 'r1', campaign: 'a', spend: 10 },
+      { id: 'r2', campaign: 'b', spend: 'twenty' },
+      { id: 'r4', campaign: 'c', spend: 4 },
+    ];
+    expect((await run()).counts).toEqual({ read: 4, inserted: 4, updated: 0, unchanged: 0, quarantined: 1, deleted: 0 });
+    expect(await raw()).toEqual([['r1', 10], ['r2', 'twenty'], ['r3', 3], ['r4', 4]]);
+    expect(await core()).toEqual([['a', 10], ['b', 2], ['c', 4]]);
+    expect(await quarantined()).toEqual([{ record_key: 'r2', error_path: 'spend' }]);
+
+    // The same page again, now stored: nothing changes and the counts see four records.
+    expect((await run()).counts).toEqual({ read: 4, inserted: 0, updated: 0, unchanged: 4, quarantined: 1, deleted: 0 });
+    expect(await core()).toEqual([['a', 10], ['b', 2], ['c', 4]]);
+
+    // r2 fixed by its last version.
+    repeatRecords = [
+      { id: 'r2', campaign: 'b', spend: 'twenty' },
+      { id: 'r2', campaign: 'b', spend: 20 },
+    ];
+    expect((await run()).counts).toEqual({ read: 1, inserted: 0, updated: 1, unchanged: 0, quarantined: 0, deleted: 0 });
+    expect(await quarantined()).toEqual([]);
+
+    // Only core keys repeat: new (d), stored with a first row that changes it (c), stored with a
+    // first row that leaves it as it is (a).
+    repeatRecords = [
+      { id: 'r5', campaign: 'd', spend: 5 },
+      { id: 'r6', campaign: 'd', spend: 6 },
+      { id: 'r3', campaign: 'c', spend: 3 },
+      { id: 'r4', campaign: 'c', spend: 44 },
+      { id: 'r1', campaign: 'a', spend: 10 },
+      { id: 'r7', campaign: 'a', spend: 7 },
+    ];
+    expect((await run()).counts).toEqual({ read: 6, inserted: 3, updated: 1, unchanged: 2, quarantined: 0, deleted: 0 });
+    expect(await raw()).toEqual([['r1', 10], ['r2', 20], ['r3', 3], ['r4', 44], ['r5', 5], ['r6', 6], ['r7', 7]]);
+    expect(await core()).toEqual([['a', 7], ['b', 20], ['c', 44], ['d', 6]]);
+    expect(await quarantined()).toEqual([]);
+
+    // Only a repeat whose first row leaves the stored one as it is: the merge passes, the last row wins.
+    repeatRecords = [
+      { id: 'r7', campaign: 'a', spend: 7 },
+      { id: 'r1', campaign: 'a', spend: 1 },
+    ];
+    expect((await run()).counts).toEqual({ read: 2, inserted: 0, updated: 1, unchanged: 1, quarantined: 0, deleted: 0 });
+    expect(await core()).toEqual([['a', 1], ['b', 20], ['c', 44], ['d', 6]]);
   });
 
   it('stores text that needs COPY escaping exactly as received, in raw and core', async () => {

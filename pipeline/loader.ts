@@ -73,6 +73,12 @@ export interface PreparedPage {
   owned?: OwnedRows[];
   /** Set by encodePage(): the rows as COPY data (raw and core are then empty). */
   batches?: PageBatches;
+  /**
+   * Set by prepareEncodedSteps(), which does not look for keys repeated within the page: every raw
+   * key in page order, and the deduplicating preparation of the same records, which storePrepared()
+   * switches to when a write may meet a repeat (see there).
+   */
+  unchecked?: { keys: readonly string[]; dedupe: () => Promise<PreparedPage> };
 }
 
 export interface OwnedRows {
@@ -533,23 +539,54 @@ export interface WriteOptions {
 const useCopy = (kind: WarehouseKind) => kind === 'postgres' && !process.env.MPM_UNNEST;
 
 /**
- * Writes a batch into `table` keyed by `key`: new rows inserted, rows whose `compared` columns
+ * Writes a batch into its target table: new rows inserted, rows whose `compared` columns
  * differ updated, unchanged rows left alone (IS DISTINCT FROM, so no dead tuples and the audit
  * columns keep the run that last changed the row).
  */
-async function writeBatch(
-  trx: Knex.Transaction,
-  options: WriteOptions,
-  table: string,
-  key: readonly string[],
-  compared: readonly string[],
-  deletedColumn: string,
-  batch: Batch,
-): Promise<WriteCounts> {
+async function writeBatch(trx: Knex.Transaction, options: WriteOptions, target: Target, batch: Batch, unchecked?: UncheckedBatch): Promise<WriteCounts> {
   const copy = useCopy(options.kind);
-  if (copy && options.state && options.state.allNew.get(table) !== false && (await tryDirectCopy(trx, table, batch))) {
+  if (copy && options.state && options.state.allNew.get(target.table) !== false && (await tryDirectCopy(trx, target.table, batch))) {
     return { inserted: batch.rowCount, updated: 0, deleted: batch.deletedCount };
   }
+  if (unchecked?.beforeMerge) batch = await unchecked.beforeMerge();
+  if (!unchecked?.onRepeat) return mergeBatch(trx, options, target, batch);
+  // A key twice in one INSERT ... ON CONFLICT DO UPDATE fails the statement (21000, "cannot affect
+  // row a second time") unless its first row left the stored one unchanged, and then the last row
+  // wins, as deduplication would have it.
+  await trx.raw('SAVEPOINT mpm_merge');
+  try {
+    const counts = await mergeBatch(trx, options, target, batch);
+    await trx.raw('RELEASE SAVEPOINT mpm_merge');
+    return counts;
+  } catch (err) {
+    if (sqlState(err) !== '21000') throw err;
+    await trx.raw('ROLLBACK TO SAVEPOINT mpm_merge');
+    return mergeBatch(trx, options, target, await unchecked.onRepeat());
+  }
+}
+
+/**
+ * How writeBatch() meets keys that may repeat within a batch of an unchecked page (see
+ * PreparedPage.unchecked); the direct COPY needs nothing, a repeat fails it like a stored row does.
+ */
+interface UncheckedBatch {
+  /** Before a merge: the batch to merge (deduplicated if need be). */
+  beforeMerge?(): Promise<Batch>;
+  /** After a merge failed on a repeated key: the deduplicated batch to merge instead. */
+  onRepeat?(): Promise<Batch>;
+}
+
+/** The table a batch is written to: its key, the columns compared to tell a change, its delete flag. */
+interface Target {
+  table: string;
+  key: readonly string[];
+  compared: readonly string[];
+  deletedColumn: string;
+}
+
+/** The staged merge of writeBatch(). */
+async function mergeBatch(trx: Knex.Transaction, options: WriteOptions, { table, key, compared, deletedColumn }: Target, batch: Batch): Promise<WriteCounts> {
+  const copy = useCopy(options.kind);
   const source = await stage(trx, copy, batch);
   const columns = allColumns(batch);
   const names = columns.map((c) => quote(c.name));
@@ -661,8 +698,6 @@ function jsonCopyField(json: string | undefined): string {
 interface EncodedTable {
   writer: CopyWriter;
   encodeLine: (row: Record<string, unknown>) => string;
-  keyColumns: readonly string[];
-  keys: Set<string>;
   rowCount: number;
   deletedCount: number;
 }
@@ -670,10 +705,11 @@ interface EncodedTable {
 /**
  * The sync runner's preparation on Postgres: each record validated and normalized as in
  * prepareSteps(), its raw and core rows written as COPY lines at once, so no row object outlives
- * its record (the page's rows never reach the old generation of the heap). A line once written is
- * not taken back, so a key repeated within the page (rare: a record modified during a paged read)
- * makes it give up (undefined) and the page goes through prepareSteps(), which keeps each key's last
- * version. Streams with owned rows need the rows themselves and always take that path.
+ * its record (the page's rows never reach the old generation of the heap). Keys are not checked
+ * for repeats here (that bookkeeping cost as much as the rest of the serialization): a key repeated
+ * within the page (rare: a record modified during a paged read) is caught when the page is written
+ * (storePrepared), which then switches to the deduplicating prepareSteps(). Streams with owned rows
+ * need the rows themselves and always take that path (undefined).
  */
 function* prepareEncodedSteps(stream: AnyStream, records: readonly unknown[], ctx: NormalizeContext<unknown>, meta: BatchMeta): Generator<void, PreparedPage | undefined> {
   if (stream.ownedRows?.length) return undefined;
@@ -681,8 +717,9 @@ function* prepareEncodedSteps(stream: AnyStream, records: readonly unknown[], ct
   const rawPrefix = rawConsts.map(([, v]) => `${copyField(v)}\t`).join('');
   const raw = new CopyWriter();
   let rawDeleted = 0;
-  const keys = new Set<string>();
-  const quarantine: QuarantineEntry[] = [];
+  const keys: string[] = [];
+  // By key, so that a repeated key's last version decides, as in prepareSteps().
+  const quarantine = new Map<string, QuarantineEntry>();
   const tables = new Map<CoreTableName, EncodedTable>();
   const constants = coreConstants(meta);
 
@@ -690,24 +727,22 @@ function* prepareEncodedSteps(stream: AnyStream, records: readonly unknown[], ct
     if (i > 0 && i % PREPARE_SLICE === 0) yield;
     const record = records[i];
     const { key, complete } = recordKey(stream, record);
-    const seen = keys.size;
-    if (keys.add(key).size === seen) return undefined;
+    keys.push(key);
     const { deleted, failure, rows } = checkRecord(stream, record, complete, ctx);
     // Nothing the vendor sends is dropped: even an invalid record lands in raw as received.
     raw.line(`${rawPrefix}${copyField(key)}\t${jsonCopyField(JSON.stringify(record))}\t${deleted ? 't' : 'f'}\n`);
     if (deleted) rawDeleted++;
     if (failure) {
-      quarantine.push({ recordKey: key, payload: record, errorPath: failure.path, errorMessage: failure.message });
+      quarantine.set(key, { recordKey: key, payload: record, errorPath: failure.path, errorMessage: failure.message });
       continue;
     }
+    if (quarantine.size > 0) quarantine.delete(key);
     for (const [table, row] of rows) {
       let t = tables.get(table);
       if (!t) {
-        t = { writer: new CopyWriter(), encodeLine: lineEncoder(constants, coreColumns(table)), keyColumns: rowKeyColumns(table), keys: new Set(), rowCount: 0, deletedCount: 0 };
+        t = { writer: new CopyWriter(), encodeLine: lineEncoder(constants, coreColumns(table)), rowCount: 0, deletedCount: 0 };
         tables.set(table, t);
       }
-      const rows = t.keys.size;
-      if (t.keys.add(rowKey(t.keyColumns, row)).size === rows) return undefined;
       t.writer.line(t.encodeLine(row));
       t.rowCount++;
       if (row.is_deleted === true) t.deletedCount++;
@@ -717,17 +752,17 @@ function* prepareEncodedSteps(stream: AnyStream, records: readonly unknown[], ct
   const encoded = (consts: Batch['constants'], columns: readonly StageColumn[], writer: CopyWriter, rowCount: number, deletedCount: number): Batch => ({
     constants: consts, columns, rowCount, deletedCount, rows: undefined, copyData: writer.finish(),
   });
-  const quarantined = quarantine.length ? new Set(quarantine.map((q) => q.recordKey)) : undefined;
   return {
     raw: [],
     core: new Map(),
-    quarantine,
-    validKeys: quarantined ? [...keys].filter((k) => !quarantined.has(k)) : [...keys],
+    quarantine: [...quarantine.values()],
+    validKeys: quarantine.size > 0 ? keys.filter((k) => !quarantine.has(k)) : keys,
     batches: {
       meta,
-      raw: encoded(rawConsts, RAW_COLUMNS, raw, keys.size, rawDeleted),
+      raw: encoded(rawConsts, RAW_COLUMNS, raw, keys.length, rawDeleted),
       core: [...tables].map(([table, t]) => [table, encoded(constants, coreColumns(table), t.writer, t.rowCount, t.deletedCount)]),
     },
+    unchecked: { keys, dedupe: () => encodePage('postgres', preparePage(stream, records, ctx), meta) },
   };
 }
 
@@ -752,17 +787,17 @@ export async function preparePageForLoad(kind: WarehouseKind, stream: AnyStream,
   return encodePage(kind, await preparePageSliced(stream, records, ctx), meta);
 }
 
-async function upsertRaw(trx: Knex.Transaction, options: WriteOptions, table: string, batch: Batch): Promise<WriteCounts> {
+async function upsertRaw(trx: Knex.Transaction, options: WriteOptions, table: string, batch: Batch, unchecked?: UncheckedBatch): Promise<WriteCounts> {
   if (batch.rowCount === 0) return { inserted: 0, updated: 0, deleted: 0 };
-  return writeBatch(trx, options, table, ['connection_id', 'record_id'], ['payload', '_deleted'], '_deleted', batch);
+  return writeBatch(trx, options, { table, key: ['connection_id', 'record_id'], compared: ['payload', '_deleted'], deletedColumn: '_deleted' }, batch, unchecked);
 }
 
-async function writeCore(trx: Knex.Transaction, options: WriteOptions, tableName: CoreTableName, batch: Batch): Promise<WriteCounts> {
+async function writeCore(trx: Knex.Transaction, options: WriteOptions, tableName: CoreTableName, batch: Batch, unchecked?: UncheckedBatch): Promise<WriteCounts> {
   if (batch.rowCount === 0) return { inserted: 0, updated: 0, deleted: 0 };
   const def = coreTables[tableName];
   const keySet = new Set(def.key);
   const compared = [...batch.columns.filter((c) => !keySet.has(c.name)).map((c) => c.name), 'source_system'];
-  return writeBatch(trx, options, def.name, def.key, compared, 'is_deleted', batch);
+  return writeBatch(trx, options, { table: def.name, key: def.key, compared, deletedColumn: 'is_deleted' }, batch, unchecked);
 }
 
 /** Upserts normalized rows into a core table; returns how many rows were inserted or changed. */
@@ -868,12 +903,42 @@ export async function loadPage(trx: Knex.Transaction, input: LoadPageInput, prep
 export async function storePrepared(
   trx: Knex.Transaction,
   input: Pick<LoadPageInput, 'kind' | 'state' | 'connectionId' | 'connector' | 'stream' | 'runId' | 'hasOpenQuarantine'>,
-  prepared: PreparedPage,
+  page: PreparedPage,
 ): Promise<PageCounts> {
-  const batches = pageBatches(prepared, { connectionId: input.connectionId, sourceSystem: input.connector, runId: input.runId });
+  const meta = { connectionId: input.connectionId, sourceSystem: input.connector, runId: input.runId };
+  let prepared = page;
+  let batches = pageBatches(prepared, meta);
   const options: WriteOptions = { kind: input.kind, state: input.state };
-  const raw = await upsertRaw(trx, options, rawTableName(input.connector, input.stream.name), batches.raw);
-  for (const [table, batch] of batches.core) await writeCore(trx, options, table, batch);
+  // A page whose keys were not checked for repeats (PreparedPage.unchecked) is exchanged for its
+  // deduplicated preparation when a write may meet one: before a raw merge whose keys repeat (so
+  // that the counts stay exact), and after a core merge that failed on one. Its direct COPYs need
+  // no check: a repeated key fails them as a stored row does, and the merge follows.
+  const dedupe = async () => {
+    if (prepared.unchecked) {
+      prepared = await prepared.unchecked.dedupe();
+      batches = pageBatches(prepared, meta);
+    }
+  };
+  const keys = prepared.unchecked?.keys;
+  const raw = await upsertRaw(trx, options, rawTableName(input.connector, input.stream.name), batches.raw, keys && {
+    async beforeMerge() {
+      if (new Set(keys).size < keys.length) await dedupe();
+      return batches.raw;
+    },
+  });
+  const coreBatchOf = (table: CoreTableName) => {
+    const found = batches.core.find(([t]) => t === table);
+    if (!found) throw new Error(`the deduplicated page has no rows for ${table}`);
+    return found[1];
+  };
+  for (const table of batches.core.map(([t]) => t)) {
+    await writeCore(trx, options, table, coreBatchOf(table), prepared.unchecked && {
+      async onRepeat() {
+        await dedupe();
+        return coreBatchOf(table);
+      },
+    });
+  }
   if (prepared.owned) await flagDroppedOwnedRows(trx, prepared.owned, { connectionId: input.connectionId, runId: input.runId });
   await quarantineRecords(trx, prepared.quarantine, { connectionId: input.connectionId, stream: input.stream.name, runId: input.runId });
   if (input.hasOpenQuarantine) await resolveQuarantine(trx, input.connectionId, input.stream.name, prepared.validKeys);
