@@ -43,6 +43,32 @@ describe.each(WAREHOUSE_KINDS)('warehouse on %s', (kind) => {
     }
   });
 
+  it('keeps raw keys compared byte by byte (COLLATE "C"), also in raw tables made before migration 0010', async () => {
+    const collations = async (knex: TestWarehouse['knex'], table: string) =>
+      (await knex.raw(
+        `SELECT a.attname, co.collname FROM pg_attribute a JOIN pg_collation co ON co.oid = a.attcollation
+         WHERE a.attrelid = ?::regclass AND a.attname IN ('connection_id', 'record_id') ORDER BY a.attname`,
+        [table],
+      )).rows;
+    const bytewise = [{ attname: 'connection_id', collname: 'C' }, { attname: 'record_id', collname: 'C' }];
+    expect(await collations(warehouse.knex, 'raw.csv__spend')).toEqual(bytewise);
+    const old = await createTestWarehouse(kind, { migrate: false });
+    try {
+      await migrateThrough(old.knex, '0009_touchpoint_email');
+      await old.knex.raw(`CREATE TABLE raw.old__stream (connection_id text NOT NULL, record_id text NOT NULL, payload jsonb NOT NULL, _deleted boolean NOT NULL DEFAULT false,
+        _run_id bigint, _synced_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (connection_id, record_id))`);
+      await old.knex.raw(`INSERT INTO raw.old__stream (connection_id, record_id, payload) VALUES ('c', 'B', '{}'), ('c', 'a', '{}')`);
+      expect((await collations(old.knex, 'raw.old__stream')).map((r: { collname: string }) => r.collname)).not.toEqual(['C', 'C']);
+      await migrate(old.knex);
+      expect(await collations(old.knex, 'raw.old__stream')).toEqual(bytewise);
+      // Kept rows and key, now in byte order.
+      expect(await old.knex('raw.old__stream').orderBy('record_id').pluck('record_id')).toEqual(['B', 'a']);
+      await expect(old.knex.raw(`INSERT INTO raw.old__stream (connection_id, record_id, payload) VALUES ('c', 'a', '{}')`)).rejects.toThrow(/duplicate key|unique/);
+    } finally {
+      await old.drop();
+    }
+  });
+
   it('has core tables whose columns match the row contract, each with its grain and key in a comment', async () => {
     for (const def of Object.values(coreTables)) {
       const [schema, table] = def.name.split('.');

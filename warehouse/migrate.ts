@@ -8,6 +8,7 @@ import * as m0006 from './migrations/0006_goals.ts';
 import * as m0007 from './migrations/0007_transform_state.ts';
 import * as m0008 from './migrations/0008_attribution_view.ts';
 import * as m0009 from './migrations/0009_touchpoint_email.ts';
+import * as m0010 from './migrations/0010_raw_keys_bytewise.ts';
 import { sqlLiteral } from './sql.ts';
 
 interface Migration {
@@ -29,6 +30,7 @@ const migrations: ReadonlyArray<[name: string, migration: Migration]> = [
   ['0007_transform_state', m0007],
   ['0008_attribution_view', m0008],
   ['0009_touchpoint_email', m0009],
+  ['0010_raw_keys_bytewise', m0010],
 ];
 
 /** Names of every migration, in order. */
@@ -81,14 +83,14 @@ export async function migrationStatus(knex: Knex): Promise<{ applied: string[]; 
 export async function ensureRawTable(knex: Knex, table: string, description: string): Promise<void> {
   await knex.raw(`
     CREATE TABLE IF NOT EXISTS ${table} (
-      connection_id  text        NOT NULL,
-      record_id      text        NOT NULL,
+      connection_id  text COLLATE "C" NOT NULL,
+      record_id      text COLLATE "C" NOT NULL,
       payload        jsonb       NOT NULL,
       _deleted       boolean     NOT NULL DEFAULT false,
       _run_id        bigint,
       _synced_at     timestamptz NOT NULL DEFAULT now(),
       PRIMARY KEY (connection_id, record_id)
     )`);
-  const comment = `Grain: one row per vendor record (${description}). Key: (connection_id, record_id). payload is the record exactly as the vendor sent it; _deleted marks records the vendor deleted or archived.`;
+  const comment = `Grain: one row per vendor record (${description}). Key: (connection_id, record_id), compared byte by byte (COLLATE "C"). payload is the record exactly as the vendor sent it; _deleted marks records the vendor deleted or archived.`;
   await knex.raw(`COMMENT ON TABLE ${table} IS ${sqlLiteral(comment)}`);
 }
