@@ -469,7 +469,8 @@ function sqlState(err: unknown): string | undefined {
  * COPYs the batch straight into its target, inside a savepoint. Returns false, with nothing
  * written, when a row of the page already exists there (unique violation on the key): the caller
  * then merges through a staged table. Any other error (a constraint, a trigger) propagates and
- * fails the page as the staged path would.
+ * fails the page as the staged path would. The savepoint is not released: the commit releases it
+ * with the transaction, and a page saves the round trip (at most one per table is left open).
  */
 async function tryDirectCopy(trx: Knex.Transaction, table: string, batch: Batch): Promise<boolean> {
   await trx.raw('SAVEPOINT mpm_direct_copy');
@@ -480,7 +481,6 @@ async function tryDirectCopy(trx: Knex.Transaction, table: string, batch: Batch)
     await trx.raw('ROLLBACK TO SAVEPOINT mpm_direct_copy');
     return false;
   }
-  await trx.raw('RELEASE SAVEPOINT mpm_direct_copy');
   return true;
 }
 
@@ -850,11 +850,23 @@ export async function resolveQuarantine(trx: Knex.Transaction, connectionId: str
     .update({ resolved_at: trx.fn.now() });
 }
 
+const CHECKPOINT_SQL = `INSERT INTO meta.sync_state (connection, stream, scope, cursor, updated_at) VALUES (?, ?, ?, ?::jsonb, now())
+  ON CONFLICT (connection, stream, scope) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at`;
+
 export async function saveCheckpoint(trx: Knex.Transaction, connectionId: string, stream: string, scope: string, cursor: unknown): Promise<void> {
+  await trx.raw(CHECKPOINT_SQL, [connectionId, stream, scope, JSON.stringify(cursor ?? null)]);
+}
+
+/** saveCheckpoint() and the run's counters in one statement (one round trip per page). */
+async function saveCheckpointAndCounts(trx: Knex.Transaction, input: LoadPageInput, counts: PageCounts): Promise<void> {
+  if (input.runId === null) return saveCheckpoint(trx, input.connectionId, input.stream.name, input.scope, input.checkpoint);
+  const checkpoint = [input.connectionId, input.stream.name, input.scope, JSON.stringify(input.checkpoint ?? null)];
   await trx.raw(
-    `INSERT INTO meta.sync_state (connection, stream, scope, cursor, updated_at) VALUES (?, ?, ?, ?::jsonb, now())
-     ON CONFLICT (connection, stream, scope) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at`,
-    [connectionId, stream, scope, JSON.stringify(cursor ?? null)],
+    `WITH checkpoint AS (${CHECKPOINT_SQL})
+     UPDATE meta.sync_runs SET rows_read = rows_read + ?, rows_inserted = rows_inserted + ?, rows_updated = rows_updated + ?,
+       rows_unchanged = rows_unchanged + ?, rows_quarantined = rows_quarantined + ?, rows_deleted = rows_deleted + ?, pages = pages + 1
+     WHERE id = ?`,
+    [...checkpoint, counts.read, counts.inserted, counts.updated, counts.unchanged, counts.quarantined, counts.deleted, input.runId],
   );
 }
 
@@ -882,20 +894,7 @@ export async function loadPage(trx: Knex.Transaction, input: LoadPageInput, prep
   // https://www.postgresql.org/docs/current/wal-async-commit.html: "data loss, not data corruption".
   if (input.kind === 'postgres') await trx.raw('SET LOCAL synchronous_commit = off');
   const counts = await storePrepared(trx, input, prepared);
-  await saveCheckpoint(trx, input.connectionId, input.stream.name, input.scope, input.checkpoint);
-  if (input.runId !== null) {
-    await trx('meta.sync_runs')
-      .where({ id: input.runId })
-      .increment({
-        rows_read: counts.read,
-        rows_inserted: counts.inserted,
-        rows_updated: counts.updated,
-        rows_unchanged: counts.unchanged,
-        rows_quarantined: counts.quarantined,
-        rows_deleted: counts.deleted,
-        pages: 1,
-      });
-  }
+  await saveCheckpointAndCounts(trx, input, counts);
   return counts;
 }
 
