@@ -422,9 +422,14 @@ class CopyWriter {
   }
 }
 
+/** The constant fields that open every COPY line of a batch, each followed by its tab. */
+function constantsPrefix(constants: Batch['constants']): string {
+  return constants.map(([, v]) => `${copyField(v)}\t`).join('');
+}
+
 /** The COPY line of one row of a batch: its constants, then its columns read by name. */
 function lineEncoder(constants: Batch['constants'], columns: readonly StageColumn[]): (row: Record<string, unknown>) => string {
-  const prefix = constants.map(([, v]) => `${copyField(v)}\t`).join('');
+  const prefix = constantsPrefix(constants);
   const names = columns.map((c) => c.name);
   const encoders = columns.map((c) => fieldEncoder(c.sql));
   return (row) => {
@@ -714,7 +719,7 @@ interface EncodedTable {
 function* prepareEncodedSteps(stream: AnyStream, records: readonly unknown[], ctx: NormalizeContext<unknown>, meta: BatchMeta): Generator<void, PreparedPage | undefined> {
   if (stream.ownedRows?.length) return undefined;
   const rawConsts = rawConstants(meta.connectionId, meta.runId);
-  const rawPrefix = rawConsts.map(([, v]) => `${copyField(v)}\t`).join('');
+  const rawPrefix = constantsPrefix(rawConsts);
   const raw = new CopyWriter();
   let rawDeleted = 0;
   const keys: string[] = [];

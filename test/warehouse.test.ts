@@ -61,7 +61,7 @@ describe.each(WAREHOUSE_KINDS)('warehouse on %s', (kind) => {
       expect((await collations(old.knex, 'raw.old__stream')).map((r: { collname: string }) => r.collname)).not.toEqual(['C', 'C']);
       await migrate(old.knex);
       expect(await collations(old.knex, 'raw.old__stream')).toEqual(bytewise);
-      // Kept rows and key, now in byte order.
+      // The rows are kept (listed in byte order), and so is the primary key.
       expect(await old.knex('raw.old__stream').orderBy('record_id').pluck('record_id')).toEqual(['B', 'a']);
       await expect(old.knex.raw(`INSERT INTO raw.old__stream (connection_id, record_id, payload) VALUES ('c', 'a', '{}')`)).rejects.toThrow(/duplicate key|unique/);
     } finally {
