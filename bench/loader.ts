@@ -13,8 +13,10 @@ import { copyLines, copyText } from './copy.ts';
  *   (core.fct_ad_spend_daily's definition with its primary key and indexes), one COPY, one
  *   transaction: the fastest way to put those rows into Postgres;
  * - floor: the same N records COPYed, unvalidated, into both an identical raw table (payload as
- *   jsonb) and an identical core table, one transaction. The loader must write both, so this is
- *   the least it can cost on this database; loader / floor tells how close it comes.
+ *   jsonb) and an identical core table, one transaction on one connection. The loader must write
+ *   both, so this is what the same writes cost without validation, normalization, pages, merges or
+ *   checkpoints. The loader can still pass it: its pages overlap on two connections (a page's raw
+ *   rows are written while the page before it writes core rows and commits).
  * Both paths first run once on a few pages (warm-up: code compiled, catalogs cached), then the
  * tables are emptied and a CHECKPOINT taken, so each measured phase starts from the same state.
  */

@@ -65,6 +65,25 @@ const repeatsStream = defineStream<Record<string, never>>()({
   }),
 });
 
+/** Pages of the `crosspage` stream; tests set them. */
+let crossPages: Array<Array<{ id: string; campaign: string; spend: number }>> = [];
+const crossPageStream = defineStream<Record<string, never>>()({
+  name: 'crosspage',
+  description: 'records whose keys repeat on the next page',
+  primaryKey: ['id'],
+  cursorField: 'id',
+  pageSize: 100,
+  recordSchema: z.looseObject({ id: z.string(), campaign: z.string(), spend: z.number() }),
+  checkpointSchema: z.object({ page: z.number() }),
+  targets: ['core.fct_ad_spend_daily'],
+  async *read() {
+    for (const [i, records] of crossPages.entries()) yield { records, checkpoint: { page: i + 1 } };
+  },
+  normalize: (r) => ({
+    'core.fct_ad_spend_daily': [{ campaign_id: r.campaign, date: '2025-01-01', currency: 'USD', spend: r.spend, impressions: 0, clicks: 0, conversions: 0, conversion_value: 0 }],
+  }),
+});
+
 describe.each(WAREHOUSE_KINDS)('loader bulk paths on %s', (kind) => {
   let warehouse: TestWarehouse;
   let clean: string[];
@@ -174,6 +193,44 @@ describe.each(WAREHOUSE_KINDS)('loader bulk paths on %s', (kind) => {
     ];
     expect((await run()).counts).toEqual({ read: 2, inserted: 0, updated: 1, unchanged: 1, quarantined: 0, deleted: 0 });
     expect(await core()).toEqual([['a', 1], ['b', 20], ['c', 44], ['d', 6]]);
+  });
+
+  it('stores a key that the next page repeats, while that page is written alongside, as its last version', async () => {
+    const connection = await testConnection(warehouse, { name: 'crosspage', description: 'test-only connector repeating keys across pages', streams: [crossPageStream] });
+    const stream = connection.connector.streams[0]!;
+    // On Postgres page 1's core write waits half a second (a trigger), long enough for page 2's
+    // transaction to write its raw rows meanwhile: its r1 must wait for page 1's uncommitted r1,
+    // then take the merge path. The trigger notes (in a sequence, which no rollback undoes)
+    // whether a write of this database was waiting on another transaction at that moment.
+    if (kind === 'postgres') {
+      await warehouse.knex.raw('CREATE SEQUENCE public.crosspage_waits');
+      await warehouse.knex.raw(`CREATE FUNCTION pg_temp.slow_page1() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+        PERFORM pg_sleep(0.5);
+        IF EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'transactionid') THEN PERFORM nextval('public.crosspage_waits'); END IF;
+        RETURN NEW; END $$`);
+      await warehouse.knex.raw(`CREATE TRIGGER slow_page1 BEFORE INSERT ON core.fct_ad_spend_daily FOR EACH ROW WHEN (NEW.connection_id = 'crosspage' AND NEW.campaign_id = 'b') EXECUTE FUNCTION pg_temp.slow_page1()`);
+    }
+    crossPages = [
+      [{ id: 'r1', campaign: 'a', spend: 1 }, { id: 'r2', campaign: 'b', spend: 2 }],
+      [{ id: 'r1', campaign: 'a', spend: 10 }, { id: 'r3', campaign: 'c', spend: 3 }],
+      [{ id: 'r3', campaign: 'c', spend: 30 }, { id: 'r4', campaign: 'd', spend: 4 }],
+    ];
+    try {
+      const result = await runSync({ warehouse, connection, stream, mode: 'full', log });
+      expect(result).toMatchObject({ status: 'success', pages: 3, counts: { read: 6, inserted: 4, updated: 2, unchanged: 0, quarantined: 0, deleted: 0 } });
+    } finally {
+      if (kind === 'postgres') await warehouse.knex.raw('DROP TRIGGER slow_page1 ON core.fct_ad_spend_daily');
+    }
+    if (kind === 'postgres') {
+      const { is_called: waited } = (await warehouse.knex.raw('SELECT is_called FROM public.crosspage_waits')).rows[0];
+      await warehouse.knex.raw('DROP SEQUENCE public.crosspage_waits');
+      expect(waited).toBe(true);
+    }
+    const raw = (await warehouse.knex('raw.crosspage__crosspage').orderBy('record_id').select('record_id', 'payload')) as Array<{ record_id: string; payload: { spend: number } }>;
+    expect(raw.map((r) => [r.record_id, r.payload.spend])).toEqual([['r1', 10], ['r2', 2], ['r3', 30], ['r4', 4]]);
+    const core = await warehouse.knex('core.fct_ad_spend_daily').where({ connection_id: 'crosspage' }).orderBy('campaign_id').select('campaign_id', 'spend');
+    expect(core.map((r: { campaign_id: string; spend: unknown }) => [r.campaign_id, Number(r.spend)])).toEqual([['a', 10], ['b', 2], ['c', 30], ['d', 4]]);
+    expect((await warehouse.knex('meta.sync_state').where({ connection: 'crosspage' }).first()).cursor).toEqual({ page: 3 });
   });
 
   it('stores text that needs COPY escaping exactly as received, in raw and core', async () => {

@@ -893,56 +893,88 @@ export interface LoadPageInput {
 
 /** Stores one prepared page atomically inside `trx`: data, quarantine, checkpoint and run counters. */
 export async function loadPage(trx: Knex.Transaction, input: LoadPageInput, prepared: PreparedPage): Promise<PageCounts> {
+  return finishPage(trx, input, await loadPageRaw(trx, input, prepared));
+}
+
+/**
+ * The first part of loadPage(): the page's raw rows. The sync runner writes them while the
+ * previous page's transaction finishes, then calls finishPage() once that one has committed.
+ */
+export async function loadPageRaw(trx: Knex.Transaction, input: LoadPageInput, prepared: PreparedPage): Promise<RawWritten> {
   // The commit does not wait for its WAL flush: a server crash can lose the last pages' commits
   // but never leaves a torn page, and the checkpoint is lost with its data, so the next run simply
   // reloads them; the run's final (synchronous) sync_runs update flushes all earlier WAL with it.
   // https://www.postgresql.org/docs/current/wal-async-commit.html: "data loss, not data corruption".
   if (input.kind === 'postgres') await trx.raw('SET LOCAL synchronous_commit = off');
-  const counts = await storePrepared(trx, input, prepared);
+  return storeRaw(trx, input, prepared);
+}
+
+/** The rest of loadPage() after loadPageRaw(): core rows, quarantine, checkpoint and run counters. */
+export async function finishPage(trx: Knex.Transaction, input: LoadPageInput, written: RawWritten): Promise<PageCounts> {
+  const counts = await storeRest(trx, input, written);
   await saveCheckpointAndCounts(trx, input, counts);
   return counts;
 }
 
+type StoreInput = Pick<LoadPageInput, 'kind' | 'state' | 'connectionId' | 'connector' | 'stream' | 'runId' | 'hasOpenQuarantine'>;
+
+/** A page whose raw rows are written (storeRaw), waiting for storeRest(). */
+export interface RawWritten {
+  prepared: PreparedPage;
+  batches: PageBatches;
+  raw: WriteCounts;
+  meta: BatchMeta;
+}
+
 /** Raw, core and quarantine writes of a prepared page (no checkpoint). Also used by quarantine retry. */
-export async function storePrepared(
-  trx: Knex.Transaction,
-  input: Pick<LoadPageInput, 'kind' | 'state' | 'connectionId' | 'connector' | 'stream' | 'runId' | 'hasOpenQuarantine'>,
-  page: PreparedPage,
-): Promise<PageCounts> {
+export async function storePrepared(trx: Knex.Transaction, input: StoreInput, page: PreparedPage): Promise<PageCounts> {
+  return storeRest(trx, input, await storeRaw(trx, input, page));
+}
+
+/**
+ * A page whose keys were not checked for repeats (PreparedPage.unchecked) is exchanged for its
+ * deduplicated preparation when a write may meet one: before a raw merge whose keys repeat (so
+ * that the counts stay exact), and after a core merge that failed on one. Its direct COPYs need
+ * no check: a repeated key fails them as a stored row does, and the merge follows.
+ */
+async function dedupe(page: RawWritten): Promise<void> {
+  if (page.prepared.unchecked) {
+    page.prepared = await page.prepared.unchecked.dedupe();
+    page.batches = pageBatches(page.prepared, page.meta);
+  }
+}
+
+/** The raw part of storePrepared(). */
+async function storeRaw(trx: Knex.Transaction, input: StoreInput, prepared: PreparedPage): Promise<RawWritten> {
   const meta = { connectionId: input.connectionId, sourceSystem: input.connector, runId: input.runId };
-  let prepared = page;
-  let batches = pageBatches(prepared, meta);
-  const options: WriteOptions = { kind: input.kind, state: input.state };
-  // A page whose keys were not checked for repeats (PreparedPage.unchecked) is exchanged for its
-  // deduplicated preparation when a write may meet one: before a raw merge whose keys repeat (so
-  // that the counts stay exact), and after a core merge that failed on one. Its direct COPYs need
-  // no check: a repeated key fails them as a stored row does, and the merge follows.
-  const dedupe = async () => {
-    if (prepared.unchecked) {
-      prepared = await prepared.unchecked.dedupe();
-      batches = pageBatches(prepared, meta);
-    }
-  };
+  const page: RawWritten = { prepared, batches: pageBatches(prepared, meta), raw: { inserted: 0, updated: 0, deleted: 0 }, meta };
   const keys = prepared.unchecked?.keys;
-  const raw = await upsertRaw(trx, options, rawTableName(input.connector, input.stream.name), batches.raw, keys && {
+  page.raw = await upsertRaw(trx, { kind: input.kind, state: input.state }, rawTableName(input.connector, input.stream.name), page.batches.raw, keys && {
     async beforeMerge() {
-      if (new Set(keys).size < keys.length) await dedupe();
-      return batches.raw;
+      if (new Set(keys).size < keys.length) await dedupe(page);
+      return page.batches.raw;
     },
   });
+  return page;
+}
+
+/** The part of storePrepared() after storeRaw(): core rows, owned rows, quarantine. */
+async function storeRest(trx: Knex.Transaction, input: StoreInput, page: RawWritten): Promise<PageCounts> {
+  const options: WriteOptions = { kind: input.kind, state: input.state };
   const coreBatchOf = (table: CoreTableName) => {
-    const found = batches.core.find(([t]) => t === table);
+    const found = page.batches.core.find(([t]) => t === table);
     if (!found) throw new Error(`the deduplicated page has no rows for ${table}`);
     return found[1];
   };
-  for (const table of batches.core.map(([t]) => t)) {
-    await writeCore(trx, options, table, coreBatchOf(table), prepared.unchecked && {
+  for (const table of page.batches.core.map(([t]) => t)) {
+    await writeCore(trx, options, table, coreBatchOf(table), page.prepared.unchecked && {
       async onRepeat() {
-        await dedupe();
+        await dedupe(page);
         return coreBatchOf(table);
       },
     });
   }
+  const { prepared, batches, raw } = page;
   if (prepared.owned) await flagDroppedOwnedRows(trx, prepared.owned, { connectionId: input.connectionId, runId: input.runId });
   await quarantineRecords(trx, prepared.quarantine, { connectionId: input.connectionId, stream: input.stream.name, runId: input.runId });
   if (input.hasOpenQuarantine) await resolveQuarantine(trx, input.connectionId, input.stream.name, prepared.validKeys);

@@ -22,15 +22,18 @@ const heldInProcess = new Set<string>();
 
 const advisoryKey = `hashtext(?::text), hashtext(?::text)`;
 
-interface Pool {
-  acquireConnection(): Promise<unknown>;
-  releaseConnection(c: unknown): Promise<void>;
+/** Knex's own calls that open and close a connection outside its pool. */
+interface RawConnections {
+  acquireRawConnection(): Promise<{ __knexUid?: string }>;
+  destroyRawConnection(c: unknown): Promise<void>;
 }
 
+let lockConnections = 0;
+
 /**
- * A lock that lives as long as the process holding it: on Postgres a session advisory lock on a
- * connection of its own (the server drops it when that session ends, so a killed process never
- * leaves it behind); on PGlite a lock in this process. Undefined when someone holds it already.
+ * A session lock on Postgres lives on a connection of its own, opened for it outside the pool: a
+ * run holds its lock for as long as it runs, and locks taken from the pool would leave the runs
+ * of a busy worker no connection to write with (each waiting for one while holding its own).
  */
 async function tryLock(warehouse: Warehouse, kind: LockKind, name: string): Promise<SessionLock | undefined> {
   if (warehouse.kind !== 'postgres') {
@@ -40,14 +43,15 @@ async function tryLock(warehouse: Warehouse, kind: LockKind, name: string): Prom
     return { release: async () => void heldInProcess.delete(held) };
   }
   const knex = warehouse.knex;
-  const pool = knex.client as Pool;
-  const conn = await pool.acquireConnection();
+  const client = knex.client as RawConnections;
+  const conn = await client.acquireRawConnection();
+  conn.__knexUid = `mpm_lock_${++lockConnections}`;
   const run = (sql: string) => knex.raw(sql, [`mpm.${kind}`, name]).connection(conn as never);
   let locked = false;
   try {
     locked = Boolean(((await run(`SELECT pg_try_advisory_lock(${advisoryKey}) AS locked`)) as { rows: Array<{ locked: boolean }> }).rows[0]?.locked);
   } finally {
-    if (!locked) await pool.releaseConnection(conn);
+    if (!locked) await client.destroyRawConnection(conn);
   }
   if (!locked) return undefined;
   let released = false;
@@ -55,10 +59,12 @@ async function tryLock(warehouse: Warehouse, kind: LockKind, name: string): Prom
     async release() {
       if (released) return;
       released = true;
+      // Unlocked explicitly: a closed session releases its locks too, but only once its server
+      // process has exited, which a run started right after this one must not wait for.
       try {
         await run(`SELECT pg_advisory_unlock(${advisoryKey})`);
       } finally {
-        await pool.releaseConnection(conn);
+        await client.destroyRawConnection(conn);
       }
     },
   };

@@ -3,7 +3,7 @@ import type { DateWindow, StreamContext, SyncMode } from '../connectors/core/con
 import { ConfigError, MpmError, UsageLimitError } from '../connectors/core/errors/index.ts';
 import type { Warehouse } from '../warehouse/db.ts';
 import type { Connection } from './config/connections.ts';
-import { addCounts, emptyCounts, loadPage, newLoadState, preparePageForLoad, type AnyStream, type PageCounts } from './loader.ts';
+import { addCounts, emptyCounts, finishPage, loadPageRaw, newLoadState, preparePageForLoad, type AnyStream, type PageCounts } from './loader.ts';
 import { scrub } from './secrets.ts';
 import { lockStream } from './stream-lock.ts';
 import { sweepWindow, WindowSweeper } from './window-sweep.ts';
@@ -39,6 +39,16 @@ export interface SyncResult {
   pages: number;
   error?: string;
   warnings: string[];
+}
+
+/** A page whose transaction is open (see runLocked). */
+interface InFlightPage {
+  /** Resolves once the page's raw rows are written (never rejects). */
+  rawWritten: Promise<void>;
+  /** Settles when the transaction has committed or failed. */
+  committed: Promise<void>;
+  /** The page must commit before the next one starts (it rewrites raw rows: a window sweep). */
+  alone: boolean;
 }
 
 /** Checkpoint scope: the scheduled cursor, or a backfill window's own, so backfills never move it backwards. */
@@ -125,22 +135,39 @@ async function runLocked(options: SyncOptions): Promise<SyncResult> {
     runLog.info({ mode, scope, checkpoint }, 'sync started');
 
     // Pipelined: while page N is written in its transaction, page N+1 is fetched, validated and
-    // serialized for COPY. Writes stay strictly ordered (N commits before N+1 starts), so
-    // checkpoints stay true.
+    // serialized for COPY. On Postgres page N+1's transaction also starts early, on a second
+    // connection: it writes its raw rows while page N's transaction writes the core rows and
+    // commits, so the two halves of the database work run on two server processes. It goes on to
+    // its core rows and checkpoint only once page N has committed, and rolls back if page N
+    // failed: pages commit strictly in order, each in one transaction, and a stored checkpoint
+    // never passes a page that is not stored. See OVERLAP below for why this cannot deadlock.
     const iterator = stream.read(ctx, checkpoint)[Symbol.asyncIterator]();
     const normalizeContext = { connectionId: connection.id, config: connection.config };
     const batchMeta = { connectionId: connection.id, sourceSystem: connection.connector.name, runId };
     const state = newLoadState();
-    let pending: Promise<void> | undefined;
     let openQuarantine = hasOpenQuarantine;
     const sweeper = WindowSweeper.of(stream); // deletes by absence over re-read days (pipeline/window-sweep.ts)
+    const overlap = warehouse.kind === 'postgres';
+    /** Pages whose transactions are open, oldest first (at most two). */
+    const inFlight: InFlightPage[] = [];
     try {
       for (;;) {
         const next = await iterator.next();
         if (next.done) break;
         const prepared = await preparePageForLoad(warehouse.kind, stream, next.value.records, normalizeContext, batchMeta);
         const sweep = sweeper?.note(prepared, next.value.sweep);
-        if (pending) await pending;
+        // OVERLAP: a page's transaction starts once the one before last has committed and the last
+        // one has written its raw rows. While the two overlap, the older one writes only core,
+        // quarantine and meta rows and the newer one only raw rows, so the older never waits for
+        // the newer (the newer may wait for the older: a key both pages carry), and Postgres's
+        // lock waits cannot close a cycle with the newer one's wait for the older one's commit.
+        // A window sweep rewrites raw rows, so its page runs alone.
+        while (inFlight.length > 1) await inFlight.shift()!.committed;
+        const last = inFlight[0];
+        if (last) {
+          if (!overlap || last.alone) await inFlight.shift()!.committed;
+          else await Promise.race([last.rawWritten, last.committed]);
+        }
         const input = {
           kind: warehouse.kind,
           state,
@@ -153,23 +180,34 @@ async function runLocked(options: SyncOptions): Promise<SyncResult> {
           hasOpenQuarantine: openQuarantine,
         };
         openQuarantine ||= prepared.quarantine.length > 0;
-        pending = knex
-          .transaction(async (trx) => {
-            const loaded = await loadPage(trx, input, prepared);
-            return sweep ? addCounts(loaded, await sweepWindow(trx, input, normalizeContext, sweep)) : loaded;
-          })
-          .then((pageCounts) => {
-            counts = addCounts(counts, pageCounts);
-            pages++;
-            runLog.debug({ page: pages, ...pageCounts }, 'page stored');
-            options.onPage?.({ runId, pages, counts });
-          });
-        pending.catch(() => undefined); // observed below; avoids an unhandled rejection meanwhile
+        const previous = inFlight.at(-1)?.committed;
+        let rawWritten!: () => void;
+        const page: InFlightPage = {
+          rawWritten: new Promise<void>((resolve) => (rawWritten = resolve)),
+          committed: knex
+            .transaction(async (trx) => {
+              const written = await loadPageRaw(trx, input, prepared);
+              rawWritten();
+              if (previous) await previous; // its failure rolls this page back too
+              const loaded = await finishPage(trx, input, written);
+              return sweep ? addCounts(loaded, await sweepWindow(trx, input, normalizeContext, sweep)) : loaded;
+            })
+            .then((pageCounts) => {
+              counts = addCounts(counts, pageCounts);
+              pages++;
+              runLog.debug({ page: pages, ...pageCounts }, 'page stored');
+              options.onPage?.({ runId, pages, counts });
+            }),
+          alone: sweep !== undefined,
+        };
+        page.committed.catch(() => undefined); // observed below; avoids an unhandled rejection meanwhile
+        inFlight.push(page);
         if (signal.aborted) break;
       }
-      if (pending) await pending;
+      // In order: the first failure is the one reported (a later page fails with the same error).
+      for (const page of inFlight.splice(0)) await page.committed;
     } finally {
-      if (pending) await pending.catch(() => undefined);
+      for (const page of inFlight) await page.committed.catch(() => undefined);
       await iterator.return?.();
     }
     if (signal.aborted) {

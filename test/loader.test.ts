@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { runSync } from '../pipeline/sync.ts';
 import { createTestWarehouse, tableHash, WAREHOUSE_KINDS } from './helpers/warehouse.ts';
-import { fixtureConnection } from './helpers/fixture-connector.ts';
+import { fixtureConfig, fixtureConnection, fixtureRecord } from './helpers/fixture-connector.ts';
 
 const log = pino({ level: 'silent' });
 type TestWarehouse = Awaited<ReturnType<typeof createTestWarehouse>>;
@@ -58,10 +58,18 @@ describe.each(WAREHOUSE_KINDS)('loader on %s', (kind) => {
     await reset(warehouse);
     const settings = { pages: 5, pageSize: 100 };
     // A real database fault, raised by a trigger on the core table when page 3's first row arrives
-    // (record 200 = campaign c0, day 2025-07-20), i.e. after raw rows of page 3 were written in the same transaction.
+    // (record 200 = campaign c0, day 2025-07-20), i.e. after raw rows of page 3 were written in the
+    // same transaction. On Postgres it first waits half a second, so that page 4's transaction
+    // (which starts once page 3's raw rows are written) writes its raw rows meanwhile; a sequence,
+    // which no rollback undoes, counts those writes, and they must be gone once page 3 has failed.
+    const page4First = String(fixtureRecord(300, fixtureConfig.parse(settings)).id);
+    await warehouse.knex.raw('CREATE SEQUENCE IF NOT EXISTS public.page4_raw_writes');
     await warehouse.knex.raw(`CREATE OR REPLACE FUNCTION pg_temp_fail_page3() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN IF NEW.date = DATE '2025-07-20' THEN RAISE EXCEPTION 'injected failure on page 3'; END IF; RETURN NEW; END $$`);
+      BEGIN IF NEW.date = DATE '2025-07-20' THEN ${kind === 'postgres' ? 'PERFORM pg_sleep(0.5);' : ''} RAISE EXCEPTION 'injected failure on page 3'; END IF; RETURN NEW; END $$`);
+    await warehouse.knex.raw(`CREATE OR REPLACE FUNCTION pg_temp_count_page4() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN PERFORM nextval('public.page4_raw_writes'); RETURN NEW; END $$`);
     await warehouse.knex.raw('CREATE TRIGGER fail_page3 BEFORE INSERT ON core.fct_ad_spend_daily FOR EACH ROW EXECUTE FUNCTION pg_temp_fail_page3()');
+    await warehouse.knex.raw(`CREATE TRIGGER count_page4 BEFORE INSERT ON raw.fixture__spend FOR EACH ROW WHEN (NEW.record_id = '${page4First}') EXECUTE FUNCTION pg_temp_count_page4()`);
     try {
       const failed = await sync(warehouse, settings);
       expect(failed.status).toBe('failed');
@@ -69,7 +77,12 @@ describe.each(WAREHOUSE_KINDS)('loader on %s', (kind) => {
       expect(failed.pages).toBe(2);
     } finally {
       await warehouse.knex.raw('DROP TRIGGER fail_page3 ON core.fct_ad_spend_daily');
+      await warehouse.knex.raw('DROP TRIGGER count_page4 ON raw.fixture__spend');
     }
+    // Postgres overlapped page 4 with page 3 (its raw row was written once); PGlite, one connection, never started it.
+    const { is_called: page4Written } = (await warehouse.knex.raw('SELECT is_called FROM public.page4_raw_writes')).rows[0];
+    await warehouse.knex.raw('DROP SEQUENCE public.page4_raw_writes');
+    expect(page4Written).toBe(kind === 'postgres');
     expect(Number((await warehouse.knex('raw.fixture__spend').count({ n: '*' }).first())!.n)).toBe(200);
     expect(Number((await warehouse.knex('core.fct_ad_spend_daily').count({ n: '*' }).first())!.n)).toBe(200);
     const state = await warehouse.knex('meta.sync_state').where({ connection: 'fixture', stream: 'spend' }).first();

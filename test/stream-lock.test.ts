@@ -64,6 +64,17 @@ describe.each(WAREHOUSE_KINDS)('one run of a stream at a time, on %s', (kind) =>
     expect(again).toMatchObject({ status: 'success', counts: { inserted: 0, unchanged: 20 } });
   });
 
+  it('runs more streams at once than the warehouse pool has connections (locks do not take pooled connections)', async () => {
+    // The pool holds 4 connections on Postgres; six runs hold their locks while every one of them writes.
+    const connections = await Promise.all(Array.from({ length: 6 }, (_, i) => fixtureConnection(warehouse, { pages: 3, pageSize: 20 }, `many_${i}`)));
+    const gates = connections.map((c) => gatedStream(c.connector.streams[0]!));
+    const runs = connections.map((connection, i) => runSync({ warehouse, connection, stream: gates[i]!.stream, mode: 'full', log }));
+    await Promise.all(gates.map((g) => g.started)); // every run holds its lock
+    for (const g of gates) g.open();
+    const results = await Promise.all(runs);
+    expect(results.map((r) => [r.status, r.counts.inserted])).toEqual(connections.map(() => ['success', 60]));
+  });
+
   it('marks a run its dead process left `running` as failed, and resumes', async () => {
     const connection = await fixtureConnection(warehouse, { pages: 1, pageSize: 5 }, 'orphan');
     const [row] = (await warehouse.knex('meta.sync_runs').insert({ connection: 'orphan', stream: 'spend', mode: 'incremental' }).returning('id')) as Array<{ id: number }>;
