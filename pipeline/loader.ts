@@ -781,7 +781,7 @@ async function runSliced<T>(steps: Generator<void, T>): Promise<T> {
 }
 
 /**
- * A page made ready for loadPage() by the sync runner, between two writes: validated, normalized
+ * A page made ready for loadPageRaw() by the sync runner, between two writes: validated, normalized
  * and, on Postgres, already serialized as COPY data (see prepareEncodedSteps and encodePage).
  */
 export async function preparePageForLoad(kind: WarehouseKind, stream: AnyStream, records: readonly unknown[], ctx: NormalizeContext<unknown>, meta: BatchMeta): Promise<PreparedPage> {
@@ -891,14 +891,11 @@ export interface LoadPageInput {
   hasOpenQuarantine: boolean;
 }
 
-/** Stores one prepared page atomically inside `trx`: data, quarantine, checkpoint and run counters. */
-export async function loadPage(trx: Knex.Transaction, input: LoadPageInput, prepared: PreparedPage): Promise<PageCounts> {
-  return finishPage(trx, input, await loadPageRaw(trx, input, prepared));
-}
-
 /**
- * The first part of loadPage(): the page's raw rows. The sync runner writes them while the
- * previous page's transaction finishes, then calls finishPage() once that one has committed.
+ * A page is stored atomically inside one transaction `trx` in two calls: loadPageRaw() writes its
+ * raw rows, finishPage() its core rows, quarantine, checkpoint and run counters. The sync runner
+ * writes a page's raw rows while the previous page's transaction finishes, and calls finishPage()
+ * once that one has committed.
  */
 export async function loadPageRaw(trx: Knex.Transaction, input: LoadPageInput, prepared: PreparedPage): Promise<RawWritten> {
   // The commit does not wait for its WAL flush: a server crash can lose the last pages' commits
@@ -909,7 +906,7 @@ export async function loadPageRaw(trx: Knex.Transaction, input: LoadPageInput, p
   return storeRaw(trx, input, prepared);
 }
 
-/** The rest of loadPage() after loadPageRaw(): core rows, quarantine, checkpoint and run counters. */
+/** The rest of a page after loadPageRaw(): core rows, quarantine, checkpoint and run counters. */
 export async function finishPage(trx: Knex.Transaction, input: LoadPageInput, written: RawWritten): Promise<PageCounts> {
   const counts = await storeRest(trx, input, written);
   await saveCheckpointAndCounts(trx, input, counts);
