@@ -46,43 +46,35 @@ const awkwardStream = defineStream<Record<string, never>>()({
   }),
 });
 
-/** Records of the one page the `repeats` stream serves; tests set them. */
-let repeatRecords: Array<{ id: string; campaign: string; spend: unknown }> = [];
-const repeatsStream = defineStream<Record<string, never>>()({
-  name: 'repeats',
-  description: 'records whose keys repeat within one page',
-  primaryKey: ['id'],
-  cursorField: 'id',
-  pageSize: 100,
-  recordSchema: z.looseObject({ id: z.string(), campaign: z.string(), spend: z.number() }),
-  checkpointSchema: z.object({ done: z.boolean() }),
-  targets: ['core.fct_ad_spend_daily'],
-  async *read() {
-    yield { records: repeatRecords, checkpoint: { done: true } };
-  },
-  normalize: (r) => ({
-    'core.fct_ad_spend_daily': [{ campaign_id: r.campaign, date: '2025-01-01', currency: 'USD', spend: r.spend, impressions: 0, clicks: 0, conversions: 0, conversion_value: 0 }],
-  }),
-});
+type SpendRecord = { id: string; campaign: string; spend: unknown };
 
-/** Pages of the `crosspage` stream; tests set them. */
-let crossPages: Array<Array<{ id: string; campaign: string; spend: number }>> = [];
-const crossPageStream = defineStream<Record<string, never>>()({
-  name: 'crosspage',
-  description: 'records whose keys repeat on the next page',
-  primaryKey: ['id'],
-  cursorField: 'id',
-  pageSize: 100,
-  recordSchema: z.looseObject({ id: z.string(), campaign: z.string(), spend: z.number() }),
-  checkpointSchema: z.object({ page: z.number() }),
-  targets: ['core.fct_ad_spend_daily'],
-  async *read() {
-    for (const [i, records] of crossPages.entries()) yield { records, checkpoint: { page: i + 1 } };
-  },
-  normalize: (r) => ({
-    'core.fct_ad_spend_daily': [{ campaign_id: r.campaign, date: '2025-01-01', currency: 'USD', spend: r.spend, impressions: 0, clicks: 0, conversions: 0, conversion_value: 0 }],
-  }),
-});
+/** A test-only stream serving the pages `pages()` returns (tests set them): one core spend row per record, keyed by campaign. */
+function pagedSpendStream(name: string, description: string, pages: () => SpendRecord[][]) {
+  return defineStream<Record<string, never>>()({
+    name,
+    description,
+    primaryKey: ['id'],
+    cursorField: 'id',
+    pageSize: 100,
+    recordSchema: z.looseObject({ id: z.string(), campaign: z.string(), spend: z.number() }),
+    checkpointSchema: z.object({ page: z.number() }),
+    targets: ['core.fct_ad_spend_daily'],
+    async *read() {
+      for (const [i, records] of pages().entries()) yield { records, checkpoint: { page: i + 1 } };
+    },
+    normalize: (r) => ({
+      'core.fct_ad_spend_daily': [{ campaign_id: r.campaign, date: '2025-01-01', currency: 'USD', spend: r.spend, impressions: 0, clicks: 0, conversions: 0, conversion_value: 0 }],
+    }),
+  });
+}
+
+/** Records of the one page the `repeats` stream serves. */
+let repeatRecords: SpendRecord[] = [];
+const repeatsStream = pagedSpendStream('repeats', 'records whose keys repeat within one page', () => [repeatRecords]);
+
+/** Pages of the `crosspage` stream. */
+let crossPages: SpendRecord[][] = [];
+const crossPageStream = pagedSpendStream('crosspage', 'records whose keys repeat on the next page', () => crossPages);
 
 describe.each(WAREHOUSE_KINDS)('loader bulk paths on %s', (kind) => {
   let warehouse: TestWarehouse;
@@ -204,11 +196,11 @@ describe.each(WAREHOUSE_KINDS)('loader bulk paths on %s', (kind) => {
     // whether a write of this database was waiting on another transaction at that moment.
     if (kind === 'postgres') {
       await warehouse.knex.raw('CREATE SEQUENCE public.crosspage_waits');
-      await warehouse.knex.raw(`CREATE FUNCTION pg_temp.slow_page1() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+      await warehouse.knex.raw(`CREATE OR REPLACE FUNCTION public.crosspage_slow_page1() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
         PERFORM pg_sleep(0.5);
         IF EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'transactionid') THEN PERFORM nextval('public.crosspage_waits'); END IF;
         RETURN NEW; END $$`);
-      await warehouse.knex.raw(`CREATE TRIGGER slow_page1 BEFORE INSERT ON core.fct_ad_spend_daily FOR EACH ROW WHEN (NEW.connection_id = 'crosspage' AND NEW.campaign_id = 'b') EXECUTE FUNCTION pg_temp.slow_page1()`);
+      await warehouse.knex.raw(`CREATE TRIGGER slow_page1 BEFORE INSERT ON core.fct_ad_spend_daily FOR EACH ROW WHEN (NEW.connection_id = 'crosspage' AND NEW.campaign_id = 'b') EXECUTE FUNCTION public.crosspage_slow_page1()`);
     }
     crossPages = [
       [{ id: 'r1', campaign: 'a', spend: 1 }, { id: 'r2', campaign: 'b', spend: 2 }],
@@ -219,7 +211,10 @@ describe.each(WAREHOUSE_KINDS)('loader bulk paths on %s', (kind) => {
       const result = await runSync({ warehouse, connection, stream, mode: 'full', log });
       expect(result).toMatchObject({ status: 'success', pages: 3, counts: { read: 6, inserted: 4, updated: 2, unchanged: 0, quarantined: 0, deleted: 0 } });
     } finally {
-      if (kind === 'postgres') await warehouse.knex.raw('DROP TRIGGER slow_page1 ON core.fct_ad_spend_daily');
+      if (kind === 'postgres') {
+        await warehouse.knex.raw('DROP TRIGGER slow_page1 ON core.fct_ad_spend_daily');
+        await warehouse.knex.raw('DROP FUNCTION public.crosspage_slow_page1()');
+      }
     }
     if (kind === 'postgres') {
       const { is_called: waited } = (await warehouse.knex.raw('SELECT is_called FROM public.crosspage_waits')).rows[0];
