@@ -109,6 +109,8 @@ const SET_UNIT = {
   revenue: 'round(a.won_amount_reporting * 1e6::float8 / a.channel_touches)::int8',
 };
 const SET_LAST = { pipeline: 'round(a.amount_reporting * 1e6::float8)::int8', revenue: 'round(a.won_amount_reporting * 1e6::float8)::int8' };
+/** The same units for the amount of a monthly kind (kd.amount: the pipeline or the revenue). */
+const SET_KIND = { unit: 'round(kd.amount * 1e6::float8 / a.channel_touches)::int8', last: 'round(kd.amount * 1e6::float8)::int8' };
 /** A share in integer units of 1e-12 (so a credit is units * units * 1e-24, and money units * units * 1e-18, exactly). */
 const shareUnits = (share: string) => `round(${share} * 1e12::float8)::int8::numeric`;
 /** The scales of share units times SET_UNIT credit units, and times money units. */
@@ -180,86 +182,100 @@ export function attributionTouchesInsertSql(config: TransformConfig, scope: stri
           OFFSET 0) o ON o.connection_id = w.connection_id AND o.opportunity_id = w.opportunity_id`;
 }
 
-/** Key of staging.int_attribution_monthly. */
-export const ATTRIBUTION_MONTHLY_KEY = `model, channel, campaign_key, campaign, created_month, close_month, is_won`;
+/**
+ * Key of staging.int_attribution_monthly. kind 'created': the opportunities by the month they were
+ * created (n rows of the mart, credit, amount = pipeline credit); kind 'won': the won ones by the
+ * month they closed (n, credit = customers, amount = revenue credit). That is all the KPI marts
+ * read, in a third of the rows a key with both months would take.
+ */
+export const ATTRIBUTION_MONTHLY_KEY = `kind, model, channel, campaign_key, campaign, month`;
 
 /**
- * staging.int_attribution_monthly rows (grain: model x channel x campaign x month created x month
- * closed x won: n rows of the mart, credit, pipeline and revenue credit, exact numerics) of the
- * opportunities in `scope` (null: all) under `models`, times `sign`: one pass over the storage,
- * every model's sums side by side, then one row per model.
+ * Expands each storage row `a` into its kinds: (kind, month, the amount credited in that kind),
+ * a row of a won opportunity into both, of another into 'created' only.
+ */
+const KIND_ROWS = `CROSS JOIN LATERAL (VALUES ('created', a.opportunity_created_at, a.amount_reporting), ('won', a.close_date::timestamptz, a.won_amount_reporting))
+        AS kd(kind, at, amount)`;
+const KIND_FILTER = `(kd.kind = 'created' OR a.is_won)`;
+/** The monthly key of an expanded storage row (but the model). */
+const KIND_COLUMNS = `kd.kind, a.channel, coalesce(a.ad_campaign_id, a.campaign, '(none)') AS campaign_key, a.campaign, date_trunc('month', kd.at)::date AS month`;
+
+/**
+ * staging.int_attribution_monthly rows (grain: kind x model x channel x campaign x month: n rows
+ * of the mart, credit and amount, exact numerics) of the opportunities in `scope` (null: all)
+ * under `models`, times `sign`: one pass over the storage rows and their kinds, every model's sums
+ * side by side, then one row per model.
  */
 export function attributionMonthlySql(scope: string | null, models: readonly string[], sign: 1 | -1 = 1): string {
   const s = sign === 1 ? '' : '-';
   const i = (m: string) => ATTRIBUTION_MODELS.indexOf(m as (typeof ATTRIBUTION_MODELS)[number]);
   if (models.some(isSetModel)) throw new Error('set models are summed from their groups (attributionSetMonthlySql)');
-  return `SELECT v.model, g.channel, g.campaign_key, g.campaign, g.created_month, g.close_month, g.is_won,
-                 ${s}v.n AS n, ${s}v.k * 0.000000000001 AS credit, ${s}coalesce(v.p, 0) * 0.000001 AS pipeline, ${s}coalesce(v.r, 0) * 0.000001 AS revenue
+  return `SELECT g.kind, v.model, g.channel, g.campaign_key, g.campaign, g.month,
+                 ${s}v.n AS n, ${s}v.k * 0.000000000001 AS credit, ${s}coalesce(v.m, 0) * 0.000001 AS amount
     FROM (
-      SELECT ${GROUP_COLUMNS},
+      SELECT ${KIND_COLUMNS},
              ${models.map((m) => {
                const c = creditOf(m);
-               return `count(${c}) AS n${i(m)}, sum(${creditUnits(c)}) AS k${i(m)}, sum(${moneyUnits(c, 'a.amount_reporting')}) AS p${i(m)}, sum(${moneyUnits(c, 'a.won_amount_reporting')}) AS r${i(m)}`;
+               return `count(${c}) AS n${i(m)}, sum(${creditUnits(c)}) AS k${i(m)}, sum(${moneyUnits(c, 'kd.amount')}) AS m${i(m)}`;
              }).join(',\n             ')}
       FROM ${ATTRIBUTION_TOUCHES} a ${joinsOf(models)}
-      WHERE ${inScope(scope, OPP, 'a')}
-      GROUP BY 1, 2, 3, 4, 5, 6
+      ${KIND_ROWS}
+      WHERE ${KIND_FILTER} AND ${inScope(scope, OPP, 'a')}
+      GROUP BY 1, 2, 3, 4, 5
     ) g
-    CROSS JOIN LATERAL (VALUES ${models.map((m) => `(${sqlLiteral(m)}, g.n${i(m)}, g.k${i(m)}, g.p${i(m)}, g.r${i(m)})`).join(', ')}) AS v(model, n, k, p, r)
+    CROSS JOIN LATERAL (VALUES ${models.map((m) => `(${sqlLiteral(m)}, g.n${i(m)}, g.k${i(m)}, g.m${i(m)})`).join(', ')}) AS v(model, n, k, m)
     WHERE v.n > 0`;
 }
 
-/** The monthly key of a storage row `a` (but the model). */
-const GROUP_COLUMNS = `a.channel, coalesce(a.ad_campaign_id, a.campaign, '(none)') AS campaign_key, a.campaign,
-             date_trunc('month', a.opportunity_created_at)::date AS created_month, date_trunc('month', a.close_date)::date AS close_month, a.is_won`;
-
 /** Key of staging.int_attribution_set_groups. */
-export const SET_GROUP_KEY = `channel_set, channel, campaign_key, campaign, created_month, close_month, is_won`;
+export const SET_GROUP_KEY = `kind, channel_set, channel, campaign_key, campaign, month`;
 
 /**
- * Rows of staging.int_attribution_set_groups (grain: channel set x channel x campaign x month
- * created x month closed x won) of the opportunities in `scope` (null: all), times `sign`: n
- * touches, the sums of the set models' per-touch units (SET_UNIT), and of the last touches' n and
- * amounts (for sets without shares).
+ * Rows of staging.int_attribution_set_groups (grain: kind x channel set x channel x campaign x
+ * month, kinds as in staging.int_attribution_monthly) of the opportunities in `scope` (null: all),
+ * times `sign`: n touches, the sums of the set models' per-touch units (SET_UNIT: credit, and the
+ * amount of the kind), and of the last touches' n and amounts (for sets without shares).
  */
 export function attributionSetGroupsSql(scope: string | null, sign: 1 | -1 = 1): string {
   const s = sign === 1 ? '' : '-';
   const last = 'a.touch_position = a.touch_count';
-  return `SELECT a.channel_set, ${GROUP_COLUMNS},
-           ${s}count(*) AS n, ${s}coalesce(sum(${SET_UNIT.credit}), 0) AS unit_credit,
-           ${s}coalesce(sum(${SET_UNIT.pipeline}), 0) AS unit_pipeline, ${s}coalesce(sum(${SET_UNIT.revenue}), 0) AS unit_revenue,
-           ${s}count(*) FILTER (WHERE ${last}) AS n_last,
-           ${s}coalesce(sum(${SET_LAST.pipeline}) FILTER (WHERE ${last}), 0) AS last_pipeline, ${s}coalesce(sum(${SET_LAST.revenue}) FILTER (WHERE ${last}), 0) AS last_revenue
+  return `SELECT ${KIND_COLUMNS.replace('a.channel,', 'a.channel_set, a.channel,')},
+           ${s}count(*) AS n, ${s}coalesce(sum(${SET_UNIT.credit}), 0) AS unit_credit, ${s}coalesce(sum(${SET_KIND.unit}), 0) AS unit_amount,
+           ${s}count(*) FILTER (WHERE ${last}) AS n_last, ${s}coalesce(sum(${SET_KIND.last}) FILTER (WHERE ${last}), 0) AS last_amount
     FROM ${ATTRIBUTION_TOUCHES} a
-    WHERE ${inScope(scope, OPP, 'a')}
-    GROUP BY 1, 2, 3, 4, 5, 6, 7`;
+    ${KIND_ROWS}
+    WHERE ${KIND_FILTER} AND ${inScope(scope, OPP, 'a')}
+    GROUP BY 1, 2, 3, 4, 5, 6`;
 }
 
 /**
  * staging.int_attribution_monthly rows of the set models, from their groups and the current shares:
- * exactly the sums of the view's rows (the products are exact, and linear in the touch).
+ * exactly the sums of the view's rows (the products are exact, and linear in the touch). Each
+ * share's units are computed once (per share row, not per group row), the scale applied to the sums.
  */
 export function attributionSetMonthlySql(): string {
-  const w = (what: keyof typeof SET_UNIT, fallback: string) =>
-    `sum(CASE WHEN s.share IS NOT NULL THEN ${shareUnits('s.share')} * g.unit_${what} * ${SET_SCALE[what]} ELSE ${fallback} END)`;
-  return `SELECT m.model, g.channel, g.campaign_key, g.campaign, g.created_month, g.close_month, g.is_won, sum(g.n) AS n,
-           ${w('credit', 'g.n_last')} AS credit, ${w('pipeline', 'g.last_pipeline * 0.000001')} AS pipeline, ${w('revenue', 'g.last_revenue * 0.000001')} AS revenue
+  return `SELECT g.kind, m.model, g.channel, g.campaign_key, g.campaign, g.month, sum(g.n) AS n,
+           sum(CASE WHEN s.units IS NOT NULL THEN s.units * g.unit_credit ELSE g.n_last * 1000000000000000000000000::numeric END) * ${SET_SCALE.credit} AS credit,
+           sum(CASE WHEN s.units IS NOT NULL THEN s.units * g.unit_amount ELSE g.last_amount * 1000000000000::numeric END) * ${SET_SCALE.pipeline} AS amount
     FROM ${ATTRIBUTION_SET_GROUPS} g
     CROSS JOIN (VALUES ${SET_MODELS.map((m) => `(${sqlLiteral(m)})`).join(', ')}) AS m(model)
-    LEFT JOIN ${ATTRIBUTION_SHARES} s ON s.model = m.model AND s.key = g.channel_set AND s.channel = g.channel
-    GROUP BY 1, 2, 3, 4, 5, 6, 7
+    LEFT JOIN (SELECT model, key, channel, ${shareUnits('share')} AS units FROM ${ATTRIBUTION_SHARES}) s
+      ON s.model = m.model AND s.key = g.channel_set AND s.channel = g.channel
+    GROUP BY 1, 2, 3, 4, 5, 6
     HAVING sum(g.n) > 0`;
 }
 
 /**
  * Builds staging.int_attribution_monthly (full runs) from `parts`: SELECTs with its columns, each
- * model in one part only (incremental runs patch it in place, applyDeltaSql).
+ * model in one part only (incremental runs patch it in place, applyDeltaSql). fillfactor 80: room
+ * on each page keeps an incremental run's updates HOT (no new index entries).
  */
 export function attributionMonthlyBuildSql(parts: readonly string[]): string[] {
   return [
     'DROP TABLE IF EXISTS staging.int_attribution_monthly',
-    `CREATE UNLOGGED TABLE staging.int_attribution_monthly AS ${parts.join('\n       UNION ALL ')}`,
+    `CREATE UNLOGGED TABLE staging.int_attribution_monthly WITH (fillfactor = 80) AS ${parts.join('\n       UNION ALL ')}`,
     `CREATE UNIQUE INDEX int_attribution_monthly_key ON staging.int_attribution_monthly (${ATTRIBUTION_MONTHLY_KEY}) NULLS NOT DISTINCT`,
+    `COMMENT ON TABLE staging.int_attribution_monthly IS ${sqlLiteral('Grain: one row per kind x model x channel x campaign x month of marts.fct_attribution. kind created: every opportunity by its month created (n rows, credit, amount = pipeline credit); kind won: the won ones by their close month (n, credit, amount = revenue credit). Exact sums; what the KPI marts read.')}`,
   ];
 }
 
@@ -267,9 +283,9 @@ export function attributionMonthlyBuildSql(parts: readonly string[]): string[] {
 export function attributionSetGroupsBuildSql(): string[] {
   return [
     `DROP TABLE IF EXISTS ${ATTRIBUTION_SET_GROUPS}`,
-    `CREATE UNLOGGED TABLE ${ATTRIBUTION_SET_GROUPS} AS ${attributionSetGroupsSql(null)}`,
+    `CREATE UNLOGGED TABLE ${ATTRIBUTION_SET_GROUPS} WITH (fillfactor = 80) AS ${attributionSetGroupsSql(null)}`,
     `CREATE UNIQUE INDEX int_attribution_set_groups_key ON ${ATTRIBUTION_SET_GROUPS} (${SET_GROUP_KEY}) NULLS NOT DISTINCT`,
-    `COMMENT ON TABLE ${ATTRIBUTION_SET_GROUPS} IS ${sqlLiteral('Grain: one row per channel set x channel x campaign x month created x month closed x won of the stored touches: their count and the sums the markov and shapley monthly credits are weighted from.')}`,
+    `COMMENT ON TABLE ${ATTRIBUTION_SET_GROUPS} IS ${sqlLiteral('Grain: one row per kind x channel set x channel x campaign x month of the stored touches (kinds as in staging.int_attribution_monthly): their count and the sums the markov and shapley monthly credits are weighted from.')}`,
   ];
 }
 
@@ -287,5 +303,5 @@ export function applyDeltaSql(table: string, key: string, sums: readonly string[
   ];
 }
 
-export const MONTHLY_SUMS = ['n', 'credit', 'pipeline', 'revenue'] as const;
-export const SET_GROUP_SUMS = ['n', 'unit_credit', 'unit_pipeline', 'unit_revenue', 'n_last', 'last_pipeline', 'last_revenue'] as const;
+export const MONTHLY_SUMS = ['n', 'credit', 'amount'] as const;
+export const SET_GROUP_SUMS = ['n', 'unit_credit', 'unit_amount', 'n_last', 'last_amount'] as const;

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { createTestWarehouse, tableHash, WAREHOUSE_KINDS } from '../../test/helpers/warehouse.ts';
 import { MART_TABLES, runTransform } from './index.ts';
+import { AGGREGATES } from './kpis.ts';
 import { insertCore, seedCrm } from './test-crm.ts';
 
 const log = pino({ level: 'silent' });
@@ -23,6 +24,7 @@ async function stateHashes(warehouse: TestWarehouse): Promise<Record<string, str
     ['staging.int_path_summary', ['path_id']], ['staging.int_markov_transitions', []], ['staging.int_shapley_sets', []],
     ['staging.int_fractribution_paths', ['path_id']], ['staging.int_channel_weights', []], ['staging.int_attribution_shares', []],
     ['staging.int_attribution_set_groups', []], ['staging.int_attribution_monthly', []], ['staging.int_attribution_touches', ['path_id']],
+    ...AGGREGATES.map((a): [string, string[]] => [a.name, []]),
   ];
   for (const [table, exclude] of tables) out[table] = await tableHash(warehouse, table, exclude);
   // Ids resolved to keys: each stored touch points to its opportunity's path, each leave-one-out row to its path.

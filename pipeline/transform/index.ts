@@ -5,7 +5,7 @@ import type { Warehouse } from '../../warehouse/db.ts';
 import { channelFunctionSql, effectiveRules } from './channels.ts';
 import { parseTransformConfig, type TransformConfig } from './config.ts';
 import { buildModelSql, models, refreshModelSql, spendMartInsertSql, trafficMartInsertSql, type SqlModel } from './models.ts';
-import { kpiCampaignSql, kpiChannelSql, kpiFunnelSql } from './kpis.ts';
+import { aggregateBuildSql, AGGREGATES, kpiCampaignSql, kpiChannelSql, kpiFunnelSql } from './kpis.ts';
 import {
   applyDeltaSql, ATTRIBUTION_MONTHLY_KEY, ATTRIBUTION_SET_GROUPS, ATTRIBUTION_TOUCHES, attributionMonthlyBuildSql, attributionMonthlySql, attributionSetGroupsBuildSql,
   attributionSetGroupsSql, attributionSetMonthlySql, attributionTouchesInsertSql, attributionViewSql, MONTHLY_SUMS, PATH_MODELS, SET_GROUP_KEY, SET_GROUP_SUMS, SET_MODELS, SLICED_MODELS,
@@ -48,7 +48,7 @@ export interface TransformResult {
  * Bumped whenever the SQL of a model changes what it produces, so marts built by an older
  * transform are rebuilt fully instead of being patched.
  */
-const TRANSFORM_VERSION = 6;
+const TRANSFORM_VERSION = 8;
 
 /** The marts the transform refreshes. */
 export const MART_TABLES = [
@@ -75,7 +75,7 @@ async function count(trx: Knex.Transaction, table: string): Promise<number> {
 const TRANSFORM_SENTINEL = 'staging.int_transform_sentinel';
 
 /** Tables an incremental run patches: all must exist, else the run is full. */
-const STATE_TABLES = [...models.map((m) => m.name), ...DATA_DRIVEN_TABLES, ATTRIBUTION_SET_GROUPS, 'staging.int_attribution_monthly', TRANSFORM_SENTINEL];
+const STATE_TABLES = [...models.map((m) => m.name), ...AGGREGATES.map((a) => a.name), ...DATA_DRIVEN_TABLES, ATTRIBUTION_SET_GROUPS, 'staging.int_attribution_monthly', TRANSFORM_SENTINEL];
 
 /**
  * The watermark of this run: now, or the start of the oldest other open transaction in this
@@ -168,7 +168,7 @@ export async function runTransform(options: TransformOptions): Promise<Transform
     for (const table of MART_TABLES) {
       // The attribution mart's row count is kept in its monthly sums: counting ten million rows would cost more than an incremental run.
       rows[table] = table === 'marts.fct_attribution'
-        ? Number(((await trx.raw('SELECT coalesce(sum(n), 0) AS n FROM staging.int_attribution_monthly')).rows[0] as { n: string | number }).n)
+        ? Number(((await trx.raw('SELECT coalesce(sum(n), 0) AS n FROM staging.int_attribution_monthly WHERE kind = \'created\'')).rows[0] as { n: string | number }).n)
         : await count(trx, table);
     }
     await trx.raw(
@@ -211,6 +211,7 @@ async function full(trx: Knex.Transaction, config: TransformConfig, step: Step, 
   await trx.raw(`DROP TABLE IF EXISTS ${TRANSFORM_SENTINEL}`);
   await trx.raw(`CREATE UNLOGGED TABLE ${TRANSFORM_SENTINEL} AS SELECT now() AS built_at`);
   for (const model of models) await step(model.name, buildModelSql(model, config));
+  for (const aggregate of AGGREGATES) await step(aggregate.name, aggregateBuildSql(aggregate));
   await step('data-driven weights', () => buildDataDriven(trx, config, warnings));
   await step(ATTRIBUTION_TOUCHES, async () => {
     await bulkReplace(trx, ATTRIBUTION_TOUCHES, attributionTouchesInsertSql(config, null));
@@ -227,7 +228,16 @@ async function full(trx: Knex.Transaction, config: TransformConfig, step: Step, 
 /** Recomputes the slices of every staging model and mart that the changed core rows feed. */
 async function incremental(trx: Knex.Transaction, config: TransformConfig, changes: ChangeSets, step: Step, warnings: string[]): Promise<Record<string, number>> {
   const model = (name: string): SqlModel => models.find((m) => m.name === name)!;
-  const refresh = (name: string, scope: string) => step(`${name} (incremental)`, refreshModelSql(model(name), config, scope));
+  // A model's slices recomputed; the aggregates of the model patched: minus the slices' rows before, plus after.
+  const refresh = (name: string, scope: string) => {
+    const aggregates = AGGREGATES.filter((a) => a.model === name);
+    const delta = (a: (typeof AGGREGATES)[number]) => `inc_delta_${a.name.split('.')[1]}`;
+    return step(`${name} (incremental)`, [
+      ...aggregates.map((a) => `CREATE TEMP TABLE ${delta(a)} ON COMMIT DROP AS ${a.rows(scope, -1)}`),
+      ...refreshModelSql(model(name), config, scope),
+      ...aggregates.flatMap((a) => [`INSERT INTO ${delta(a)} ${a.rows(scope, 1)}`, ...applyDeltaSql(a.name, a.key.join(', '), a.sums, delta(a))]),
+    ]);
+  };
   const analyze = (...tables: string[]) => Promise.all(tables.map((t) => trx.raw(`ANALYZE ${t}`)));
 
   // People, then their touches: collect the person keys and opportunities the old and the new rows belong to.
