@@ -9,6 +9,7 @@ import * as m0007 from './migrations/0007_transform_state.ts';
 import * as m0008 from './migrations/0008_attribution_view.ts';
 import * as m0009 from './migrations/0009_touchpoint_email.ts';
 import * as m0010 from './migrations/0010_raw_keys_bytewise.ts';
+import * as m0011 from './migrations/0011_synced_at_btree.ts';
 import { sqlLiteral } from './sql.ts';
 
 interface Migration {
@@ -31,6 +32,7 @@ const migrations: ReadonlyArray<[name: string, migration: Migration]> = [
   ['0008_attribution_view', m0008],
   ['0009_touchpoint_email', m0009],
   ['0010_raw_keys_bytewise', m0010],
+  ['0011_synced_at_btree', m0011],
 ];
 
 /** Names of every migration, in order. */
