@@ -75,9 +75,9 @@ export const ATTRIBUTION_TOUCHES_INDEX = `CREATE UNIQUE INDEX IF NOT EXISTS int_
 const isSetModel = (model: string) => (SET_MODELS as readonly string[]).includes(model);
 
 /** The float8 credit of a rule model or fractribution for a storage row `a` (fractribution: joined to its path's credits as `f`). */
-function creditOf(model: string): string {
+function creditOf(model: string, paths = 'f'): string {
   if ((PATH_MODELS as readonly string[]).includes(model)) {
-    return `CASE WHEN f.credits IS NOT NULL THEN f.credits[a.touch_position] WHEN a.touch_position = a.touch_count THEN 1 ELSE 0 END::float8`;
+    return `CASE WHEN ${paths}.credits IS NOT NULL THEN ${paths}.credits[a.touch_position] WHEN a.touch_position = a.touch_count THEN 1 ELSE 0 END::float8`;
   }
   return `a.${model}`;
 }
@@ -225,6 +225,31 @@ export function attributionMonthlySql(scope: string | null, models: readonly str
     ) g
     CROSS JOIN LATERAL (VALUES ${models.map((m) => `(${sqlLiteral(m)}, g.n${i(m)}, g.k${i(m)}, g.m${i(m)})`).join(', ')}) AS v(model, n, k, m)
     WHERE v.n > 0`;
+}
+
+/**
+ * The change of fractribution's monthly sums when the credits of some paths move, for the
+ * opportunities in `scope` (on those paths, rows otherwise unchanged): one pass over their stored
+ * touches, new units (staging.int_fractribution_paths, written already) minus old units (`old`: a
+ * relation path_id, credits with the changed paths' credits before, NULL where a path had none).
+ * The rows behind each key stay, so n is 0.
+ */
+export function fractributionMovedSql(scope: string, old: string): string {
+  const [model] = PATH_MODELS;
+  const now = creditOf(model, 'f');
+  const was = creditOf(model, 'o');
+  return `SELECT g.kind, ${sqlLiteral(model)}::text AS model, g.channel, g.campaign_key, g.campaign, g.month,
+                 0::int8 AS n, g.k * 0.000000000001 AS credit, coalesce(g.m, 0) * 0.000001 AS amount
+    FROM (
+      SELECT ${KIND_COLUMNS},
+             sum(${creditUnits(now)} - ${creditUnits(was)}) AS k, sum(${moneyUnits(now, 'kd.amount')} - ${moneyUnits(was, 'kd.amount')}) AS m
+      FROM ${ATTRIBUTION_TOUCHES} a
+      JOIN ${old} o ON o.path_id = a.path_id
+      LEFT JOIN ${FRACTRIBUTION_PATHS} f ON f.path_id = a.path_id
+      ${KIND_ROWS}
+      WHERE ${KIND_FILTER} AND ${inScope(scope, OPP, 'a')}
+      GROUP BY 1, 2, 3, 4, 5
+    ) g`;
 }
 
 /** Key of staging.int_attribution_set_groups. */
