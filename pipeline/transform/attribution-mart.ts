@@ -200,31 +200,52 @@ const KIND_FILTER = `(kd.kind = 'created' OR a.is_won)`;
 /** The monthly key of an expanded storage row (but the model). */
 const KIND_COLUMNS = `kd.kind, a.channel, coalesce(a.ad_campaign_id, a.campaign, '(none)') AS campaign_key, a.campaign, date_trunc('month', kd.at)::date AS month`;
 
+/** Index of a sliced model's columns in a wide row (n<i>, k<i>, m<i>). */
+const sliced = (m: string) => (SLICED_MODELS as readonly string[]).indexOf(m);
+
+/**
+ * The "wide" sums of the stored touches of the opportunities in `scope` (null: all), times
+ * `sign`, in one pass: per kind x channel set x channel x campaign x month, for every sliced
+ * model (rule models, fractribution) its rows n<i>, credit units k<i> and money units m<i>
+ * (the mart's numerics x 1e12 and x 1e6, exactly), and the set models' group sums
+ * (staging.int_attribution_set_groups' columns). Both the monthly sums and the set groups are
+ * summed from it: an incremental run patches them with the wide rows of its slices, minus before
+ * and plus after. `parts` leaves one side out: a full run sums every touch twice, once per side,
+ * as the wide sums of a million touches would not fit in memory (the monthly side alone is keyed
+ * without the channel set, a few thousand groups).
+ */
+export function attributionWideSql(scope: string | null, sign: 1 | -1 = 1, parts: { sliced: boolean; set: boolean } = { sliced: true, set: true }): string {
+  const s = sign === 1 ? '' : '-';
+  const last = 'a.touch_position = a.touch_count';
+  const sums = [
+    ...(parts.sliced ? SLICED_MODELS.map((m) => {
+      const c = creditOf(m);
+      return `${s}count(${c}) AS n${sliced(m)}, ${s}sum(${creditUnits(c)}) AS k${sliced(m)}, ${s}sum(${moneyUnits(c, 'kd.amount')}) AS m${sliced(m)}`;
+    }) : []),
+    ...(parts.set ? [`${s}count(*) AS n, ${s}coalesce(sum(${SET_UNIT.credit}), 0) AS unit_credit, ${s}coalesce(sum(${SET_KIND.unit}), 0) AS unit_amount,
+           ${s}count(*) FILTER (WHERE ${last}) AS n_last, ${s}coalesce(sum(${SET_KIND.last}) FILTER (WHERE ${last}), 0) AS last_amount`] : []),
+  ];
+  return `SELECT ${parts.set ? KIND_COLUMNS.replace('a.channel,', 'a.channel_set, a.channel,') : KIND_COLUMNS},
+           ${sums.join(',\n           ')}
+    FROM ${ATTRIBUTION_TOUCHES} a ${parts.sliced ? joinsOf(SLICED_MODELS) : ''}
+    ${KIND_ROWS}
+    WHERE ${KIND_FILTER} AND ${inScope(scope, OPP, 'a')}
+    GROUP BY ${parts.set ? '1, 2, 3, 4, 5, 6' : '1, 2, 3, 4, 5'}`;
+}
+
 /**
  * staging.int_attribution_monthly rows (grain: kind x model x channel x campaign x month: n rows
- * of the mart, credit and amount, exact numerics) of the opportunities in `scope` (null: all)
- * under `models`, times `sign`: one pass over the storage rows and their kinds, every model's sums
- * side by side, then one row per model.
+ * of the mart, credit and amount, exact numerics) of the sliced models, summed from the wide rows
+ * in `wide`. `build`: only keys with rows (a full build); else every key, as signed changes.
  */
-export function attributionMonthlySql(scope: string | null, models: readonly string[], sign: 1 | -1 = 1): string {
-  const s = sign === 1 ? '' : '-';
-  const i = (m: string) => ATTRIBUTION_MODELS.indexOf(m as (typeof ATTRIBUTION_MODELS)[number]);
-  if (models.some(isSetModel)) throw new Error('set models are summed from their groups (attributionSetMonthlySql)');
-  return `SELECT g.kind, v.model, g.channel, g.campaign_key, g.campaign, g.month,
-                 ${s}v.n AS n, ${s}v.k * 0.000000000001 AS credit, ${s}coalesce(v.m, 0) * 0.000001 AS amount
-    FROM (
-      SELECT ${KIND_COLUMNS},
-             ${models.map((m) => {
-               const c = creditOf(m);
-               return `count(${c}) AS n${i(m)}, sum(${creditUnits(c)}) AS k${i(m)}, sum(${moneyUnits(c, 'kd.amount')}) AS m${i(m)}`;
-             }).join(',\n             ')}
-      FROM ${ATTRIBUTION_TOUCHES} a ${joinsOf(models)}
-      ${KIND_ROWS}
-      WHERE ${KIND_FILTER} AND ${inScope(scope, OPP, 'a')}
-      GROUP BY 1, 2, 3, 4, 5
-    ) g
-    CROSS JOIN LATERAL (VALUES ${models.map((m) => `(${sqlLiteral(m)}, g.n${i(m)}, g.k${i(m)}, g.m${i(m)})`).join(', ')}) AS v(model, n, k, m)
-    WHERE v.n > 0`;
+export function attributionMonthlyFromWideSql(wide: string, build: boolean): string {
+  // Summed per monthly key first (the set's rows fold together), then one row per model.
+  const cols = (m: string) => [`n${sliced(m)}`, `k${sliced(m)}`, `m${sliced(m)}`];
+  return `SELECT w.kind, v.model, w.channel, w.campaign_key, w.campaign, w.month,
+           v.n, coalesce(v.k, 0) * 0.000000000001 AS credit, coalesce(v.m, 0) * 0.000001 AS amount
+    FROM (SELECT kind, channel, campaign_key, campaign, month, ${SLICED_MODELS.flatMap(cols).map((c) => `sum(${c}) AS ${c}`).join(', ')}
+          FROM ${wide} GROUP BY 1, 2, 3, 4, 5) w
+    CROSS JOIN LATERAL (VALUES ${SLICED_MODELS.map((m) => `(${sqlLiteral(m)}, ${cols(m).map((c) => `w.${c}`).join(', ')})`).join(', ')}) AS v(model, n, k, m)${build ? '\n    WHERE v.n > 0' : ''}`;
 }
 
 /**
@@ -252,26 +273,8 @@ export function fractributionMovedSql(scope: string, old: string): string {
     ) g`;
 }
 
-/** Key of staging.int_attribution_set_groups. */
+/** Key of staging.int_attribution_set_groups (its sums: SET_GROUP_SUMS, columns of the wide rows). */
 export const SET_GROUP_KEY = `kind, channel_set, channel, campaign_key, campaign, month`;
-
-/**
- * Rows of staging.int_attribution_set_groups (grain: kind x channel set x channel x campaign x
- * month, kinds as in staging.int_attribution_monthly) of the opportunities in `scope` (null: all),
- * times `sign`: n touches, the sums of the set models' per-touch units (SET_UNIT: credit, and the
- * amount of the kind), and of the last touches' n and amounts (for sets without shares).
- */
-export function attributionSetGroupsSql(scope: string | null, sign: 1 | -1 = 1): string {
-  const s = sign === 1 ? '' : '-';
-  const last = 'a.touch_position = a.touch_count';
-  return `SELECT ${KIND_COLUMNS.replace('a.channel,', 'a.channel_set, a.channel,')},
-           ${s}count(*) AS n, ${s}coalesce(sum(${SET_UNIT.credit}), 0) AS unit_credit, ${s}coalesce(sum(${SET_KIND.unit}), 0) AS unit_amount,
-           ${s}count(*) FILTER (WHERE ${last}) AS n_last, ${s}coalesce(sum(${SET_KIND.last}) FILTER (WHERE ${last}), 0) AS last_amount
-    FROM ${ATTRIBUTION_TOUCHES} a
-    ${KIND_ROWS}
-    WHERE ${KIND_FILTER} AND ${inScope(scope, OPP, 'a')}
-    GROUP BY 1, 2, 3, 4, 5, 6`;
-}
 
 /**
  * staging.int_attribution_monthly rows of the set models, from their groups and the current shares:
@@ -291,26 +294,22 @@ export function attributionSetMonthlySql(): string {
 }
 
 /**
- * Builds staging.int_attribution_monthly (full runs) from `parts`: SELECTs with its columns, each
- * model in one part only (incremental runs patch it in place, applyDeltaSql). fillfactor 80: room
- * on each page keeps an incremental run's updates HOT (no new index entries).
+ * Builds staging.int_attribution_set_groups and staging.int_attribution_monthly (full runs) from
+ * every stored touch, one pass each. fillfactor 80: room on each page keeps an incremental
+ * run's updates HOT (no new index entries). Unlogged, as the other intermediate tables.
  */
-export function attributionMonthlyBuildSql(parts: readonly string[]): string[] {
-  return [
-    'DROP TABLE IF EXISTS staging.int_attribution_monthly',
-    `CREATE UNLOGGED TABLE staging.int_attribution_monthly WITH (fillfactor = 80) AS ${parts.join('\n       UNION ALL ')}`,
-    `CREATE UNIQUE INDEX int_attribution_monthly_key ON staging.int_attribution_monthly (${ATTRIBUTION_MONTHLY_KEY}) NULLS NOT DISTINCT`,
-    `COMMENT ON TABLE staging.int_attribution_monthly IS ${sqlLiteral('Grain: one row per kind x model x channel x campaign x month of marts.fct_attribution. kind created: every opportunity by its month created (n rows, credit, amount = pipeline credit); kind won: the won ones by their close month (n, credit, amount = revenue credit). Exact sums; what the KPI marts read.')}`,
-  ];
-}
-
-/** Builds staging.int_attribution_set_groups from every stored touch (an unlogged table, as the other intermediate ones). */
-export function attributionSetGroupsBuildSql(): string[] {
+export function attributionSumsBuildSql(): string[] {
   return [
     `DROP TABLE IF EXISTS ${ATTRIBUTION_SET_GROUPS}`,
-    `CREATE UNLOGGED TABLE ${ATTRIBUTION_SET_GROUPS} WITH (fillfactor = 80) AS ${attributionSetGroupsSql(null)}`,
+    `CREATE UNLOGGED TABLE ${ATTRIBUTION_SET_GROUPS} WITH (fillfactor = 80) AS ${attributionWideSql(null, 1, { sliced: false, set: true })}`,
     `CREATE UNIQUE INDEX int_attribution_set_groups_key ON ${ATTRIBUTION_SET_GROUPS} (${SET_GROUP_KEY}) NULLS NOT DISTINCT`,
     `COMMENT ON TABLE ${ATTRIBUTION_SET_GROUPS} IS ${sqlLiteral('Grain: one row per kind x channel set x channel x campaign x month of the stored touches (kinds as in staging.int_attribution_monthly): their count and the sums the markov and shapley monthly credits are weighted from.')}`,
+    'DROP TABLE IF EXISTS staging.int_attribution_monthly',
+    `CREATE UNLOGGED TABLE staging.int_attribution_monthly WITH (fillfactor = 80) AS
+       ${attributionMonthlyFromWideSql(`(${attributionWideSql(null, 1, { sliced: true, set: false })}) sums`, true)}
+       UNION ALL ${attributionSetMonthlySql()}`,
+    `CREATE UNIQUE INDEX int_attribution_monthly_key ON staging.int_attribution_monthly (${ATTRIBUTION_MONTHLY_KEY}) NULLS NOT DISTINCT`,
+    `COMMENT ON TABLE staging.int_attribution_monthly IS ${sqlLiteral('Grain: one row per kind x model x channel x campaign x month of marts.fct_attribution. kind created: every opportunity by its month created (n rows, credit, amount = pipeline credit); kind won: the won ones by their close month (n, credit = customers, amount = revenue credit). Exact sums; what the KPI marts read.')}`,
   ];
 }
 

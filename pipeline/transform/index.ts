@@ -7,8 +7,8 @@ import { parseTransformConfig, type TransformConfig } from './config.ts';
 import { buildModelSql, models, refreshModelSql, spendMartInsertSql, trafficMartInsertSql, type SqlModel } from './models.ts';
 import { aggregateBuildSql, AGGREGATES, kpiCampaignSql, kpiChannelSql, kpiFunnelSql } from './kpis.ts';
 import {
-  applyDeltaSql, ATTRIBUTION_MONTHLY_KEY, ATTRIBUTION_SET_GROUPS, ATTRIBUTION_TOUCHES, attributionMonthlyBuildSql, attributionMonthlySql, attributionSetGroupsBuildSql,
-  attributionSetGroupsSql, attributionSetMonthlySql, attributionTouchesInsertSql, FRACTRIBUTION_PATHS, fractributionMovedSql, attributionViewSql, MONTHLY_SUMS, PATH_MODELS, SET_GROUP_KEY, SET_GROUP_SUMS, SET_MODELS, SLICED_MODELS,
+  applyDeltaSql, ATTRIBUTION_MONTHLY_KEY, ATTRIBUTION_SET_GROUPS, ATTRIBUTION_TOUCHES, attributionMonthlyFromWideSql, attributionSetMonthlySql, attributionSumsBuildSql,
+  attributionTouchesInsertSql, attributionViewSql, attributionWideSql, FRACTRIBUTION_PATHS, fractributionMovedSql, MONTHLY_SUMS, SET_GROUP_KEY, SET_GROUP_SUMS, SET_MODELS,
 } from './attribution-mart.ts';
 import { dataAsOf, parseGoals, refreshGoals } from './goals.ts';
 import { detectChanges, type ChangeSets } from './incremental.ts';
@@ -217,8 +217,7 @@ async function full(trx: Knex.Transaction, config: TransformConfig, step: Step, 
     await bulkReplace(trx, ATTRIBUTION_TOUCHES, attributionTouchesInsertSql(config, null));
     await trx.raw(attributionViewSql());
   });
-  await step(ATTRIBUTION_SET_GROUPS, attributionSetGroupsBuildSql());
-  await step('staging.int_attribution_monthly', attributionMonthlyBuildSql([attributionMonthlySql(null, SLICED_MODELS), attributionSetMonthlySql()]));
+  await step(`${ATTRIBUTION_SET_GROUPS} + staging.int_attribution_monthly`, attributionSumsBuildSql());
   await step('marts.fct_ad_spend_daily + marts.fct_web_traffic_daily', [
     'DELETE FROM marts.fct_ad_spend_daily', spendMartInsertSql(config, null),
     'DELETE FROM marts.fct_web_traffic_daily', trafficMartInsertSql(null),
@@ -310,20 +309,20 @@ async function incremental(trx: Knex.Transaction, config: TransformConfig, chang
   });
   await step(`${ATTRIBUTION_TOUCHES} (incremental)`, async () => {
     // Monthly sums and set groups: minus the rows before, plus the rows after, of the recomputed slices.
-    // The opportunities whose fractribution credits alone moved: one pass, new credits minus the old ones kept here.
-    const slices = (sign: 1 | -1) => attributionMonthlySql('inc_opps', SLICED_MODELS, sign);
-    await trx.raw(`CREATE TEMP TABLE inc_attr_delta ON COMMIT DROP AS ${slices(-1)}`);
-    await trx.raw(`CREATE TEMP TABLE inc_group_delta ON COMMIT DROP AS ${attributionSetGroupsSql('inc_opps', -1)}`);
+    // The wide sums (monthly sums and set groups at once) of the recomputed slices, minus before
+    // and plus after; the opportunities whose fractribution credits alone moved in one pass, new
+    // credits minus the old ones kept here.
+    await trx.raw(`CREATE TEMP TABLE inc_wide ON COMMIT DROP AS ${attributionWideSql('inc_opps', -1)}`);
     await trx.raw(`CREATE TEMP TABLE inc_fract_old ON COMMIT DROP AS
       SELECT c.path_id, f.credits FROM (SELECT DISTINCT path_id FROM inc_changed_paths) c LEFT JOIN ${FRACTRIBUTION_PATHS} f USING (path_id)`);
     await analyze('inc_fract_old');
     await moved.write();
     await trx.raw(`DELETE FROM ${ATTRIBUTION_TOUCHES} a USING inc_opps s WHERE a.connection_id = s.connection_id AND a.opportunity_id = s.opportunity_id`);
     await trx.raw(attributionTouchesInsertSql(config, 'inc_opps'));
-    await trx.raw(`INSERT INTO inc_attr_delta ${slices(1)}`);
-    await trx.raw(`INSERT INTO inc_attr_delta ${fractributionMovedSql('inc_fract_opps', 'inc_fract_old')}`);
-    await trx.raw(`INSERT INTO inc_group_delta ${attributionSetGroupsSql('inc_opps', 1)}`);
-    for (const sql of applyDeltaSql(ATTRIBUTION_SET_GROUPS, SET_GROUP_KEY, SET_GROUP_SUMS, 'inc_group_delta')) await trx.raw(sql);
+    await trx.raw(`INSERT INTO inc_wide ${attributionWideSql('inc_opps', 1)}`);
+    await trx.raw(`CREATE TEMP TABLE inc_attr_delta ON COMMIT DROP AS ${attributionMonthlyFromWideSql('inc_wide', false)}
+      UNION ALL ${fractributionMovedSql('inc_fract_opps', 'inc_fract_old')}`);
+    for (const sql of applyDeltaSql(ATTRIBUTION_SET_GROUPS, SET_GROUP_KEY, SET_GROUP_SUMS, 'inc_wide')) await trx.raw(sql);
     for (const sql of applyDeltaSql('staging.int_attribution_monthly', ATTRIBUTION_MONTHLY_KEY, MONTHLY_SUMS, 'inc_attr_delta')) await trx.raw(sql);
     // The set models' monthly sums, weighted again from their groups by the current shares.
     await trx.raw(`DELETE FROM staging.int_attribution_monthly WHERE model IN ${valuesOf(SET_MODELS)}`);
