@@ -103,14 +103,15 @@ const moneyUnits = (c: string, amount: string) => `round(${c} * ${amount} * 1e6:
  * A channel set without shares (no weights, or all 0) gives its last touch 1 (and round(amount *
  * 1e6) * 1e-6) and the others 0.
  */
+/** A touch's money units of `amount` under a set model, and a last touch's (for sets without shares). */
+const setMoneyUnits = (amount: string) => `round(${amount} * 1e6::float8 / a.channel_touches)::int8`;
+const lastMoneyUnits = (amount: string) => `round(${amount} * 1e6::float8)::int8`;
 const SET_UNIT = {
   credit: 'round(1e12::float8 / a.channel_touches)::int8',
-  pipeline: 'round(a.amount_reporting * 1e6::float8 / a.channel_touches)::int8',
-  revenue: 'round(a.won_amount_reporting * 1e6::float8 / a.channel_touches)::int8',
+  pipeline: setMoneyUnits('a.amount_reporting'),
+  revenue: setMoneyUnits('a.won_amount_reporting'),
 };
-const SET_LAST = { pipeline: 'round(a.amount_reporting * 1e6::float8)::int8', revenue: 'round(a.won_amount_reporting * 1e6::float8)::int8' };
-/** The same units for the amount of a monthly kind (kd.amount: the pipeline or the revenue). */
-const SET_KIND = { unit: 'round(kd.amount * 1e6::float8 / a.channel_touches)::int8', last: 'round(kd.amount * 1e6::float8)::int8' };
+const SET_LAST = { pipeline: lastMoneyUnits('a.amount_reporting'), revenue: lastMoneyUnits('a.won_amount_reporting') };
 /** A share in integer units of 1e-12 (so a credit is units * units * 1e-24, and money units * units * 1e-18, exactly). */
 const shareUnits = (share: string) => `round(${share} * 1e12::float8)::int8::numeric`;
 /** The scales of share units times SET_UNIT credit units, and times money units. */
@@ -182,6 +183,9 @@ export function attributionTouchesInsertSql(config: TransformConfig, scope: stri
           OFFSET 0) o ON o.connection_id = w.connection_id AND o.opportunity_id = w.opportunity_id`;
 }
 
+/** The monthly sums of marts.fct_attribution: what the KPI marts read. */
+export const ATTRIBUTION_MONTHLY = 'staging.int_attribution_monthly';
+
 /**
  * Key of staging.int_attribution_monthly. kind 'created': the opportunities by the month they were
  * created (n rows of the mart, credit, amount = pipeline credit); kind 'won': the won ones by the
@@ -222,8 +226,8 @@ export function attributionWideSql(scope: string | null, sign: 1 | -1 = 1, parts
       const c = creditOf(m);
       return `${s}count(${c}) AS n${sliced(m)}, ${s}sum(${creditUnits(c)}) AS k${sliced(m)}, ${s}sum(${moneyUnits(c, 'kd.amount')}) AS m${sliced(m)}`;
     }) : []),
-    ...(parts.set ? [`${s}count(*) AS n, ${s}coalesce(sum(${SET_UNIT.credit}), 0) AS unit_credit, ${s}coalesce(sum(${SET_KIND.unit}), 0) AS unit_amount,
-           ${s}count(*) FILTER (WHERE ${last}) AS n_last, ${s}coalesce(sum(${SET_KIND.last}) FILTER (WHERE ${last}), 0) AS last_amount`] : []),
+    ...(parts.set ? [`${s}count(*) AS n, ${s}coalesce(sum(${SET_UNIT.credit}), 0) AS unit_credit, ${s}coalesce(sum(${setMoneyUnits('kd.amount')}), 0) AS unit_amount,
+           ${s}count(*) FILTER (WHERE ${last}) AS n_last, ${s}coalesce(sum(${lastMoneyUnits('kd.amount')}) FILTER (WHERE ${last}), 0) AS last_amount`] : []),
   ];
   return `SELECT ${parts.set ? KIND_COLUMNS.replace('a.channel,', 'a.channel_set, a.channel,') : KIND_COLUMNS},
            ${sums.join(',\n           ')}
@@ -295,21 +299,32 @@ export function attributionSetMonthlySql(): string {
 
 /**
  * Builds staging.int_attribution_set_groups and staging.int_attribution_monthly (full runs) from
- * every stored touch, one pass each. fillfactor 80: room on each page keeps an incremental
- * run's updates HOT (no new index entries). Unlogged, as the other intermediate tables.
+ * every stored touch, one pass each.
  */
 export function attributionSumsBuildSql(): string[] {
   return [
-    `DROP TABLE IF EXISTS ${ATTRIBUTION_SET_GROUPS}`,
-    `CREATE UNLOGGED TABLE ${ATTRIBUTION_SET_GROUPS} WITH (fillfactor = 80) AS ${attributionWideSql(null, 1, { sliced: false, set: true })}`,
-    `CREATE UNIQUE INDEX int_attribution_set_groups_key ON ${ATTRIBUTION_SET_GROUPS} (${SET_GROUP_KEY}) NULLS NOT DISTINCT`,
-    `COMMENT ON TABLE ${ATTRIBUTION_SET_GROUPS} IS ${sqlLiteral('Grain: one row per kind x channel set x channel x campaign x month of the stored touches (kinds as in staging.int_attribution_monthly): their count and the sums the markov and shapley monthly credits are weighted from.')}`,
-    'DROP TABLE IF EXISTS staging.int_attribution_monthly',
-    `CREATE UNLOGGED TABLE staging.int_attribution_monthly WITH (fillfactor = 80) AS
-       ${attributionMonthlyFromWideSql(`(${attributionWideSql(null, 1, { sliced: true, set: false })}) sums`, true)}
+    ...sumsTableBuildSql(ATTRIBUTION_SET_GROUPS, attributionWideSql(null, 1, { sliced: false, set: true }), SET_GROUP_KEY,
+      'Grain: one row per kind x channel set x channel x campaign x month of the stored touches (kinds as in staging.int_attribution_monthly): their count and the sums the markov and shapley monthly credits are weighted from.'),
+    ...sumsTableBuildSql(ATTRIBUTION_MONTHLY,
+      `${attributionMonthlyFromWideSql(`(${attributionWideSql(null, 1, { sliced: true, set: false })}) sums`, true)}
        UNION ALL ${attributionSetMonthlySql()}`,
-    `CREATE UNIQUE INDEX int_attribution_monthly_key ON staging.int_attribution_monthly (${ATTRIBUTION_MONTHLY_KEY}) NULLS NOT DISTINCT`,
-    `COMMENT ON TABLE staging.int_attribution_monthly IS ${sqlLiteral('Grain: one row per kind x model x channel x campaign x month of marts.fct_attribution. kind created: every opportunity by its month created (n rows, credit, amount = pipeline credit); kind won: the won ones by their close month (n, credit = customers, amount = revenue credit). Exact sums; what the KPI marts read.')}`,
+      ATTRIBUTION_MONTHLY_KEY,
+      'Grain: one row per kind x model x channel x campaign x month of marts.fct_attribution. kind created: every opportunity by its month created (n rows, credit, amount = pipeline credit); kind won: the won ones by their close month (n, credit = customers, amount = revenue credit). Exact sums; what the KPI marts read.'),
+  ];
+}
+
+/**
+ * Builds a table of sums that incremental runs patch in place (applyDeltaSql) from `select`:
+ * unlogged like the other intermediate tables, unique on `key` (NULLs equal, as in a GROUP BY),
+ * fillfactor 80 so that the patches' updates stay HOT (no new index entries).
+ */
+export function sumsTableBuildSql(table: string, select: string, key: string, comment: string): string[] {
+  return [
+    `DROP TABLE IF EXISTS ${table}`,
+    `CREATE UNLOGGED TABLE ${table} WITH (fillfactor = 80) AS ${select}`,
+    `CREATE UNIQUE INDEX ${table.split('.')[1]}_key ON ${table} (${key}) NULLS NOT DISTINCT`,
+    `COMMENT ON TABLE ${table} IS ${sqlLiteral(comment)}`,
+    `ANALYZE ${table}`,
   ];
 }
 

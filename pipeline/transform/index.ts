@@ -7,7 +7,7 @@ import { parseTransformConfig, type TransformConfig } from './config.ts';
 import { buildModelSql, models, refreshModelSql, spendMartInsertSql, trafficMartInsertSql, type SqlModel } from './models.ts';
 import { aggregateBuildSql, AGGREGATES, kpiCampaignSql, kpiChannelSql, kpiFunnelSql } from './kpis.ts';
 import {
-  applyDeltaSql, ATTRIBUTION_MONTHLY_KEY, ATTRIBUTION_SET_GROUPS, ATTRIBUTION_TOUCHES, attributionMonthlyFromWideSql, attributionSetMonthlySql, attributionSumsBuildSql,
+  applyDeltaSql, ATTRIBUTION_MONTHLY, ATTRIBUTION_MONTHLY_KEY, ATTRIBUTION_SET_GROUPS, ATTRIBUTION_TOUCHES, attributionMonthlyFromWideSql, attributionSetMonthlySql, attributionSumsBuildSql,
   attributionTouchesInsertSql, attributionViewSql, attributionWideSql, FRACTRIBUTION_PATHS, fractributionMovedSql, MONTHLY_SUMS, SET_GROUP_KEY, SET_GROUP_SUMS, SET_MODELS,
 } from './attribution-mart.ts';
 import { dataAsOf, parseGoals, refreshGoals } from './goals.ts';
@@ -75,7 +75,7 @@ async function count(trx: Knex.Transaction, table: string): Promise<number> {
 const TRANSFORM_SENTINEL = 'staging.int_transform_sentinel';
 
 /** Tables an incremental run patches: all must exist, else the run is full. */
-const STATE_TABLES = [...models.map((m) => m.name), ...AGGREGATES.map((a) => a.name), ...DATA_DRIVEN_TABLES, ATTRIBUTION_SET_GROUPS, 'staging.int_attribution_monthly', TRANSFORM_SENTINEL];
+const STATE_TABLES = [...models.map((m) => m.name), ...AGGREGATES.map((a) => a.name), ...DATA_DRIVEN_TABLES, ATTRIBUTION_SET_GROUPS, ATTRIBUTION_MONTHLY, TRANSFORM_SENTINEL];
 
 /**
  * The watermark of this run: now, or the start of the oldest other open transaction in this
@@ -168,7 +168,7 @@ export async function runTransform(options: TransformOptions): Promise<Transform
     for (const table of MART_TABLES) {
       // The attribution mart's row count is kept in its monthly sums: counting ten million rows would cost more than an incremental run.
       rows[table] = table === 'marts.fct_attribution'
-        ? Number(((await trx.raw('SELECT coalesce(sum(n), 0) AS n FROM staging.int_attribution_monthly WHERE kind = \'created\'')).rows[0] as { n: string | number }).n)
+        ? Number(((await trx.raw(`SELECT coalesce(sum(n), 0) AS n FROM ${ATTRIBUTION_MONTHLY} WHERE kind = 'created'`)).rows[0] as { n: string | number }).n)
         : await count(trx, table);
     }
     await trx.raw(
@@ -217,7 +217,7 @@ async function full(trx: Knex.Transaction, config: TransformConfig, step: Step, 
     await bulkReplace(trx, ATTRIBUTION_TOUCHES, attributionTouchesInsertSql(config, null));
     await trx.raw(attributionViewSql());
   });
-  await step(`${ATTRIBUTION_SET_GROUPS} + staging.int_attribution_monthly`, attributionSumsBuildSql());
+  await step(`${ATTRIBUTION_SET_GROUPS} + ${ATTRIBUTION_MONTHLY}`, attributionSumsBuildSql());
   await step('marts.fct_ad_spend_daily + marts.fct_web_traffic_daily', [
     'DELETE FROM marts.fct_ad_spend_daily', spendMartInsertSql(config, null),
     'DELETE FROM marts.fct_web_traffic_daily', trafficMartInsertSql(null),
@@ -323,10 +323,10 @@ async function incremental(trx: Knex.Transaction, config: TransformConfig, chang
     await trx.raw(`CREATE TEMP TABLE inc_attr_delta ON COMMIT DROP AS ${attributionMonthlyFromWideSql('inc_wide', false)}
       UNION ALL ${fractributionMovedSql('inc_fract_opps', 'inc_fract_old')}`);
     for (const sql of applyDeltaSql(ATTRIBUTION_SET_GROUPS, SET_GROUP_KEY, SET_GROUP_SUMS, 'inc_wide')) await trx.raw(sql);
-    for (const sql of applyDeltaSql('staging.int_attribution_monthly', ATTRIBUTION_MONTHLY_KEY, MONTHLY_SUMS, 'inc_attr_delta')) await trx.raw(sql);
+    for (const sql of applyDeltaSql(ATTRIBUTION_MONTHLY, ATTRIBUTION_MONTHLY_KEY, MONTHLY_SUMS, 'inc_attr_delta')) await trx.raw(sql);
     // The set models' monthly sums, weighted again from their groups by the current shares.
-    await trx.raw(`DELETE FROM staging.int_attribution_monthly WHERE model IN ${valuesOf(SET_MODELS)}`);
-    await trx.raw(`INSERT INTO staging.int_attribution_monthly (${ATTRIBUTION_MONTHLY_KEY}, ${MONTHLY_SUMS.join(', ')}) ${attributionSetMonthlySql()}`);
+    await trx.raw(`DELETE FROM ${ATTRIBUTION_MONTHLY} WHERE model IN ${valuesOf(SET_MODELS)}`);
+    await trx.raw(`INSERT INTO ${ATTRIBUTION_MONTHLY} (${ATTRIBUTION_MONTHLY_KEY}, ${MONTHLY_SUMS.join(', ')}) ${attributionSetMonthlySql()}`);
   });
   await step('marts.fct_ad_spend_daily + marts.fct_web_traffic_daily (incremental)', [
     ...(changes.campaigns > 0 ? [

@@ -1,6 +1,6 @@
 import type { TransformConfig } from './config.ts';
 import { sqlLiteral } from '../../warehouse/sql.ts';
-import { ATTRIBUTION_MODELS } from './attribution-mart.ts';
+import { ATTRIBUTION_MODELS, ATTRIBUTION_MONTHLY, sumsTableBuildSql } from './attribution-mart.ts';
 import { inScope } from './models.ts';
 
 /**
@@ -12,9 +12,8 @@ import { inScope } from './models.ts';
  */
 export interface Aggregate {
   name: string;
-  /** The intermediate model it sums, and that model's scope columns. */
+  /** The intermediate model it sums (its rows() restricts by that model's scope columns). */
   model: string;
-  scope: readonly string[];
   key: readonly string[];
   /** Summed columns; the first, n, counts the rows behind a key (a key whose n falls to 0 goes). */
   sums: readonly string[];
@@ -29,7 +28,6 @@ const negate = (sign: 1 | -1) => (sign === 1 ? '' : '-');
 export const LEAD_AGGREGATE: Aggregate = {
   name: 'staging.int_lead_monthly',
   model: 'staging.int_person_lead_touch',
-  scope: ['person_key'],
   key: ['month', 'channel', 'campaign_key', 'campaign_name'],
   sums: ['n', 'leads', 'mqls', 'sqls'],
   comment: 'Grain: one row per month x channel x campaign_key x campaign_name of staging.int_person_lead_touch: leads (by lead month), MQLs and SQLs (by their months). n: the dates counted.',
@@ -51,7 +49,6 @@ export const LEAD_AGGREGATE: Aggregate = {
 export const FUNNEL_AGGREGATE: Aggregate = {
   name: 'staging.int_funnel_monthly',
   model: 'staging.int_stage_changes',
-  scope: ['connection_id', 'opportunity_id'],
   key: ['month', 'pipeline', 'stage'],
   sums: ['n', 'advanced', 'lost', 'still', 'left_n', 'left_seconds'],
   comment: 'Grain: one row per month entered x pipeline x stage of staging.int_stage_changes: entered (n), advanced, lost, still in stage; left_n and left_seconds: those that left and their seconds in the stage.',
@@ -72,7 +69,6 @@ export const FUNNEL_AGGREGATE: Aggregate = {
 export const STAGE_POSITION_AGGREGATE: Aggregate = {
   name: 'staging.int_stage_positions',
   model: 'staging.int_stage_changes',
-  scope: ['connection_id', 'opportunity_id'],
   key: ['pipeline', 'stage', 'position'],
   sums: ['n'],
   comment: 'Grain: one row per pipeline x stage x position of staging.int_stage_changes: n, how many changes to the stage were the position-th of their opportunity.',
@@ -82,18 +78,9 @@ export const STAGE_POSITION_AGGREGATE: Aggregate = {
 
 export const AGGREGATES: readonly Aggregate[] = [LEAD_AGGREGATE, FUNNEL_AGGREGATE, STAGE_POSITION_AGGREGATE];
 
-/**
- * Builds an aggregate from every row of its model. fillfactor 80: an incremental run updates many
- * of its rows in place, and room on the page keeps those updates HOT (no new index entries).
- */
+/** Builds an aggregate from every row of its model. */
 export function aggregateBuildSql(a: Aggregate): string[] {
-  return [
-    `DROP TABLE IF EXISTS ${a.name}`,
-    `CREATE UNLOGGED TABLE ${a.name} WITH (fillfactor = 80) AS ${a.rows(null, 1)}`,
-    `CREATE UNIQUE INDEX ON ${a.name} (${a.key.join(', ')}) NULLS NOT DISTINCT`,
-    `COMMENT ON TABLE ${a.name} IS ${sqlLiteral(a.comment)}`,
-    `ANALYZE ${a.name}`,
-  ];
+  return sumsTableBuildSql(a.name, a.rows(null, 1), a.key.join(', '), a.comment);
 }
 
 /** KPI columns computed from the aggregated parts (empty denominators give NULL). */
@@ -158,16 +145,22 @@ function kpiMart(table: string, config: TransformConfig, dims: { key: string; ex
 const leadsBy = (dim: string) => `SELECT month, ${dim}, sum(leads)::int8 AS leads, sum(mqls)::int8 AS mqls, sum(sqls)::int8 AS sqls
             FROM ${LEAD_AGGREGATE.name} GROUP BY 1, 2`;
 
+/** Opportunities and pipeline credited per month created x `dim` x model, from the monthly attribution sums. */
+const creditedBy = (dim: string) => `SELECT month, ${dim}, model, sum(credit) AS opportunities, sum(amount) AS pipeline
+            FROM ${ATTRIBUTION_MONTHLY} WHERE kind = 'created' GROUP BY 1, 2, 3`;
+
+/** Customers and revenue credited per close month x `dim` x model. */
+const wonBy = (dim: string) => `SELECT month, ${dim}, model, sum(credit) AS customers, sum(amount) AS revenue
+            FROM ${ATTRIBUTION_MONTHLY} WHERE kind = 'won' GROUP BY 1, 2, 3`;
+
 export function kpiChannelSql(config: TransformConfig): string[] {
   return kpiMart('marts.kpi_channel_monthly', config, { key: 'channel', extra: [] }, {
     spend: `SELECT date_trunc('month', date)::date AS month, channel, sum(coalesce(spend_reporting, 0)) AS spend,
                    sum(impressions) AS impressions, sum(clicks) AS clicks FROM marts.fct_ad_spend_daily GROUP BY 1, 2`,
     traffic: `SELECT date_trunc('month', date)::date AS month, channel, sum(sessions) AS sessions FROM marts.fct_web_traffic_daily GROUP BY 1, 2`,
     leads: leadsBy('channel'),
-    credited: `SELECT month, channel, model, sum(credit) AS opportunities, sum(amount) AS pipeline
-               FROM staging.int_attribution_monthly WHERE kind = 'created' GROUP BY 1, 2, 3`,
-    won: `SELECT month, channel, model, sum(credit) AS customers, sum(amount) AS revenue
-          FROM staging.int_attribution_monthly WHERE kind = 'won' GROUP BY 1, 2, 3`,
+    credited: creditedBy('channel'),
+    won: wonBy('channel'),
   });
 }
 
@@ -186,17 +179,15 @@ export function kpiCampaignSql(config: TransformConfig): string[] {
                          ORDER BY campaign_name, campaign_id) n ON n.campaign_name = w.campaign
               WHERE w.campaign NOT IN ('(not set)', '(direct)', '(organic)', '(referral)') GROUP BY 1, 2`,
     leads: leadsBy('campaign_key'),
-    credited: `SELECT month, campaign_key, model, sum(credit) AS opportunities, sum(amount) AS pipeline
-               FROM staging.int_attribution_monthly WHERE kind = 'created' GROUP BY 1, 2, 3`,
-    won: `SELECT month, campaign_key, model, sum(credit) AS customers, sum(amount) AS revenue
-          FROM staging.int_attribution_monthly WHERE kind = 'won' GROUP BY 1, 2, 3`,
+    credited: creditedBy('campaign_key'),
+    won: wonBy('campaign_key'),
   });
   // Campaign names and channels: from spend where the campaign spends, else from the touches.
   // Each source's distinct names first (hashing), then the first by preference (sorting a few hundred rows, not every row).
   const names = `campaign_names AS (
     SELECT DISTINCT ON (campaign_key) campaign_key, campaign_name, channel FROM (
       SELECT campaign_id AS campaign_key, campaign_name, channel, 0 AS pref FROM marts.fct_ad_spend_daily GROUP BY 1, 2, 3
-      UNION ALL SELECT campaign_key, campaign, channel, 1 FROM staging.int_attribution_monthly GROUP BY 1, 2, 3
+      UNION ALL SELECT campaign_key, campaign, channel, 1 FROM ${ATTRIBUTION_MONTHLY} GROUP BY 1, 2, 3
       UNION ALL SELECT campaign_key, campaign_name, channel, 2 FROM ${LEAD_AGGREGATE.name} GROUP BY 1, 2, 3
     ) n ORDER BY campaign_key, pref, campaign_name NULLS LAST, channel
   )`;
