@@ -17,6 +17,10 @@ import { copyLines, copyText } from './copy.ts';
  *   both, so this is what the same writes cost without validation, normalization, pages, merges or
  *   checkpoints. The loader can still pass it: its pages overlap on two connections (a page's raw
  *   rows are written while the page before it writes core rows and commits).
+ * The records come from the fixture connector (test/helpers/fixture-connector.ts), each built as
+ * one object literal: the representation JSON.parse() gives a vendor's records. (Until 2026-12-04
+ * they were assembled by object spreads, which V8 stores in a slower form: every later read of
+ * them, zod's included, cost the loader about twice the CPU that parsed JSON costs.)
  * Both paths first run once on a few pages (warm-up: code compiled, catalogs cached), then the
  * tables are emptied and a CHECKPOINT taken, so each measured phase starts from the same state.
  */
