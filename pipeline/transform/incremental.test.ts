@@ -187,6 +187,26 @@ describe.each(WAREHOUSE_KINDS)('incremental transform on %s', (kind) => {
     expect(Number((await sql(`SELECT count(*) AS n FROM marts.fct_attribution WHERE touchpoint_id IN ('P15-T0', 'P12-T0')`)).rows[0].n)).toBe(0);
   }, 180_000);
 
+  it('recomputes the attribution of an opportunity only when its path rows change, and then matches a full rebuild', async () => {
+    // A touch of P45 long after its opportunity converted: O45 is in scope, its path is not changed.
+    await warehouse.knex.transaction(async (trx) => {
+      await insertCore(trx, warehouse.kind, 'core.fct_touchpoint', [{ touchpoint_id: 'LATE-45', person_id: 'P45', occurred_at: '2030-01-01T00:00:00Z', touch_type: 'visit', utm_source: 'google', utm_medium: 'cpc' }]);
+    });
+    const late = await incremental();
+    expect(late.scope!.opportunities).toBeGreaterThan(0);
+    expect(late.scope!.attribution_slices).toBe(0);
+
+    // Won, nothing else: only the opportunity's own row changes (its touches and its path do not).
+    await sql(`UPDATE core.fct_opportunity SET is_won = NOT is_won, is_closed = true, _synced_at = now() WHERE opportunity_id = 'O45'`);
+    const won = await incremental();
+    expect(won.scope!.attribution_slices).toBeGreaterThan(0);
+    const afterIncremental = await martHashes(warehouse);
+    const stateAfterIncremental = await stateHashes(warehouse);
+    expect((await runTransform({ warehouse, log, full: true })).mode).toBe('full');
+    expect(await martHashes(warehouse)).toEqual(afterIncremental);
+    expect(await stateHashes(warehouse)).toEqual(stateAfterIncremental);
+  }, 120_000);
+
   it('falls back to a full run when the config changes or a core table is truncated', async () => {
     const changed = await runTransform({ warehouse, log, config: { lookbackDays: 30 } });
     expect(changed.mode).toBe('full');

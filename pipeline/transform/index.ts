@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Warehouse } from '../../warehouse/db.ts';
 import { channelFunctionSql, effectiveRules } from './channels.ts';
 import { parseTransformConfig, type TransformConfig } from './config.ts';
-import { buildModelSql, models, refreshModelSql, spendMartInsertSql, trafficMartInsertSql, type SqlModel } from './models.ts';
+import { buildModelSql, models, refreshChangedModelSql, refreshModelSql, spendMartInsertSql, trafficMartInsertSql, type SqlModel } from './models.ts';
 import { aggregateBuildSql, AGGREGATES, kpiCampaignSql, kpiChannelSql, kpiFunnelSql } from './kpis.ts';
 import {
   applyDeltaSql, ATTRIBUTION_MONTHLY, ATTRIBUTION_MONTHLY_KEY, ATTRIBUTION_SET_GROUPS, ATTRIBUTION_TOUCHES, attributionMonthlyFromWideSql, attributionSetMonthlySql, attributionSumsBuildSql,
@@ -238,6 +238,14 @@ async function incremental(trx: Knex.Transaction, config: TransformConfig, chang
     ]);
   };
   const analyze = (...tables: string[]) => Promise.all(tables.map((t) => trx.raw(`ANALYZE ${t}`)));
+  // A model without aggregates recomputed for its slices, but rewritten only where they changed (early cutoff; see refreshChangedModelSql).
+  const refreshChanged = (name: string, scope: string, changed: string) => {
+    if (AGGREGATES.some((a) => a.model === name)) throw new Error(`${name} has aggregates: refresh it whole`);
+    return step(`${name} (incremental)`, refreshChangedModelSql(model(name), config, scope, changed));
+  };
+
+  // The opportunities whose own core rows (or links) changed, before the scope widens to those of changed people.
+  await trx.raw(`CREATE TEMP TABLE inc_core_opps ON COMMIT DROP AS SELECT DISTINCT connection_id, opportunity_id FROM inc_opp WHERE opportunity_id IS NOT NULL`);
 
   // People, then their touches: collect the person keys and opportunities the old and the new rows belong to.
   await step('scope: people', [
@@ -278,7 +286,8 @@ async function incremental(trx: Knex.Transaction, config: TransformConfig, chang
   await step('scope: people of opportunities', [
     `INSERT INTO inc_unconv SELECT op.person_key FROM staging.int_opportunity_people op JOIN inc_opps s USING (connection_id, opportunity_id)`,
     `CREATE TEMP TABLE inc_unconv_keys ON COMMIT DROP AS SELECT DISTINCT person_key FROM inc_unconv`,
-    `CREATE TEMP TABLE inc_funnel_opps ON COMMIT DROP AS SELECT connection_id, opportunity_id FROM inc_opps UNION SELECT connection_id, opportunity_id FROM inc_history_opp`,
+    // Stage changes read only the opportunity's core row and stage history.
+    `CREATE TEMP TABLE inc_funnel_opps ON COMMIT DROP AS SELECT connection_id, opportunity_id FROM inc_core_opps UNION SELECT connection_id, opportunity_id FROM inc_history_opp`,
   ]);
   await analyze('inc_unconv_keys', 'inc_funnel_opps');
   // The paths' counts before and after (the data-driven models keep counts per path).
@@ -287,7 +296,11 @@ async function incremental(trx: Knex.Transaction, config: TransformConfig, chang
     `INSERT INTO ${PATH_DELTA} SELECT p.path_key, 0, ${sign} FROM staging.int_person_paths p JOIN inc_unconv_keys s USING (person_key)`,
   ];
   await step('scope: paths before', [`CREATE TEMP TABLE ${PATH_DELTA} (path_key text NOT NULL, conversions int NOT NULL, nulls int NOT NULL) ON COMMIT DROP`, ...pathDelta(-1)]);
-  for (const name of ['staging.int_opportunities', 'staging.int_opportunity_touches', 'staging.int_opportunity_paths']) await refresh(name, 'inc_opps');
+  // The opportunities whose path rows came out different: only their attribution rows are recomputed.
+  await trx.raw('CREATE TEMP TABLE inc_attr_opp (connection_id text, opportunity_id text) ON COMMIT DROP');
+  for (const name of ['staging.int_opportunities', 'staging.int_opportunity_touches', 'staging.int_opportunity_paths']) await refreshChanged(name, 'inc_opps', 'inc_attr_opp');
+  await trx.raw('CREATE TEMP TABLE inc_attr_opps ON COMMIT DROP AS SELECT DISTINCT connection_id, opportunity_id FROM inc_attr_opp');
+  await analyze('inc_attr_opps');
   await refresh('staging.int_person_paths', 'inc_unconv_keys');
   await step('scope: paths after', pathDelta(1));
   await refresh('staging.int_person_lead_touch', 'inc_pkeys');
@@ -304,7 +317,7 @@ async function incremental(trx: Knex.Transaction, config: TransformConfig, chang
     await trx.raw(`CREATE TEMP TABLE inc_fract_opps ON COMMIT DROP AS
       SELECT p.connection_id, p.opportunity_id FROM staging.int_opportunity_paths p
       JOIN staging.int_path_summary s ON s.path_key = p.path_key JOIN inc_changed_paths c ON c.path_id = s.path_id
-      EXCEPT SELECT connection_id, opportunity_id FROM inc_opps`);
+      EXCEPT SELECT connection_id, opportunity_id FROM inc_attr_opps`);
     await analyze('inc_fract_opps');
   });
   await step(`${ATTRIBUTION_TOUCHES} (incremental)`, async () => {
@@ -312,14 +325,14 @@ async function incremental(trx: Knex.Transaction, config: TransformConfig, chang
     // The wide sums (monthly sums and set groups at once) of the recomputed slices, minus before
     // and plus after; the opportunities whose fractribution credits alone moved in one pass, new
     // credits minus the old ones kept here.
-    await trx.raw(`CREATE TEMP TABLE inc_wide ON COMMIT DROP AS ${attributionWideSql('inc_opps', -1)}`);
+    await trx.raw(`CREATE TEMP TABLE inc_wide ON COMMIT DROP AS ${attributionWideSql('inc_attr_opps', -1)}`);
     await trx.raw(`CREATE TEMP TABLE inc_fract_old ON COMMIT DROP AS
       SELECT c.path_id, f.credits FROM (SELECT DISTINCT path_id FROM inc_changed_paths) c LEFT JOIN ${FRACTRIBUTION_PATHS} f USING (path_id)`);
     await analyze('inc_fract_old');
     await moved.write();
-    await trx.raw(`DELETE FROM ${ATTRIBUTION_TOUCHES} a USING inc_opps s WHERE a.connection_id = s.connection_id AND a.opportunity_id = s.opportunity_id`);
-    await trx.raw(attributionTouchesInsertSql(config, 'inc_opps'));
-    await trx.raw(`INSERT INTO inc_wide ${attributionWideSql('inc_opps', 1)}`);
+    await trx.raw(`DELETE FROM ${ATTRIBUTION_TOUCHES} a USING inc_attr_opps s WHERE a.connection_id = s.connection_id AND a.opportunity_id = s.opportunity_id`);
+    await trx.raw(attributionTouchesInsertSql(config, 'inc_attr_opps'));
+    await trx.raw(`INSERT INTO inc_wide ${attributionWideSql('inc_attr_opps', 1)}`);
     await trx.raw(`CREATE TEMP TABLE inc_attr_delta ON COMMIT DROP AS ${attributionMonthlyFromWideSql('inc_wide', false)}
       UNION ALL ${fractributionMovedSql('inc_fract_opps', 'inc_fract_old')}`);
     for (const sql of applyDeltaSql(ATTRIBUTION_SET_GROUPS, SET_GROUP_KEY, SET_GROUP_SUMS, 'inc_wide')) await trx.raw(sql);
@@ -347,7 +360,8 @@ async function incremental(trx: Knex.Transaction, config: TransformConfig, chang
     sizes[name] = await count(trx, table);
   }
   // Opportunities whose stored attribution rows were recomputed (all of them, or their fractribution credits).
-  sizes.attribution_slices = sizes.opportunities! + (await count(trx, 'inc_fract_opps'));
+  sizes.attribution_opportunities = await count(trx, 'inc_attr_opps');
+  sizes.attribution_slices = sizes.attribution_opportunities + (await count(trx, 'inc_fract_opps'));
   sizes.respread_models = moved.globalChanged.size;
   sizes.fractribution_paths = await count(trx, 'inc_changed_paths');
   return sizes;
