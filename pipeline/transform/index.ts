@@ -241,7 +241,14 @@ async function incremental(trx: Knex.Transaction, config: TransformConfig, chang
   // A model without aggregates recomputed for its slices, but rewritten only where they changed (early cutoff; see refreshChangedModelSql).
   const refreshChanged = (name: string, scope: string, changed: string) => {
     if (AGGREGATES.some((a) => a.model === name)) throw new Error(`${name} has aggregates: refresh it whole`);
-    return step(`${name} (incremental)`, refreshChangedModelSql(model(name), config, scope, changed));
+    return step(`${name} (incremental)`, async () => {
+      const [schema, table] = name.split('.');
+      const columns = ((await trx.raw(
+        `SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = ? AND c.relname = ? AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`, [schema!, table!],
+      )).rows as Array<{ attname: string }>).map((r) => r.attname);
+      for (const sql of refreshChangedModelSql(model(name), config, scope, changed, columns)) await trx.raw(sql);
+    });
   };
 
   // The opportunities whose own core rows (or links) changed, before the scope widens to those of changed people.

@@ -288,22 +288,25 @@ export function refreshModelSql(model: SqlModel, config: TransformConfig, scope:
 /**
  * refreshModelSql() with an early cutoff: the model's rows for `scope` are computed into a
  * temporary table and compared with the stored ones, and only the slices whose rows differ (as
- * multisets: EXCEPT ALL both ways) are rewritten. Their keys are added to `changed` (a relation
- * with the scope columns), so the steps after it can leave alone the slices that came out the same.
- * A slice can be in scope and unchanged: an opportunity of a person whose new touch falls outside
- * its window, say.
+ * multisets: each row counted +1 stored and -1 computed, grouped by all of `columns`, the model's
+ * columns) are rewritten. Their keys are added to `changed` (a relation with the scope columns),
+ * so the steps after it can leave alone the slices that came out the same. A slice can be in
+ * scope and unchanged: an opportunity of a person whose new touch falls after its conversion, say.
  */
-export function refreshChangedModelSql(model: SqlModel, config: TransformConfig, scope: string, changed: string): string[] {
+export function refreshChangedModelSql(model: SqlModel, config: TransformConfig, scope: string, changed: string, columns: readonly string[]): string[] {
   const short = model.name.split('.')[1]!;
   const fresh = `inc_new_${short}`;
   const differs = `inc_changed_${short}`;
   const keys = model.scope.join(', ');
-  const stored = `SELECT m.* FROM ${model.name} m WHERE ${inScope(scope, model.scope, 'm')}`;
+  const cols = columns.map((c) => `"${c}"`).join(', ');
   return [
     ...(model.prepare?.(config, scope) ?? []),
     `CREATE TEMP TABLE ${fresh} ON COMMIT DROP AS ${model.select(config, scope)}`,
     `CREATE TEMP TABLE ${differs} ON COMMIT DROP AS SELECT DISTINCT ${keys} FROM (
-       (${stored} EXCEPT ALL SELECT * FROM ${fresh}) UNION ALL (SELECT * FROM ${fresh} EXCEPT ALL ${stored})) d`,
+       SELECT ${cols} FROM (
+         SELECT ${cols}, 1 AS mpm_side FROM ${model.name} m WHERE ${inScope(scope, model.scope, 'm')}
+         UNION ALL SELECT ${cols}, -1 FROM ${fresh}) sides
+       GROUP BY ${cols} HAVING sum(mpm_side) <> 0) d`,
     `DELETE FROM ${model.name} m USING ${differs} s WHERE ${model.scope.map((c) => `m.${c} = s.${c}`).join(' AND ')}`,
     `INSERT INTO ${model.name} SELECT n.* FROM ${fresh} n WHERE ${inScope(differs, model.scope, 'n')}`,
     `INSERT INTO ${changed} (${keys}) SELECT ${keys} FROM ${differs}`,
