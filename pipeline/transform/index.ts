@@ -343,10 +343,18 @@ async function incremental(trx: Knex.Transaction, config: TransformConfig, chang
     await trx.raw(`CREATE TEMP TABLE inc_attr_delta ON COMMIT DROP AS ${attributionMonthlyFromWideSql('inc_wide', false)}
       UNION ALL ${fractributionMovedSql('inc_fract_opps', 'inc_fract_old')}`);
     for (const sql of applyDeltaSql(ATTRIBUTION_SET_GROUPS, SET_GROUP_KEY, SET_GROUP_SUMS, 'inc_wide')) await trx.raw(sql);
-    for (const sql of applyDeltaSql(ATTRIBUTION_MONTHLY, ATTRIBUTION_MONTHLY_KEY, MONTHLY_SUMS, 'inc_attr_delta')) await trx.raw(sql);
-    // The set models' monthly sums, weighted again from their groups by the current shares.
-    await trx.raw(`DELETE FROM ${ATTRIBUTION_MONTHLY} WHERE model IN ${valuesOf(SET_MODELS)}`);
-    await trx.raw(`INSERT INTO ${ATTRIBUTION_MONTHLY} (${ATTRIBUTION_MONTHLY_KEY}, ${MONTHLY_SUMS.join(', ')}) ${attributionSetMonthlySql()}`);
+    // The monthly sums are small (a few ten thousand rows): written anew, the other models' as their
+    // rows plus the changes (a key whose rows all went drops out), the set models' weighted again
+    // from their groups by the current shares. Cheaper than patching half of its keys in place.
+    const sums = MONTHLY_SUMS.join(', ');
+    await trx.raw(`CREATE TEMP TABLE inc_monthly ON COMMIT DROP AS
+      SELECT ${ATTRIBUTION_MONTHLY_KEY}, ${MONTHLY_SUMS.map((c) => `sum(${c}) AS ${c}`).join(', ')}
+      FROM (SELECT ${ATTRIBUTION_MONTHLY_KEY}, ${sums} FROM ${ATTRIBUTION_MONTHLY} WHERE model NOT IN ${valuesOf(SET_MODELS)}
+            UNION ALL SELECT ${ATTRIBUTION_MONTHLY_KEY}, ${sums} FROM inc_attr_delta) parts
+      GROUP BY ${ATTRIBUTION_MONTHLY_KEY} HAVING sum(n) <> 0`);
+    await trx.raw(`TRUNCATE ${ATTRIBUTION_MONTHLY}`);
+    await trx.raw(`INSERT INTO ${ATTRIBUTION_MONTHLY} (${ATTRIBUTION_MONTHLY_KEY}, ${sums})
+      SELECT ${ATTRIBUTION_MONTHLY_KEY}, ${sums} FROM inc_monthly UNION ALL ${attributionSetMonthlySql()}`);
   });
   await step('marts.fct_ad_spend_daily + marts.fct_web_traffic_daily (incremental)', [
     ...(changes.campaigns > 0 ? [
