@@ -289,7 +289,8 @@ export function refreshModelSql(model: SqlModel, config: TransformConfig, scope:
  * refreshModelSql() with an early cutoff: the model's rows for `scope` are computed into a
  * temporary table and compared with the stored ones, and only the slices whose rows differ (as
  * multisets: each row counted +1 stored and -1 computed, grouped by all of `columns`, the model's
- * columns) are rewritten. Their keys are added to `changed` (a relation with the scope columns),
+ * columns, so every column needs an equality: no json) are rewritten. Their keys are added to
+ * `changed` (a relation with the scope columns),
  * so the steps after it can leave alone the slices that came out the same. A slice can be in
  * scope and unchanged: an opportunity of a person whose new touch falls after its conversion, say.
  */
