@@ -290,9 +290,9 @@ export function refreshModelSql(model: SqlModel, config: TransformConfig, scope:
  * temporary table and compared with the stored ones, and only the slices whose rows differ (as
  * multisets: each row counted +1 stored and -1 computed, grouped by all of `columns`, the model's
  * columns, so every column needs an equality: no json) are rewritten. Their keys are added to
- * `changed` (a relation with the scope columns),
- * so the steps after it can leave alone the slices that came out the same. A slice can be in
- * scope and unchanged: an opportunity of a person whose new touch falls after its conversion, say.
+ * `changed` (a relation with the scope columns), so the steps after it can leave alone the slices
+ * that came out the same. A slice can be in scope and unchanged: an opportunity of a person whose
+ * new touch falls after its conversion, say.
  */
 export function refreshChangedModelSql(model: SqlModel, config: TransformConfig, scope: string, changed: string, columns: readonly string[]): string[] {
   const short = model.name.split('.')[1]!;
