@@ -93,6 +93,10 @@ function joinsOf(models: readonly string[]): string {
 const creditUnits = (c: string) => `round(${c} * 1e12::float8)::int8`;
 const moneyUnits = (c: string, amount: string) => `round(${c} * ${amount} * 1e6::float8)::int8`;
 
+/** A touch's money units of `amount` under a set model, and a last touch's (for sets without shares). */
+const setMoneyUnits = (amount: string) => `round(${amount} * 1e6::float8 / a.channel_touches)::int8`;
+const lastMoneyUnits = (amount: string) => `round(${amount} * 1e6::float8)::int8`;
+
 /**
  * Set models (markov, shapley) credit a touch its channel's share of the path's channel set over
  * the channel's touches in the path. Their numerics are exact products of integer units, linear in
@@ -103,9 +107,6 @@ const moneyUnits = (c: string, amount: string) => `round(${c} * ${amount} * 1e6:
  * A channel set without shares (no weights, or all 0) gives its last touch 1 (and round(amount *
  * 1e6) * 1e-6) and the others 0.
  */
-/** A touch's money units of `amount` under a set model, and a last touch's (for sets without shares). */
-const setMoneyUnits = (amount: string) => `round(${amount} * 1e6::float8 / a.channel_touches)::int8`;
-const lastMoneyUnits = (amount: string) => `round(${amount} * 1e6::float8)::int8`;
 const SET_UNIT = {
   credit: 'round(1e12::float8 / a.channel_touches)::int8',
   pipeline: setMoneyUnits('a.amount_reporting'),
@@ -314,7 +315,7 @@ export function attributionSumsBuildSql(): string[] {
 }
 
 /**
- * Builds a table of sums that incremental runs patch in place (applyDeltaSql) from `select`:
+ * Builds a table of sums that incremental runs keep up (applyDeltaSql, attributionMonthlyRewriteSql) from `select`:
  * unlogged like the other intermediate tables, unique on `key` (NULLs equal, as in a GROUP BY),
  * fillfactor 80 so that the patches' updates stay HOT (no new index entries).
  */
@@ -343,4 +344,25 @@ export function applyDeltaSql(table: string, key: string, sums: readonly string[
 }
 
 export const MONTHLY_SUMS = ['n', 'credit', 'amount'] as const;
+
+/**
+ * Writes staging.int_attribution_monthly anew in an incremental run, from the signed monthly rows
+ * in `delta` (sliced models only): the sliced models' rows plus those changes (a key whose rows
+ * all went drops out), the set models' weighted again from their groups by the current shares.
+ * The table is small (a few ten thousand rows): rewriting it costs less than patching half of its
+ * keys in place, as applyDeltaSql does with the larger set groups.
+ */
+export function attributionMonthlyRewriteSql(delta: string): string[] {
+  const key = ATTRIBUTION_MONTHLY_KEY;
+  const sums = MONTHLY_SUMS.join(', ');
+  return [
+    `CREATE TEMP TABLE inc_monthly ON COMMIT DROP AS
+      SELECT ${key}, ${MONTHLY_SUMS.map((c) => `sum(${c}) AS ${c}`).join(', ')}
+      FROM (SELECT ${key}, ${sums} FROM ${ATTRIBUTION_MONTHLY} WHERE model NOT IN (${SET_MODELS.map((m) => sqlLiteral(m)).join(', ')})
+            UNION ALL SELECT ${key}, ${sums} FROM ${delta}) parts
+      GROUP BY ${key} HAVING sum(n) <> 0`,
+    `TRUNCATE ${ATTRIBUTION_MONTHLY}`,
+    `INSERT INTO ${ATTRIBUTION_MONTHLY} (${key}, ${sums}) SELECT ${key}, ${sums} FROM inc_monthly UNION ALL ${attributionSetMonthlySql()}`,
+  ];
+}
 export const SET_GROUP_SUMS = ['n', 'unit_credit', 'unit_amount', 'n_last', 'last_amount'] as const;

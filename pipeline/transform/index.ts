@@ -7,8 +7,8 @@ import { parseTransformConfig, type TransformConfig } from './config.ts';
 import { buildModelSql, models, refreshChangedModelSql, refreshModelSql, spendMartInsertSql, trafficMartInsertSql, type SqlModel } from './models.ts';
 import { aggregateBuildSql, AGGREGATES, kpiCampaignSql, kpiChannelSql, kpiFunnelSql } from './kpis.ts';
 import {
-  applyDeltaSql, ATTRIBUTION_MONTHLY, ATTRIBUTION_MONTHLY_KEY, ATTRIBUTION_SET_GROUPS, ATTRIBUTION_TOUCHES, attributionMonthlyFromWideSql, attributionSetMonthlySql, attributionSumsBuildSql,
-  attributionTouchesInsertSql, attributionViewSql, attributionWideSql, FRACTRIBUTION_PATHS, fractributionMovedSql, MONTHLY_SUMS, SET_GROUP_KEY, SET_GROUP_SUMS, SET_MODELS,
+  applyDeltaSql, ATTRIBUTION_MONTHLY, ATTRIBUTION_SET_GROUPS, ATTRIBUTION_TOUCHES, attributionMonthlyFromWideSql, attributionMonthlyRewriteSql, attributionSumsBuildSql,
+  attributionTouchesInsertSql, attributionViewSql, attributionWideSql, FRACTRIBUTION_PATHS, fractributionMovedSql, SET_GROUP_KEY, SET_GROUP_SUMS,
 } from './attribution-mart.ts';
 import { dataAsOf, parseGoals, refreshGoals } from './goals.ts';
 import { detectChanges, type ChangeSets } from './incremental.ts';
@@ -56,8 +56,6 @@ export const MART_TABLES = [
   'marts.kpi_channel_monthly', 'marts.kpi_campaign_monthly', 'marts.kpi_funnel_monthly',
   'marts.goal_monthly_targets', 'marts.goal_pacing',
 ] as const;
-
-const valuesOf = (items: readonly string[]) => `(VALUES ${items.map((m) => `('${m}')`).join(', ')})`;
 
 export function configHash(config: TransformConfig): string {
   return createHash('sha256').update(JSON.stringify({ version: TRANSFORM_VERSION, config })).digest('hex');
@@ -242,10 +240,8 @@ async function incremental(trx: Knex.Transaction, config: TransformConfig, chang
   const refreshChanged = (name: string, scope: string, changed: string) => {
     if (AGGREGATES.some((a) => a.model === name)) throw new Error(`${name} has aggregates: refresh it whole`);
     return step(`${name} (incremental)`, async () => {
-      const [schema, table] = name.split('.');
       const columns = ((await trx.raw(
-        `SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = ? AND c.relname = ? AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`, [schema!, table!],
+        `SELECT attname FROM pg_attribute WHERE attrelid = ?::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, [name],
       )).rows as Array<{ attname: string }>).map((r) => r.attname);
       for (const sql of refreshChangedModelSql(model(name), config, scope, changed, columns)) await trx.raw(sql);
     });
@@ -343,18 +339,7 @@ async function incremental(trx: Knex.Transaction, config: TransformConfig, chang
     await trx.raw(`CREATE TEMP TABLE inc_attr_delta ON COMMIT DROP AS ${attributionMonthlyFromWideSql('inc_wide', false)}
       UNION ALL ${fractributionMovedSql('inc_fract_opps', 'inc_fract_old')}`);
     for (const sql of applyDeltaSql(ATTRIBUTION_SET_GROUPS, SET_GROUP_KEY, SET_GROUP_SUMS, 'inc_wide')) await trx.raw(sql);
-    // The monthly sums are small (a few ten thousand rows): written anew, the other models' as their
-    // rows plus the changes (a key whose rows all went drops out), the set models' weighted again
-    // from their groups by the current shares. Cheaper than patching half of its keys in place.
-    const sums = MONTHLY_SUMS.join(', ');
-    await trx.raw(`CREATE TEMP TABLE inc_monthly ON COMMIT DROP AS
-      SELECT ${ATTRIBUTION_MONTHLY_KEY}, ${MONTHLY_SUMS.map((c) => `sum(${c}) AS ${c}`).join(', ')}
-      FROM (SELECT ${ATTRIBUTION_MONTHLY_KEY}, ${sums} FROM ${ATTRIBUTION_MONTHLY} WHERE model NOT IN ${valuesOf(SET_MODELS)}
-            UNION ALL SELECT ${ATTRIBUTION_MONTHLY_KEY}, ${sums} FROM inc_attr_delta) parts
-      GROUP BY ${ATTRIBUTION_MONTHLY_KEY} HAVING sum(n) <> 0`);
-    await trx.raw(`TRUNCATE ${ATTRIBUTION_MONTHLY}`);
-    await trx.raw(`INSERT INTO ${ATTRIBUTION_MONTHLY} (${ATTRIBUTION_MONTHLY_KEY}, ${sums})
-      SELECT ${ATTRIBUTION_MONTHLY_KEY}, ${sums} FROM inc_monthly UNION ALL ${attributionSetMonthlySql()}`);
+    for (const sql of attributionMonthlyRewriteSql('inc_attr_delta')) await trx.raw(sql);
   });
   await step('marts.fct_ad_spend_daily + marts.fct_web_traffic_daily (incremental)', [
     ...(changes.campaigns > 0 ? [
