@@ -160,12 +160,28 @@ export function attributionViewSql(): string {
 }
 
 /**
- * Inserts the storage rows of the opportunities in `scope` (null: all): the rule credits, the
- * touches per channel, the channel set and the path's id.
+ * Where the storage rows are computed from: staging.int_opportunity_touches, int_opportunity_paths
+ * and int_opportunities, or relations holding the same rows for the opportunities in scope.
  */
-export function attributionTouchesInsertSql(config: TransformConfig, scope: string | null): string {
+export interface AttributionSources {
+  touches: string;
+  paths: string;
+  opportunities: string;
+}
+
+const STAGED_SOURCES: AttributionSources = {
+  touches: 'staging.int_opportunity_touches', paths: 'staging.int_opportunity_paths', opportunities: 'staging.int_opportunities',
+};
+
+/**
+ * Inserts the storage rows of the opportunities in `scope` (null: all) into `into` (the storage,
+ * or a table like it): the rule credits, the touches per channel, the channel set and the path's id.
+ */
+export function attributionTouchesInsertSql(
+  config: TransformConfig, scope: string | null, into = ATTRIBUTION_TOUCHES, sources: AttributionSources = STAGED_SOURCES,
+): string {
   const carry = TOUCH_COLUMNS;
-  return `INSERT INTO ${ATTRIBUTION_TOUCHES} (connection_id, opportunity_id, touchpoint_id, person_key, occurred_at, touch_position, touch_count,
+  return `INSERT INTO ${into} (connection_id, opportunity_id, touchpoint_id, person_key, occurred_at, touch_position, touch_count,
       channel, campaign, ad_campaign_id, is_first_touch, is_lead_creation_touch, is_opportunity_creation_touch, is_closed_won_touch,
       channel_touches, channel_set, path_id, ${STORED_MODELS.join(', ')},
       amount_reporting, won_amount_reporting, reporting_currency, opportunity_created_at, is_won, close_date)
@@ -173,12 +189,12 @@ export function attributionTouchesInsertSql(config: TransformConfig, scope: stri
            w.channel_touches, o.channel_set, o.path_id, ${RULE_MODEL_NAMES.map((m) => `w.${m}`).join(', ')},
            o.amount_reporting, o.won_amount_reporting, ${sqlLiteral(config.reportingCurrency)}, o.created_at, o.is_won, o.close_date
     FROM (SELECT r.*, count(*) OVER (PARTITION BY r.connection_id, r.opportunity_id, r.channel)::int AS channel_touches
-          FROM (${ruleCreditsWideSelect(config, scope, undefined, carry)}) r) w
+          FROM (${ruleCreditsWideSelect(config, scope, undefined, carry, sources.touches)}) r) w
     -- Per opportunity first (its path and amounts), then one join per touch.
     JOIN (SELECT p.connection_id, p.opportunity_id, p.channel_set, ps.path_id, o.amount_reporting::float8 AS amount_reporting,
                  o.won_amount_reporting::float8 AS won_amount_reporting, o.created_at, o.is_won, o.close_date
-          FROM staging.int_opportunity_paths p
-          JOIN staging.int_opportunities o ON o.connection_id = p.connection_id AND o.opportunity_id = p.opportunity_id
+          FROM ${sources.paths} p
+          JOIN ${sources.opportunities} o ON o.connection_id = p.connection_id AND o.opportunity_id = p.opportunity_id
           JOIN staging.int_path_summary ps ON ps.path_key = p.path_key
           WHERE ${inScope(scope, OPP, 'p')}
           OFFSET 0) o ON o.connection_id = w.connection_id AND o.opportunity_id = w.opportunity_id`;
@@ -219,7 +235,9 @@ const sliced = (m: string) => (SLICED_MODELS as readonly string[]).indexOf(m);
  * as the wide sums of a million touches would not fit in memory (the monthly side alone is keyed
  * without the channel set, a few thousand groups).
  */
-export function attributionWideSql(scope: string | null, sign: 1 | -1 = 1, parts: { sliced: boolean; set: boolean } = { sliced: true, set: true }): string {
+export function attributionWideSql(
+  scope: string | null, sign: 1 | -1 = 1, parts: { sliced: boolean; set: boolean } = { sliced: true, set: true }, from = ATTRIBUTION_TOUCHES,
+): string {
   const s = sign === 1 ? '' : '-';
   const last = 'a.touch_position = a.touch_count';
   const sums = [
@@ -232,7 +250,7 @@ export function attributionWideSql(scope: string | null, sign: 1 | -1 = 1, parts
   ];
   return `SELECT ${parts.set ? KIND_COLUMNS.replace('a.channel,', 'a.channel_set, a.channel,') : KIND_COLUMNS},
            ${sums.join(',\n           ')}
-    FROM ${ATTRIBUTION_TOUCHES} a ${parts.sliced ? joinsOf(SLICED_MODELS) : ''}
+    FROM ${from} a ${parts.sliced ? joinsOf(SLICED_MODELS) : ''}
     ${KIND_ROWS}
     WHERE ${KIND_FILTER} AND ${inScope(scope, OPP, 'a')}
     GROUP BY ${parts.set ? '1, 2, 3, 4, 5, 6' : '1, 2, 3, 4, 5'}`;

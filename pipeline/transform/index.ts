@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Warehouse } from '../../warehouse/db.ts';
 import { channelFunctionSql, effectiveRules } from './channels.ts';
 import { parseTransformConfig, type TransformConfig } from './config.ts';
-import { buildModelSql, models, refreshChangedModelSql, refreshModelSql, spendMartInsertSql, trafficMartInsertSql, type SqlModel } from './models.ts';
+import { buildModelSql, freshRowsOf, models, refreshChangedModelSql, refreshModelSql, spendMartInsertSql, trafficMartInsertSql, type SqlModel } from './models.ts';
 import { aggregateBuildSql, AGGREGATES, kpiCampaignSql, kpiChannelSql, kpiFunnelSql } from './kpis.ts';
 import {
   applyDeltaSql, ATTRIBUTION_MONTHLY, ATTRIBUTION_SET_GROUPS, ATTRIBUTION_TOUCHES, attributionMonthlyFromWideSql, attributionMonthlyRewriteSql, attributionSumsBuildSql,
@@ -333,9 +333,14 @@ async function incremental(trx: Knex.Transaction, config: TransformConfig, chang
       SELECT c.path_id, f.credits FROM (SELECT DISTINCT path_id FROM inc_changed_paths) c LEFT JOIN ${FRACTRIBUTION_PATHS} f USING (path_id)`);
     await analyze('inc_fract_old');
     await moved.write();
+    // The new rows, from the staging rows the early cutoff computed (still in its temporary tables), summed, then stored.
+    await trx.raw(`CREATE TEMP TABLE inc_attr_new (LIKE ${ATTRIBUTION_TOUCHES}) ON COMMIT DROP`);
+    await trx.raw(attributionTouchesInsertSql(config, 'inc_attr_opps', 'inc_attr_new', {
+      touches: freshRowsOf('staging.int_opportunity_touches'), paths: freshRowsOf('staging.int_opportunity_paths'), opportunities: freshRowsOf('staging.int_opportunities'),
+    }));
+    await trx.raw(`INSERT INTO inc_wide ${attributionWideSql(null, 1, undefined, 'inc_attr_new')}`);
     await trx.raw(`DELETE FROM ${ATTRIBUTION_TOUCHES} a USING inc_attr_opps s WHERE a.connection_id = s.connection_id AND a.opportunity_id = s.opportunity_id`);
-    await trx.raw(attributionTouchesInsertSql(config, 'inc_attr_opps'));
-    await trx.raw(`INSERT INTO inc_wide ${attributionWideSql('inc_attr_opps', 1)}`);
+    await trx.raw(`INSERT INTO ${ATTRIBUTION_TOUCHES} SELECT * FROM inc_attr_new`);
     await trx.raw(`CREATE TEMP TABLE inc_attr_delta ON COMMIT DROP AS ${attributionMonthlyFromWideSql('inc_wide', false)}
       UNION ALL ${fractributionMovedSql('inc_fract_opps', 'inc_fract_old')}`);
     for (const sql of applyDeltaSql(ATTRIBUTION_SET_GROUPS, SET_GROUP_KEY, SET_GROUP_SUMS, 'inc_wide')) await trx.raw(sql);

@@ -296,7 +296,7 @@ export function refreshModelSql(model: SqlModel, config: TransformConfig, scope:
  */
 export function refreshChangedModelSql(model: SqlModel, config: TransformConfig, scope: string, changed: string, columns: readonly string[]): string[] {
   const short = model.name.split('.')[1]!;
-  const fresh = `inc_new_${short}`;
+  const fresh = freshRowsOf(model.name);
   const differs = `inc_changed_${short}`;
   const keys = model.scope.join(', ');
   const cols = columns.map((c) => `"${c}"`).join(', ');
@@ -315,12 +315,22 @@ export function refreshChangedModelSql(model: SqlModel, config: TransformConfig,
 }
 
 /**
+ * The temporary table refreshChangedModelSql() computes a model's rows of the scope into: until
+ * the commit, every row of the model for those keys (changed or not), as the model now has them.
+ */
+export function freshRowsOf(modelName: string): string {
+  return `inc_new_${modelName.split('.')[1]!}`;
+}
+
+/**
  * Credits of the rule models, wide: one row per opportunity x touchpoint (key: connection_id,
  * opportunity_id, touchpoint_id), one float8 column per rule model, for the opportunities in
- * `scope` (null: all). Implements pipeline/attribution/README.md exactly (the TypeScript rules are
- * its test oracle).
+ * `scope` (null: all), read from `touches` (rows of staging.int_opportunity_touches). Implements
+ * pipeline/attribution/README.md exactly (the TypeScript rules are its test oracle).
  */
-export function ruleCreditsWideSelect(config: TransformConfig, scope: string | null, only?: readonly string[], carry: readonly string[] = []): string {
+export function ruleCreditsWideSelect(
+  config: TransformConfig, scope: string | null, only?: readonly string[], carry: readonly string[] = [], touches = 'staging.int_opportunity_touches',
+): string {
   const want = (model: string) => !only || only.includes(model);
   const cw = config.customWeights;
   const direct = config.directChannels.map(sqlLiteral).join(', ');
@@ -372,7 +382,7 @@ export function ruleCreditsWideSelect(config: TransformConfig, scope: string | n
                    ${carry.filter((c) => !['pos', 'n', 'channel', 'is_first', 'is_lead', 'is_opp', 'is_won_touch'].includes(c)).map((c) => `${c}, `).join('')}
                    ${want('time_decay') ? `power(2::float8, -extract(epoch FROM (last_at - occurred_at)) / ${halfLifeSeconds})` : 'NULL::float8'} AS decay,
                    ${position.map((p, i) => `(${p.rest}) AS in_rest_${i}`).join(', ')}
-            FROM staging.int_opportunity_touches t WHERE ${inScope(scope, OPP, 't')}) t0
+            FROM ${touches} t WHERE ${inScope(scope, OPP, 't')}) t0
       WINDOW whole AS (PARTITION BY connection_id, opportunity_id ORDER BY pos ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
     ) t`;
 }
