@@ -69,6 +69,42 @@ describe.each(WAREHOUSE_KINDS)('warehouse on %s', (kind) => {
     }
   });
 
+  it('looks changed CRM rows up by a btree on _synced_at, also in a warehouse migrated before 0011 (its BRIN indexes replaced)', async () => {
+    const syncedAtIndexes = async (knex: TestWarehouse['knex']) =>
+      Object.fromEntries(((await knex.raw(
+        `SELECT c.relname AS tbl, i.relname AS idx, am.amname AS method
+         FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class c ON c.oid = x.indrelid JOIN pg_am am ON am.oid = i.relam
+         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = x.indkey[0]
+         WHERE c.relnamespace = 'core'::regnamespace AND a.attname = '_synced_at' AND x.indnatts = 1
+         ORDER BY 1, 2`,
+      )).rows as Array<{ tbl: string; idx: string; method: string }>).map((r) => [r.tbl, `${r.idx} ${r.method}`]));
+    const expected = {
+      bridge_opportunity_person: 'bridge_opportunity_person_synced_at btree',
+      dim_campaign: 'dim_campaign_synced_at_brin brin',
+      dim_person: 'dim_person_synced_at btree',
+      fct_ad_spend_daily: 'fct_ad_spend_daily_synced_at_brin brin',
+      fct_opportunity: 'fct_opportunity_synced_at btree',
+      fct_opportunity_stage_history: 'fct_opportunity_stage_history_synced_at btree',
+      fct_touchpoint: 'fct_touchpoint_synced_at btree',
+      fct_web_traffic_daily: 'fct_web_traffic_daily_synced_at_brin brin',
+      fx_rate_daily: 'fx_rate_daily_synced_at_brin brin',
+    };
+    expect(await syncedAtIndexes(warehouse.knex)).toEqual(expected);
+    const old = await createTestWarehouse(kind, { migrate: false });
+    try {
+      await migrateThrough(old.knex, '0010_raw_keys_bytewise');
+      await old.knex.raw(`INSERT INTO core.fct_touchpoint (connection_id, touchpoint_id, source_system, occurred_at, touch_type) VALUES ('c', 't1', 'x', now(), 'visit')`);
+      expect(Object.values(await syncedAtIndexes(old.knex)).every((v) => v.endsWith(' brin'))).toBe(true);
+      await migrate(old.knex);
+      expect(await syncedAtIndexes(old.knex)).toEqual(expected);
+      expect(await migrate(old.knex)).toEqual([]);
+      // The row is still found by the lookup the incremental transform makes.
+      expect(await old.knex('core.fct_touchpoint').where('_synced_at', '>=', old.knex.raw(`now() - interval '1 hour'`)).pluck('touchpoint_id')).toEqual(['t1']);
+    } finally {
+      await old.drop();
+    }
+  });
+
   it('has core tables whose columns match the row contract, each with its grain and key in a comment', async () => {
     for (const def of Object.values(coreTables)) {
       const [schema, table] = def.name.split('.');
