@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { z } from 'zod';
 import { defineStream } from '../connectors/core/connector.ts';
+import { upsertCore } from './loader.ts';
 import { runSync } from './sync.ts';
 import { createTestWarehouse, tableHash, WAREHOUSE_KINDS } from '../test/helpers/warehouse.ts';
 import { fixtureConnection, testConnection } from '../test/helpers/fixture-connector.ts';
@@ -226,6 +227,20 @@ describe.each(WAREHOUSE_KINDS)('loader bulk paths on %s', (kind) => {
     const core = await warehouse.knex('core.fct_ad_spend_daily').where({ connection_id: 'crosspage' }).orderBy('campaign_id').select('campaign_id', 'spend');
     expect(core.map((r: { campaign_id: string; spend: unknown }) => [r.campaign_id, Number(r.spend)])).toEqual([['a', 10], ['b', 2], ['c', 30], ['d', 4]]);
     expect((await warehouse.knex('meta.sync_state').where({ connection: 'crosspage' }).first()).cursor).toEqual({ page: 3 });
+  });
+
+  it('merges only its own rows when a transaction merges into one table twice (a page, then its window sweep)', async () => {
+    await reset(warehouse);
+    const meta = { connectionId: 'twice', sourceSystem: 'fixture', runId: null };
+    const row = (campaign: string, spend: number) => ({ campaign_id: campaign, date: '2025-01-01', currency: 'USD', spend, impressions: 0, clicks: 0, conversions: 0, conversion_value: 0, is_deleted: false });
+    await warehouse.knex.transaction(async (trx) => {
+      expect(await upsertCore(trx, warehouse.kind, 'core.fct_ad_spend_daily', meta, [row('a', 1)])).toEqual({ changed: 1 });
+      // Changed in between by the same transaction (as a sweep's flags change rows after the page's merge).
+      await trx('core.fct_ad_spend_daily').where({ connection_id: 'twice', campaign_id: 'a' }).update({ spend: 5 });
+      expect(await upsertCore(trx, warehouse.kind, 'core.fct_ad_spend_daily', meta, [row('b', 2)])).toEqual({ changed: 1 });
+    });
+    const stored = await warehouse.knex('core.fct_ad_spend_daily').where({ connection_id: 'twice' }).orderBy('campaign_id').select('campaign_id', 'spend');
+    expect(stored).toEqual([{ campaign_id: 'a', spend: '5' }, { campaign_id: 'b', spend: '2' }]);
   });
 
   it('stores text that needs COPY escaping exactly as received, in raw and core', async () => {

@@ -489,17 +489,27 @@ async function tryDirectCopy(trx: Knex.Transaction, table: string, batch: Batch)
   return true;
 }
 
+/** The staging tables each open transaction has COPYed into (see stage()). */
+const stagedIn = new WeakMap<Knex.Transaction, Set<string>>();
+
 /**
  * Makes the batch available as a relation named `s` with text columns, and returns the FROM clause
  * plus its bindings. On Postgres it is COPYed into a temporary table, created once per session and
- * emptied at every commit (ON COMMIT DELETE ROWS); temporary tables are not WAL-logged and need no
- * index here (the merge reads them once). On PGlite the columns are unnest()ed text[] parameters.
+ * emptied at every commit (ON COMMIT DELETE ROWS), and emptied before a second batch of the same
+ * transaction goes in (a window sweep merges its tombstones into the table its page was merged
+ * into: the page's rows, left staged, would be merged again over what changed since); temporary
+ * tables are not WAL-logged and need no index here (the merge reads them once). On PGlite the
+ * columns are unnest()ed text[] parameters.
  */
 async function stage(trx: Knex.Transaction, useCopy: boolean, batch: Batch): Promise<{ from: string; bindings: Knex.RawBinding[] }> {
   const columns = allColumns(batch);
   if (useCopy) {
     const table = `mpm_stage_${columns.length}_${createHash('md5').update(columns.map((c) => c.name).join(',')).digest('hex').slice(0, 12)}`;
     await trx.raw(`CREATE TEMP TABLE IF NOT EXISTS ${table} (${columns.map((c) => `${quote(c.name)} text`).join(', ')}) ON COMMIT DELETE ROWS`);
+    let staged = stagedIn.get(trx);
+    if (!staged) stagedIn.set(trx, (staged = new Set()));
+    if (staged.has(table)) await trx.raw(`TRUNCATE ${table}`);
+    staged.add(table);
     await copyInto(trx, table, batch);
     return { from: `${table} s`, bindings: [] };
   }
