@@ -225,8 +225,9 @@ const KIND_COLUMNS = `kd.kind, a.channel, coalesce(a.ad_campaign_id, a.campaign,
 const sliced = (m: string) => (SLICED_MODELS as readonly string[]).indexOf(m);
 
 /**
- * The "wide" sums of the stored touches of the opportunities in `scope` (null: all), times
- * `sign`, in one pass: per kind x channel set x channel x campaign x month, for every sliced
+ * The "wide" sums of the stored touches (or of the rows in `from`, a table like the storage) of
+ * the opportunities in `scope` (null: all), times `sign`, in one pass: per kind x channel set x
+ * channel x campaign x month, for every sliced
  * model (rule models, fractribution) its rows n<i>, credit units k<i> and money units m<i>
  * (the mart's numerics x 1e12 and x 1e6, exactly), and the set models' group sums
  * (staging.int_attribution_set_groups' columns). Both the monthly sums and the set groups are
