@@ -152,20 +152,31 @@ async function solveGlobal(trx: Knex.Transaction, config: TransformConfig, warni
   for (const r of (await trx.raw(`SELECT kind, from_state, to_state, weight::float8 AS weight FROM ${MARKOV_TRANSITIONS}`)).rows as TransitionRow[]) {
     transitions.set(markovTransitionKey(r.kind, r.from_state, r.to_state), r.weight);
   }
+  const sets = await readShapleySets(trx);
+  const weights: Weight[] = [];
+  if (![...sets.values()].some((s) => s.conversions > 0)) return weights;
+  for (const [channel, weight] of Object.entries(markovAttributionFromTransitions(transitions, { order: config.markovOrder }).shares)) weights.push({ model: 'markov', channel, weight });
+  for (const [channel, weight] of Object.entries(shapleyShares(sets, warnings))) weights.push({ model: 'shapley', channel, weight });
+  return weights;
+}
+
+async function readShapleySets(trx: Knex.Transaction): Promise<ShapleySets> {
   const sets: ShapleySets = new Map();
   for (const r of (await trx.raw(`SELECT channel_set, conversions::float8 AS conversions, journeys::float8 AS journeys FROM ${SHAPLEY_SETS}`)).rows as SetRow[]) {
     sets.set(r.channel_set, { conversions: r.conversions, journeys: r.journeys });
   }
-  const weights: Weight[] = [];
-  if (![...sets.values()].some((s) => s.conversions > 0)) return weights;
-  for (const [channel, weight] of Object.entries(markovAttributionFromTransitions(transitions, { order: config.markovOrder }).shares)) weights.push({ model: 'markov', channel, weight });
+  return sets;
+}
+
+/** Exact Shapley shares per channel, or none (and a warning) when there are too many channels for them. */
+function shapleyShares(sets: ShapleySets, warnings: string[]): Record<string, number> {
   try {
-    for (const [channel, weight] of Object.entries(shapleyFromSets(sets).shares)) weights.push({ model: 'shapley', channel, weight });
+    return shapleyFromSets(sets).shares;
   } catch (err) {
     if (!(err instanceof TooManyChannelsError)) throw err;
     warnings.push(`shapley skipped: ${err.message}`);
+    return {};
   }
-  return weights;
 }
 
 /** Rows of staging.int_attribution_shares: markov and shapley, per channel set of a converting path. */
@@ -249,6 +260,8 @@ export async function buildDataDriven(trx: Knex.Transaction, config: TransformCo
 export interface DataDrivenChanges {
   /** markov / shapley whose channel weights moved: every opportunity's credit under them moves. */
   globalChanged: Set<string>;
+  /** Some channel set's shares moved, appeared or went (the set models' monthly sums move). */
+  sharesChanged: boolean;
   /**
    * Writes the moved weights, channel-set shares and fractribution credits (deferred: the
    * caller first reads the old ones). The paths whose fractribution credits moved are in the
@@ -278,6 +291,15 @@ export async function updateDataDriven(trx: Knex.Transaction, config: TransformC
      GROUP BY path_key HAVING sum(conversions) <> 0 OR sum(nulls) <> 0`,
   )).rows as Array<{ path_key: string; conversions: number; nulls: number }>;
   await trx.raw(`CREATE TEMP TABLE inc_changed_paths (path_id bigint NOT NULL) ON COMMIT DROP`);
+  // No path's counts moved: the counts every model is solved from are those of the last run, and
+  // so are the weights, the shares, the channel sets and every fractribution credit.
+  if (deltas.length === 0) {
+    // The warning of the last solve, if Shapley was skipped (Markov weights without Shapley ones):
+    // too many channels, which the check finds before any coalition is counted.
+    const solved = (await trx(CHANNEL_WEIGHTS).distinct('model').pluck('model')) as string[];
+    if (solved.includes('markov') && !solved.includes('shapley')) shapleyShares(await readShapleySets(trx), warnings);
+    return { globalChanged: new Set(), sharesChanged: false, write: async () => undefined };
+  }
 
   // Path counts: old and new of each moved path (a path keeps its id while it has journeys).
   const before = new Map<string, { id: number; conversions: number; nulls: number }>();
@@ -387,6 +409,7 @@ export async function updateDataDriven(trx: Knex.Transaction, config: TransformC
 
   return {
     globalChanged,
+    sharesChanged: changedShares.size > 0,
     write: async () => {
       if (globalChanged.size) {
         await trx(CHANNEL_WEIGHTS).whereIn('model', [...globalChanged]).delete();

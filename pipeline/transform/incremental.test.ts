@@ -207,6 +207,57 @@ describe.each(WAREHOUSE_KINDS)('incremental transform on %s', (kind) => {
     expect(await stateHashes(warehouse)).toEqual(stateAfterIncremental);
   }, 120_000);
 
+  it('recomputes only what a change feeds: nothing without a change, no attribution for spend alone, the KPI marts for a removed contact role', async () => {
+    const names = (r: Awaited<ReturnType<typeof runTransform>>) => r.steps.map((st) => st.name);
+    const before = await martHashes(warehouse);
+    const stateBefore = await stateHashes(warehouse);
+    const quiet = await incremental();
+    expect(names(quiet).filter((n) => n.startsWith('marts.kpi') || n.startsWith('staging.int_attribution_touches'))).toEqual([]);
+    expect(await martHashes(warehouse)).toEqual(before);
+    expect(await stateHashes(warehouse)).toEqual(stateBefore);
+
+    const spendOf = async () => Number((await sql(`SELECT sum(spend) AS s FROM marts.kpi_channel_monthly WHERE model = 'linear'`)).rows[0].s);
+    const spendBefore = await spendOf();
+    await sql(`UPDATE core.fct_ad_spend_daily SET spend = spend + 4, _synced_at = now() WHERE campaign_id = '111' AND date = '2026-02-10'`);
+    const spendOnly = await incremental();
+    expect(names(spendOnly)).not.toContain('staging.int_attribution_touches (incremental)');
+    expect(names(spendOnly)).toContain('marts.kpi_channel_monthly');
+    expect(spendOnly.scope).toMatchObject({ spend_rows: 1, opportunities: 0, attribution_slices: 0 });
+    expect(await spendOf()).toBeCloseTo(spendBefore + 4, 6);
+    // Contact roles removed, nothing else: the opportunity's touches and credits go.
+    const [credited] = (await sql(`SELECT opportunity_id FROM marts.fct_attribution WHERE model = 'linear' AND opportunity_id <> 'O45'
+      GROUP BY 1 HAVING count(DISTINCT channel) >= 2 ORDER BY 1 LIMIT 1`)).rows as Array<{ opportunity_id: string }>;
+    const kpiBefore = await tableHash(warehouse, 'marts.kpi_channel_monthly');
+    await sql(`DELETE FROM core.bridge_opportunity_person WHERE opportunity_id = ?`, [credited!.opportunity_id]);
+    const unlinked = await incremental();
+    expect(unlinked.scope!.attribution_opportunities).toBe(1);
+    expect(await tableHash(warehouse, 'marts.kpi_channel_monthly')).not.toBe(kpiBefore);
+    const afterIncremental = await martHashes(warehouse);
+    expect((await runTransform({ warehouse, log, full: true })).mode).toBe('full');
+    expect(await martHashes(warehouse)).toEqual(afterIncremental);
+  }, 120_000);
+
+  it('repeats the last solve\'s warning when no path moved (Shapley skipped for too many channels)', async () => {
+    const own = await createTestWarehouse(kind);
+    try {
+      await seedCrm(own, 40, 3);
+      // A touch from one of 17 sources before each opportunity, each source its own channel: more than exact Shapley takes.
+      const links = (await own.knex.raw(`SELECT b.person_id, o.created_at FROM core.bridge_opportunity_person b JOIN core.fct_opportunity o USING (connection_id, opportunity_id)`)).rows as Array<{ person_id: string; created_at: Date }>;
+      await own.knex.transaction((trx) => insertCore(trx, own.kind, 'core.fct_touchpoint', links.map((l, i) => ({
+        touchpoint_id: `X${i}`, person_id: l.person_id, occurred_at: new Date(l.created_at.getTime() - 86_400_000).toISOString(), touch_type: 'visit', utm_source: `s${i % 17}`, utm_medium: 'x',
+      }))));
+      const config = { channelRules: Array.from({ length: 17 }, (_, i) => ({ channel: `Source ${i}`, source: [`s${i}`] })) };
+      const full = await runTransform({ warehouse: own, log, config });
+      expect(full.mode).toBe('full');
+      expect(full.warnings.filter((w) => w.startsWith('shapley skipped'))).toHaveLength(1);
+      const quiet = await runTransform({ warehouse: own, log, config });
+      expect(quiet.mode).toBe('incremental');
+      expect(quiet.warnings.filter((w) => w.startsWith('shapley skipped'))).toEqual(full.warnings.filter((w) => w.startsWith('shapley skipped')));
+    } finally {
+      await own.drop();
+    }
+  }, 120_000);
+
   it('falls back to a full run when the config changes or a core table is truncated', async () => {
     const changed = await runTransform({ warehouse, log, config: { lookbackDays: 30 } });
     expect(changed.mode).toBe('full');

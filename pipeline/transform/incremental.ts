@@ -8,6 +8,8 @@ import type { Knex } from 'knex';
  * the transform widens to everything they feed (pipeline/transform/index.ts).
  */
 export interface ChangeSets {
+  /** Keys found in all (opportunities named by a changed contact-role link included): 0 when no core row changed. */
+  total: number;
   people: number;
   touchpoints: number;
   campaigns: number;
@@ -25,7 +27,7 @@ interface Source {
   key: ReadonlyArray<readonly [column: string, type: string]>;
 }
 
-const SOURCES: Record<keyof ChangeSets | 'bridge', Source> = {
+const SOURCES: Record<Exclude<keyof ChangeSets, 'total'> | 'bridge', Source> = {
   people: { table: 'core.dim_person', into: 'inc_person', key: [['connection_id', 'text'], ['person_id', 'text']] },
   touchpoints: { table: 'core.fct_touchpoint', into: 'inc_touch', key: [['connection_id', 'text'], ['touchpoint_id', 'text']] },
   campaigns: { table: 'core.dim_campaign', into: 'inc_campaign', key: [['connection_id', 'text'], ['campaign_id', 'text']] },
@@ -54,20 +56,20 @@ export async function detectChanges(trx: Knex.Transaction, watermark: string): P
   if (fx > 0) return 'FX rates changed (every amount in the reporting currency may move)';
 
   const created = new Set<string>();
-  const counts: Partial<ChangeSets> = {};
+  const counts: Partial<ChangeSets> = { total: 0 };
   for (const [name, source] of Object.entries(SOURCES) as Array<[keyof typeof SOURCES, Source]>) {
     const cols = source.key.map(([c]) => c);
     if (!created.has(source.into)) {
       await trx.raw(`CREATE TEMP TABLE ${source.into} (${source.key.map(([c, t]) => `${c} ${t}`).join(', ')}) ON COMMIT DROP`);
       created.add(source.into);
     }
-    await trx.raw(
+    counts.total! += (await trx.raw(
       `INSERT INTO ${source.into} (${cols.join(', ')})
        SELECT ${cols.join(', ')} FROM ${source.table} WHERE _synced_at >= ?::timestamptz
        UNION
        SELECT ${source.key.map(([c, t]) => `(old_row->>'${c}')::${t}`).join(', ')} FROM meta.transform_deletions WHERE table_name = ? AND deleted_at >= ?::timestamptz`,
       [watermark, source.table, watermark],
-    );
+    )).rowCount ?? 0;
     if (name !== 'bridge') counts[name] = Number(((await trx(source.into).count({ n: '*' }).first()) as { n: number | string }).n);
     await trx.raw(`ANALYZE ${source.into}`);
   }

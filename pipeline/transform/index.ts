@@ -154,9 +154,12 @@ export async function runTransform(options: TransformOptions): Promise<Transform
       options.log.info({ reason }, 'full transform');
       await full(trx, config, step, warnings);
     }
-    await step('marts.kpi_channel_monthly', kpiChannelSql(config));
-    await step('marts.kpi_campaign_monthly', kpiCampaignSql(config));
-    await step('marts.kpi_funnel_monthly', kpiFunnelSql());
+    // The KPI marts read only what the core rows feed: with no core row changed they stay as they are.
+    if (!changes || changes.total > 0) {
+      await step('marts.kpi_channel_monthly', kpiChannelSql(config));
+      await step('marts.kpi_campaign_monthly', kpiCampaignSql(config));
+      await step('marts.kpi_funnel_monthly', kpiFunnelSql());
+    }
     await step('marts.goal_pacing', async () => {
       const asOf = config.asOf ?? (await dataAsOf(trx)) ?? new Date().toISOString().slice(0, 10);
       await refreshGoals(trx, goals, { asOf, currency: config.reportingCurrency });
@@ -323,7 +326,13 @@ async function incremental(trx: Knex.Transaction, config: TransformConfig, chang
       EXCEPT SELECT connection_id, opportunity_id FROM inc_attr_opps`);
     await analyze('inc_fract_opps');
   });
-  await step(`${ATTRIBUTION_TOUCHES} (incremental)`, async () => {
+  const attributionOpps = await count(trx, 'inc_attr_opps');
+  const fractOpps = await count(trx, 'inc_fract_opps');
+  const movedPaths = await count(trx, 'inc_changed_paths');
+  // Nothing the attribution rows or their sums are computed from moved: no opportunity's rows, no
+  // fractribution path, no Markov or Shapley share (a spend-only or empty change).
+  const attributionMoved = attributionOpps + fractOpps + movedPaths > 0 || moved.sharesChanged || moved.globalChanged.size > 0;
+  if (attributionMoved) await step(`${ATTRIBUTION_TOUCHES} (incremental)`, async () => {
     // Monthly sums and set groups: minus the rows before, plus the rows after, of the recomputed slices.
     // The wide sums (monthly sums and set groups at once) of the recomputed slices, minus before
     // and plus after; the opportunities whose fractribution credits alone moved in one pass, new
@@ -365,9 +374,9 @@ async function incremental(trx: Knex.Transaction, config: TransformConfig, chang
     sizes[name] = await count(trx, table);
   }
   // Opportunities whose stored attribution rows were recomputed (all of them, or their fractribution credits).
-  sizes.attribution_opportunities = await count(trx, 'inc_attr_opps');
-  sizes.attribution_slices = sizes.attribution_opportunities + (await count(trx, 'inc_fract_opps'));
+  sizes.attribution_opportunities = attributionOpps;
+  sizes.attribution_slices = attributionOpps + fractOpps;
   sizes.respread_models = moved.globalChanged.size;
-  sizes.fractribution_paths = await count(trx, 'inc_changed_paths');
+  sizes.fractribution_paths = movedPaths;
   return sizes;
 }
