@@ -120,6 +120,19 @@ describe.each(WAREHOUSE_KINDS)('loader bulk paths on %s', (kind) => {
     expect(run).toMatchObject({ rows_inserted: 0, rows_updated: 400, rows_deleted: 8, pages: 4 });
   });
 
+  it('leaves stored rows untouched when a sync reads them again unchanged (not even locked)', async () => {
+    await reset(warehouse);
+    await sync(warehouse, { pages: 2, pageSize: 100 });
+    const stored = await state(warehouse);
+    const again = await sync(warehouse, { pages: 2, pageSize: 100 });
+    expect(again.counts).toEqual({ read: 200, inserted: 0, updated: 0, unchanged: 200, quarantined: 0, deleted: 0 });
+    // A row ON CONFLICT ... DO UPDATE ... WHERE false meets is locked: its xmax set, its page written again.
+    for (const table of TABLES) {
+      expect(Number((await warehouse.knex.raw(`SELECT count(*) AS n FROM ${table} WHERE xmax <> 0`)).rows[0].n), table).toBe(0);
+    }
+    expect(await state(warehouse)).toEqual(stored);
+  });
+
   it('counts vendor deletes of new rows', async () => {
     await reset(warehouse);
     const result = await sync(warehouse, { pages: 2, pageSize: 100, deletedEvery: 10 });

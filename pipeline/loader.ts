@@ -605,12 +605,19 @@ async function mergeBatch(trx: Knex.Transaction, options: WriteOptions, { table,
   const source = await stage(trx, copy, batch);
   const columns = allColumns(batch);
   const names = columns.map((c) => quote(c.name));
+  const byName = new Map(columns.map((c) => [c.name, c]));
+  const staged = (name: string) => cast(byName.get(name) ?? { name, sql: 'text' });
+  // Rows equal to the stored ones are left out before the insert: ON CONFLICT ... WHERE false
+  // writes nothing but still locks the row it meets, which dirties its page and logs the lock, so
+  // a re-read of unchanged rows (a lookback window, a full resync) rewrote every page it touched.
   // xmax is 0 on a freshly inserted tuple and set (to our own transaction) on one ON CONFLICT
   // updated, so RETURNING tells inserts from updates; unchanged rows are not returned at all.
   const result = await trx.raw(
     `WITH written AS (
        INSERT INTO ${table} AS t (${names.join(', ')}, _synced_at)
        SELECT ${columns.map(cast).join(', ')}, now() FROM ${source.from}
+       WHERE NOT EXISTS (SELECT 1 FROM ${table} u WHERE ${key.map((c) => `u.${quote(c)} = ${staged(c)}`).join(' AND ')}
+         AND (${compared.map((c) => `u.${quote(c)}`).join(', ')}) IS NOT DISTINCT FROM (${compared.map(staged).join(', ')}))
        ON CONFLICT (${key.map(quote).join(', ')}) DO UPDATE
          SET ${[...compared, '_run_id', '_synced_at'].map((c) => `${quote(c)} = excluded.${quote(c)}`).join(', ')}
          WHERE (${compared.map((c) => `t.${quote(c)}`).join(', ')}) IS DISTINCT FROM (${compared.map((c) => `excluded.${quote(c)}`).join(', ')})
@@ -912,7 +919,8 @@ export async function loadPageRaw(trx: Knex.Transaction, input: LoadPageInput, p
   // but never leaves a torn page, and the checkpoint is lost with its data, so the next run simply
   // reloads them; the run's final (synchronous) sync_runs update flushes all earlier WAL with it.
   // https://www.postgresql.org/docs/current/wal-async-commit.html: "data loss, not data corruption".
-  if (input.kind === 'postgres') await trx.raw('SET LOCAL synchronous_commit = off');
+  // No JIT either: a page's statements are short, and compiling them cost more than it saved.
+  if (input.kind === 'postgres') await trx.raw(`SELECT set_config('synchronous_commit', 'off', true), set_config('jit', 'off', true)`);
   return storeRaw(trx, input, prepared);
 }
 
