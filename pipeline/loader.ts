@@ -605,19 +605,20 @@ async function mergeBatch(trx: Knex.Transaction, options: WriteOptions, { table,
   const source = await stage(trx, copy, batch);
   const columns = allColumns(batch);
   const names = columns.map((c) => quote(c.name));
-  const byName = new Map(columns.map((c) => [c.name, c]));
-  const staged = (name: string) => cast(byName.get(name) ?? { name, sql: 'text' });
   // Rows equal to the stored ones are left out before the insert: ON CONFLICT ... WHERE false
   // writes nothing but still locks the row it meets, which dirties its page and logs the lock, so
   // a re-read of unchanged rows (a lookback window, a full resync) rewrote every page it touched.
+  // The staged rows are cast once (OFFSET 0 keeps the subquery: pulled up, each cast would run
+  // twice, for the comparison and for the insert, a jsonb parse among them).
   // xmax is 0 on a freshly inserted tuple and set (to our own transaction) on one ON CONFLICT
   // updated, so RETURNING tells inserts from updates; unchanged rows are not returned at all.
   const result = await trx.raw(
     `WITH written AS (
        INSERT INTO ${table} AS t (${names.join(', ')}, _synced_at)
-       SELECT ${columns.map(cast).join(', ')}, now() FROM ${source.from}
-       WHERE NOT EXISTS (SELECT 1 FROM ${table} u WHERE ${key.map((c) => `u.${quote(c)} = ${staged(c)}`).join(' AND ')}
-         AND (${compared.map((c) => `u.${quote(c)}`).join(', ')}) IS NOT DISTINCT FROM (${compared.map(staged).join(', ')}))
+       SELECT ${names.map((n) => `c.${n}`).join(', ')}, now()
+       FROM (SELECT ${columns.map((c) => `${cast(c)} AS ${quote(c.name)}`).join(', ')} FROM ${source.from} OFFSET 0) c
+       WHERE NOT EXISTS (SELECT 1 FROM ${table} u WHERE ${key.map((c) => `u.${quote(c)} = c.${quote(c)}`).join(' AND ')}
+         AND (${compared.map((c) => `u.${quote(c)}`).join(', ')}) IS NOT DISTINCT FROM (${compared.map((c) => `c.${quote(c)}`).join(', ')}))
        ON CONFLICT (${key.map(quote).join(', ')}) DO UPDATE
          SET ${[...compared, '_run_id', '_synced_at'].map((c) => `${quote(c)} = excluded.${quote(c)}`).join(', ')}
          WHERE (${compared.map((c) => `t.${quote(c)}`).join(', ')}) IS DISTINCT FROM (${compared.map((c) => `excluded.${quote(c)}`).join(', ')})
