@@ -21,6 +21,9 @@ import { copyLines, copyText } from './copy.ts';
  * one object literal: the representation JSON.parse() gives a vendor's records. (Until 2026-12-04
  * they were assembled by object spreads, which V8 stores in a slower form: every later read of
  * them, zod's included, cost the loader about twice the CPU that parsed JSON costs.)
+ * - re-read: the loader phase's records synced again, unchanged (as a lookback window or a full
+ *   resync reads them): validated, staged and compared, nothing written; its write-ahead log is
+ *   reported too.
  * Both paths first run once on a few pages (warm-up: code compiled, catalogs cached), then the
  * tables are emptied and a CHECKPOINT taken, so each measured phase starts from the same state.
  */
@@ -41,13 +44,18 @@ export async function benchLoader(warehouse: Warehouse, rows: number, pageSize: 
 
   // The three phases run in turn `repeat` times and each figure is the median, so a burst of load
   // from elsewhere on the machine skews one round, not the result.
-  const times: Record<'loader' | 'copy' | 'floor', number[]> = { loader: [], copy: [], floor: [] };
+  const times: Record<'loader' | 'reread' | 'copy' | 'floor', number[]> = { loader: [], reread: [], copy: [], floor: [] };
+  const rereadWal: number[] = [];
   for (let round = 0; round < repeat; round++) {
     if (round > 0) {
       await knex.raw(empty);
       await knex.raw('CHECKPOINT');
     }
     times.loader.push(await loaderPhase(warehouse, pages, pageSize));
+    await knex.raw('CHECKPOINT');
+    const lsn = (await knex.raw('SELECT pg_current_wal_lsn()::text AS l')).rows[0].l as string;
+    times.reread.push(await loaderPhase(warehouse, pages, pageSize, 'unchanged'));
+    rereadWal.push(Number((await knex.raw('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), ?::pg_lsn) AS d', [lsn])).rows[0].d));
     await knex.raw('CHECKPOINT');
     times.copy.push(await copyPhase(warehouse, pages, pageSize, false));
     await knex.raw(empty);
@@ -56,23 +64,27 @@ export async function benchLoader(warehouse: Warehouse, rows: number, pageSize: 
   }
   await knex.raw('DROP TABLE public.bench_copy_target, public.bench_raw_target');
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const [loaderMs, copyMs, floorMs] = [median(times.loader), median(times.copy), median(times.floor)];
+  const [loaderMs, rereadMs, copyMs, floorMs] = [median(times.loader), median(times.reread), median(times.copy), median(times.floor)];
 
   const n = pages * pageSize;
   return {
-    rows: n, repeat, loaderMs, copyMs, floorMs,
-    loaderRowsPerSec: n / (loaderMs / 1000), copyRowsPerSec: n / (copyMs / 1000), floorRowsPerSec: n / (floorMs / 1000),
-    ratio: copyMs / loaderMs, floorRatio: copyMs / floorMs, loaderVsFloor: floorMs / loaderMs,
+    rows: n, repeat, loaderMs, rereadMs, copyMs, floorMs,
+    loaderRowsPerSec: n / (loaderMs / 1000), rereadRowsPerSec: n / (rereadMs / 1000), copyRowsPerSec: n / (copyMs / 1000), floorRowsPerSec: n / (floorMs / 1000),
+    ratio: copyMs / loaderMs, rereadRatio: copyMs / rereadMs, floorRatio: copyMs / floorMs, loaderVsFloor: floorMs / loaderMs,
+    rereadWalBytes: median(rereadWal),
   };
 }
 
-/** Syncs `pages` fixture pages in full mode; returns the elapsed milliseconds. */
-async function loaderPhase(warehouse: Warehouse, pages: number, pageSize: number): Promise<number> {
+/**
+ * Syncs `pages` fixture pages in full mode; returns the elapsed milliseconds. `expect`: every
+ * record new (into empty tables), or every record read again unchanged (a lookback re-read).
+ */
+async function loaderPhase(warehouse: Warehouse, pages: number, pageSize: number, expect: 'inserted' | 'unchanged' = 'inserted'): Promise<number> {
   const connection = await fixtureConnection(warehouse, { pages, pageSize });
   const t0 = performance.now();
   const result = await runSync({ warehouse, connection, stream: connection.connector.streams[0]!, mode: 'full', log: pino({ level: 'silent' }) });
   const ms = performance.now() - t0;
-  if (result.status !== 'success' || result.counts.inserted !== pages * pageSize) throw new Error(`loader run ${result.status}: ${result.error ?? JSON.stringify(result.counts)}`);
+  if (result.status !== 'success' || result.counts[expect] !== pages * pageSize) throw new Error(`loader run ${result.status}: ${result.error ?? JSON.stringify(result.counts)}`);
   return ms;
 }
 

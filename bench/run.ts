@@ -25,9 +25,11 @@ const benchmarks: Record<string, (warehouse: Warehouse) => Promise<void>> = {
     const fmt = (n: number) => Math.round(n).toLocaleString('en');
     console.log(`  loader (validate + raw + core upsert + checkpoint): ${fmt(r.loaderRowsPerSec!)} rows/s  (${(r.loaderMs! / 1000).toFixed(1)} s)`);
     console.log(`  raw COPY into an identical empty table:             ${fmt(r.copyRowsPerSec!)} rows/s  (${(r.copyMs! / 1000).toFixed(1)} s)`);
+    console.log(`  re-read of the same records, unchanged:            ${fmt(r.rereadRowsPerSec!)} rows/s  (${(r.rereadMs! / 1000).toFixed(1)} s, ${(r.rereadWalBytes! / 1048576).toFixed(1)} MB of WAL)`);
     console.log(`  floor: COPY of the records into raw + core:       ${fmt(r.floorRowsPerSec!)} rows/s  (${(r.floorMs! / 1000).toFixed(1)} s)`);
     console.log(`  ratio loader / COPY: ${r.ratio!.toFixed(2)}x   (targets: >= 0.50x and >= 100,000 rows/s)`);
     console.log(`  ratio floor / COPY:  ${r.floorRatio!.toFixed(2)}x   (the same writes unvalidated, one connection)`);
+    console.log(`  ratio re-read / COPY: ${r.rereadRatio!.toFixed(2)}x`);
     console.log(`  ratio loader / floor: ${r.loaderVsFloor!.toFixed(2)}x`);
   },
   transform: async (warehouse) => {
