@@ -17,13 +17,13 @@ import { copyLines, copyText } from './copy.ts';
  *   both, so this is what the same writes cost without validation, normalization, pages, merges or
  *   checkpoints. The loader can still pass it: its pages overlap on two connections (a page's raw
  *   rows are written while the page before it writes core rows and commits).
+ * - re-read: the loader phase's records synced again, unchanged (as a lookback window or a full
+ *   resync reads them): validated, staged and compared, nothing written; its write-ahead log is
+ *   reported too.
  * The records come from the fixture connector (test/helpers/fixture-connector.ts), each built as
  * one object literal: the representation JSON.parse() gives a vendor's records. (Until 2026-12-04
  * they were assembled by object spreads, which V8 stores in a slower form: every later read of
  * them, zod's included, cost the loader about twice the CPU that parsed JSON costs.)
- * - re-read: the loader phase's records synced again, unchanged (as a lookback window or a full
- *   resync reads them): validated, staged and compared, nothing written; its write-ahead log is
- *   reported too.
  * Both paths first run once on a few pages (warm-up: code compiled, catalogs cached), then the
  * tables are emptied and a CHECKPOINT taken, so each measured phase starts from the same state.
  */
@@ -42,7 +42,7 @@ export async function benchLoader(warehouse: Warehouse, rows: number, pageSize: 
   await knex.raw(empty);
   await knex.raw('CHECKPOINT');
 
-  // The three phases run in turn `repeat` times and each figure is the median, so a burst of load
+  // The four phases run in turn `repeat` times and each figure is the median, so a burst of load
   // from elsewhere on the machine skews one round, not the result.
   const times: Record<'loader' | 'reread' | 'copy' | 'floor', number[]> = { loader: [], reread: [], copy: [], floor: [] };
   const rereadWal: number[] = [];
