@@ -225,35 +225,59 @@ const KIND_COLUMNS = `kd.kind, a.channel, coalesce(a.ad_campaign_id, a.campaign,
 const sliced = (m: string) => (SLICED_MODELS as readonly string[]).indexOf(m);
 
 /**
- * The "wide" sums of the stored touches (or of the rows in `from`, a table like the storage) of
- * the opportunities in `scope` (null: all), times `sign`, in one pass: per kind x channel set x
- * channel x campaign x month, for every sliced
- * model (rule models, fractribution) its rows n<i>, credit units k<i> and money units m<i>
- * (the mart's numerics x 1e12 and x 1e6, exactly), and the set models' group sums
+ * The "wide" sums of the stored touches, in one pass: per kind x channel set x channel x campaign
+ * x month, for every sliced model (rule models, fractribution) its rows n<i>, credit units k<i> and
+ * money units m<i> (the mart's numerics x 1e12 and x 1e6, exactly), and the set models' group sums
  * (staging.int_attribution_set_groups' columns). Both the monthly sums and the set groups are
- * summed from it: an incremental run patches them with the wide rows of its slices, minus before
- * and plus after. `parts` leaves one side out: a full run sums every touch twice, once per side,
+ * summed from it. `parts` leaves one side out: a full run sums every touch twice, once per side,
  * as the wide sums of a million touches would not fit in memory (the monthly side alone is keyed
- * without the channel set, a few thousand groups).
+ * without the channel set, a few thousand groups). An incremental run patches both with the wide
+ * sums of its slices' change (attributionWideChangeSql).
  */
-export function attributionWideSql(
-  scope: string | null, sign: 1 | -1 = 1, parts: { sliced: boolean; set: boolean } = { sliced: true, set: true }, from = ATTRIBUTION_TOUCHES,
-): string {
-  const s = sign === 1 ? '' : '-';
+export function attributionWideSql(parts: { sliced: boolean; set: boolean }): string {
+  return wideSumsSql(`${ATTRIBUTION_TOUCHES} a ${parts.sliced ? joinsOf(SLICED_MODELS) : ''}`, null, parts);
+}
+
+/**
+ * The wide sums (as attributionWideSql) of how a recomputed slice changes, in one pass: its
+ * stored touches minus (the opportunities in `scope`, with their fractribution credits as they
+ * were: `old` holds the credits before of the paths whose credits moved, NULL where a path had
+ * none) and the fresh rows in `fresh` (a table like the storage) plus, with the credits written
+ * now. Summing both sides in one aggregation instead of one each took ~0.15 s off the large
+ * world's incremental run.
+ */
+export function attributionWideChangeSql(scope: string, fresh: string, old: string): string {
+  const before = `SELECT -1 AS sign, a.*, CASE WHEN o.path_id IS NOT NULL THEN o.credits ELSE f.credits END AS credits
+      FROM ${ATTRIBUTION_TOUCHES} a LEFT JOIN ${old} o ON o.path_id = a.path_id LEFT JOIN ${FRACTRIBUTION_PATHS} f ON f.path_id = a.path_id
+      WHERE ${inScope(scope, OPP, 'a')}`;
+  const after = `SELECT 1 AS sign, n.*, f.credits FROM ${fresh} n LEFT JOIN ${FRACTRIBUTION_PATHS} f ON f.path_id = n.path_id`;
+  return wideSumsSql(`(${before}\n      UNION ALL ${after}) a`, 'a', { sliced: true, set: true });
+}
+
+/**
+ * The wide sums over the rows `a` of `from`: each row counted once, or, with `signed` (the alias
+ * of rows carrying a sign column and their fractribution `credits`), times its sign.
+ */
+function wideSumsSql(from: string, signed: string | null, parts: { sliced: boolean; set: boolean }): string {
   const last = 'a.touch_position = a.touch_count';
+  const filter = (cond?: string) => (cond ? ` FILTER (WHERE ${cond})` : '');
+  // count(*) and sum(x), each over the rows meeting `cond`, signed.
+  const count = (cond?: string) => (signed ? `coalesce(sum(${signed}.sign)${filter(cond)}, 0)` : `count(*)${filter(cond)}`);
+  const sum = (x: string, cond?: string) => (signed ? `sum(${signed}.sign * ${x})${filter(cond)}` : `sum(${x})${filter(cond)}`);
+  const paths = signed ?? 'f';
   const sums = [
     ...(parts.sliced ? SLICED_MODELS.map((m) => {
-      const c = creditOf(m);
-      return `${s}count(${c}) AS n${sliced(m)}, ${s}sum(${creditUnits(c)}) AS k${sliced(m)}, ${s}sum(${moneyUnits(c, 'kd.amount')}) AS m${sliced(m)}`;
+      const c = creditOf(m, paths);
+      return `${signed ? count(`${c} IS NOT NULL`) : `count(${c})`} AS n${sliced(m)}, ${sum(creditUnits(c))} AS k${sliced(m)}, ${sum(moneyUnits(c, 'kd.amount'))} AS m${sliced(m)}`;
     }) : []),
-    ...(parts.set ? [`${s}count(*) AS n, ${s}coalesce(sum(${SET_UNIT.credit}), 0) AS unit_credit, ${s}coalesce(sum(${setMoneyUnits('kd.amount')}), 0) AS unit_amount,
-           ${s}count(*) FILTER (WHERE ${last}) AS n_last, ${s}coalesce(sum(${lastMoneyUnits('kd.amount')}) FILTER (WHERE ${last}), 0) AS last_amount`] : []),
+    ...(parts.set ? [`${count()} AS n, coalesce(${sum(SET_UNIT.credit)}, 0) AS unit_credit, coalesce(${sum(setMoneyUnits('kd.amount'))}, 0) AS unit_amount,
+           ${count(last)} AS n_last, coalesce(${sum(lastMoneyUnits('kd.amount'), last)}, 0) AS last_amount`] : []),
   ];
   return `SELECT ${parts.set ? KIND_COLUMNS.replace('a.channel,', 'a.channel_set, a.channel,') : KIND_COLUMNS},
            ${sums.join(',\n           ')}
-    FROM ${from} a ${parts.sliced ? joinsOf(SLICED_MODELS) : ''}
+    FROM ${from}
     ${KIND_ROWS}
-    WHERE ${KIND_FILTER} AND ${inScope(scope, OPP, 'a')}
+    WHERE ${KIND_FILTER}
     GROUP BY ${parts.set ? '1, 2, 3, 4, 5, 6' : '1, 2, 3, 4, 5'}`;
 }
 
@@ -323,10 +347,10 @@ export function attributionSetMonthlySql(): string {
  */
 export function attributionSumsBuildSql(): string[] {
   return [
-    ...sumsTableBuildSql(ATTRIBUTION_SET_GROUPS, attributionWideSql(null, 1, { sliced: false, set: true }), SET_GROUP_KEY,
+    ...sumsTableBuildSql(ATTRIBUTION_SET_GROUPS, attributionWideSql({ sliced: false, set: true }), SET_GROUP_KEY,
       'Grain: one row per kind x channel set x channel x campaign x month of the stored touches (kinds as in staging.int_attribution_monthly): their count and the sums the markov and shapley monthly credits are weighted from.'),
     ...sumsTableBuildSql(ATTRIBUTION_MONTHLY,
-      `${attributionMonthlyFromWideSql(`(${attributionWideSql(null, 1, { sliced: true, set: false })}) sums`, true)}
+      `${attributionMonthlyFromWideSql(`(${attributionWideSql({ sliced: true, set: false })}) sums`, true)}
        UNION ALL ${attributionSetMonthlySql()}`,
       ATTRIBUTION_MONTHLY_KEY,
       'Grain: one row per kind x model x channel x campaign x month of marts.fct_attribution. kind created: every opportunity by its month created (n rows, credit, amount = pipeline credit); kind won: the won ones by their close month (n, credit = customers, amount = revenue credit). Exact sums; what the KPI marts read.'),

@@ -8,7 +8,7 @@ import { buildModelSql, freshRowsOf, models, refreshChangedModelSql, refreshMode
 import { aggregateBuildSql, AGGREGATES, kpiCampaignSql, kpiChannelSql, kpiFunnelSql } from './kpis.ts';
 import {
   applyDeltaSql, ATTRIBUTION_MONTHLY, ATTRIBUTION_SET_GROUPS, ATTRIBUTION_TOUCHES, attributionMonthlyFromWideSql, attributionMonthlyRewriteSql, attributionSumsBuildSql,
-  attributionTouchesInsertSql, attributionViewSql, attributionWideSql, FRACTRIBUTION_PATHS, fractributionMovedSql, SET_GROUP_KEY, SET_GROUP_SUMS,
+  attributionTouchesInsertSql, attributionViewSql, attributionWideChangeSql, FRACTRIBUTION_PATHS, fractributionMovedSql, SET_GROUP_KEY, SET_GROUP_SUMS,
 } from './attribution-mart.ts';
 import { dataAsOf, parseGoals, refreshGoals } from './goals.ts';
 import { detectChanges, type ChangeSets } from './incremental.ts';
@@ -333,21 +333,19 @@ async function incremental(trx: Knex.Transaction, config: TransformConfig, chang
   // fractribution path, no Markov or Shapley share (a spend-only or empty change).
   const attributionMoved = attributionOpps + fractOpps + movedPaths > 0 || moved.sharesChanged || moved.globalChanged.size > 0;
   if (attributionMoved) await step(`${ATTRIBUTION_TOUCHES} (incremental)`, async () => {
-    // Monthly sums and set groups: minus the rows before, plus the rows after, of the recomputed slices.
-    // The wide sums (monthly sums and set groups at once) of the recomputed slices, minus before
-    // and plus after; the opportunities whose fractribution credits alone moved in one pass, new
-    // credits minus the old ones kept here.
-    await trx.raw(`CREATE TEMP TABLE inc_wide ON COMMIT DROP AS ${attributionWideSql('inc_attr_opps', -1)}`);
+    // Monthly sums and set groups: minus the rows before, plus the rows after, of the recomputed
+    // slices (the wide sums of their change, one pass); the opportunities whose fractribution
+    // credits alone moved in another, new credits minus the old ones kept here.
     await trx.raw(`CREATE TEMP TABLE inc_fract_old ON COMMIT DROP AS
       SELECT c.path_id, f.credits FROM (SELECT DISTINCT path_id FROM inc_changed_paths) c LEFT JOIN ${FRACTRIBUTION_PATHS} f USING (path_id)`);
     await analyze('inc_fract_old');
     await moved.write();
-    // The new rows, from the staging rows the early cutoff computed (still in its temporary tables), summed, then stored.
+    // The new rows, from the staging rows the early cutoff computed (still in its temporary tables), summed with the old ones, then stored.
     await trx.raw(`CREATE TEMP TABLE inc_attr_new (LIKE ${ATTRIBUTION_TOUCHES}) ON COMMIT DROP`);
     await trx.raw(attributionTouchesInsertSql(config, 'inc_attr_opps', 'inc_attr_new', {
       touches: freshRowsOf('staging.int_opportunity_touches'), paths: freshRowsOf('staging.int_opportunity_paths'), opportunities: freshRowsOf('staging.int_opportunities'),
     }));
-    await trx.raw(`INSERT INTO inc_wide ${attributionWideSql(null, 1, undefined, 'inc_attr_new')}`);
+    await trx.raw(`CREATE TEMP TABLE inc_wide ON COMMIT DROP AS ${attributionWideChangeSql('inc_attr_opps', 'inc_attr_new', 'inc_fract_old')}`);
     await trx.raw(`DELETE FROM ${ATTRIBUTION_TOUCHES} a USING inc_attr_opps s WHERE a.connection_id = s.connection_id AND a.opportunity_id = s.opportunity_id`);
     await trx.raw(`INSERT INTO ${ATTRIBUTION_TOUCHES} SELECT * FROM inc_attr_new`);
     await trx.raw(`CREATE TEMP TABLE inc_attr_delta ON COMMIT DROP AS ${attributionMonthlyFromWideSql('inc_wide', false)}
