@@ -328,17 +328,18 @@ export const SET_GROUP_KEY = `kind, channel_set, channel, campaign_key, campaign
  * staging.int_attribution_monthly rows of the set models, from their groups and the current shares:
  * exactly the sums of the view's rows (the products are exact, and linear in the touch). Each
  * share's units are computed once (per share row, not per group row), the scale applied to the sums.
+ * `groups`: the set groups, or signed group sums (the wide sums of a slice's change), which give,
+ * while the shares stay as they are, the change of those rows (every key, as signed changes).
  */
-export function attributionSetMonthlySql(): string {
+export function attributionSetMonthlySql(groups = ATTRIBUTION_SET_GROUPS): string {
   return `SELECT g.kind, m.model, g.channel, g.campaign_key, g.campaign, g.month, sum(g.n) AS n,
            sum(CASE WHEN s.units IS NOT NULL THEN s.units * g.unit_credit ELSE g.n_last * 1000000000000000000000000::numeric END) * ${SET_SCALE.credit} AS credit,
            sum(CASE WHEN s.units IS NOT NULL THEN s.units * g.unit_amount ELSE g.last_amount * 1000000000000::numeric END) * ${SET_SCALE.pipeline} AS amount
-    FROM ${ATTRIBUTION_SET_GROUPS} g
+    FROM ${groups} g
     CROSS JOIN (VALUES ${SET_MODELS.map((m) => `(${sqlLiteral(m)})`).join(', ')}) AS m(model)
     LEFT JOIN (SELECT model, key, channel, ${shareUnits('share')} AS units FROM ${ATTRIBUTION_SHARES}) s
       ON s.model = m.model AND s.key = g.channel_set AND s.channel = g.channel
-    GROUP BY 1, 2, 3, 4, 5, 6
-    HAVING sum(g.n) > 0`;
+    GROUP BY 1, 2, 3, 4, 5, 6${groups === ATTRIBUTION_SET_GROUPS ? '\n    HAVING sum(g.n) > 0' : ''}`;
 }
 
 /**
@@ -358,7 +359,7 @@ export function attributionSumsBuildSql(): string[] {
 }
 
 /**
- * Builds a table of sums that incremental runs keep up (applyDeltaSql, attributionMonthlyRewriteSql) from `select`:
+ * Builds a table of sums that incremental runs keep up (applyDeltaSql, attributionMonthlyUpdateSql) from `select`:
  * unlogged like the other intermediate tables, unique on `key` (NULLs equal, as in a GROUP BY),
  * fillfactor 80 so that the patches' updates stay HOT (no new index entries).
  */
@@ -389,15 +390,24 @@ export function applyDeltaSql(table: string, key: string, sums: readonly string[
 export const MONTHLY_SUMS = ['n', 'credit', 'amount'] as const;
 
 /**
- * Writes staging.int_attribution_monthly anew in an incremental run, from the signed monthly rows
- * in `delta` (sliced models only): the sliced models' rows plus those changes (a key whose rows
- * all went drops out), the set models' weighted again from their groups by the current shares.
- * The table is small (a few ten thousand rows): rewriting it costs less than patching half of its
- * keys in place, as applyDeltaSql does with the larger set groups.
+ * Brings staging.int_attribution_monthly up to date in an incremental run, from the signed monthly
+ * rows in `delta` (the sliced models') and the signed set group sums in `wide`:
+ * - while no Markov or Shapley share moved (`sharesMoved` false: a change that moved no path, or
+ *   moved paths without moving a share), the set models' rows change by their groups' change under
+ *   the same shares (their credits are linear in the group sums), and every key is patched in place;
+ * - else the set models' rows are weighted again from their groups by the current shares, and the
+ *   table (a few ten thousand rows) is written anew: the sliced models' rows plus their changes (a
+ *   key whose rows all went drops out) and the set models' rows. Rewriting it costs less than
+ *   patching most of its keys in place, as applyDeltaSql does with the larger set groups.
+ * A change of one opportunity's amount took 0.42 s to write anew on the large sandbox world, 0.1 s
+ * patched.
  */
-export function attributionMonthlyRewriteSql(delta: string): string[] {
+export function attributionMonthlyUpdateSql(delta: string, wide: string, sharesMoved: boolean): string[] {
   const key = ATTRIBUTION_MONTHLY_KEY;
   const sums = MONTHLY_SUMS.join(', ');
+  if (!sharesMoved) {
+    return [`INSERT INTO ${delta} (${key}, ${sums}) SELECT ${key}, ${sums} FROM (${attributionSetMonthlySql(wide)}) d`, ...applyDeltaSql(ATTRIBUTION_MONTHLY, key, MONTHLY_SUMS, delta)];
+  }
   return [
     `CREATE TEMP TABLE inc_monthly ON COMMIT DROP AS
       SELECT ${key}, ${MONTHLY_SUMS.map((c) => `sum(${c}) AS ${c}`).join(', ')}

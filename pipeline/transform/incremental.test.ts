@@ -200,6 +200,10 @@ describe.each(WAREHOUSE_KINDS)('incremental transform on %s', (kind) => {
     await sql(`UPDATE core.fct_opportunity SET is_won = NOT is_won, is_closed = true, _synced_at = now() WHERE opportunity_id = 'O45'`);
     const won = await incremental();
     expect(won.scope!.attribution_slices).toBeGreaterThan(0);
+    // A new amount, nothing else: no path and no share moves, so the monthly sums are patched in place.
+    await sql(`UPDATE core.fct_opportunity SET amount = amount * 2, _synced_at = now() WHERE opportunity_id = 'O45'`);
+    const amount = await incremental();
+    expect(amount.scope).toMatchObject({ attribution_opportunities: 1, respread_models: 0, fractribution_paths: 0 });
     const afterIncremental = await martHashes(warehouse);
     const stateAfterIncremental = await stateHashes(warehouse);
     expect((await runTransform({ warehouse, log, full: true })).mode).toBe('full');

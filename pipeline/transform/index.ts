@@ -7,7 +7,7 @@ import { parseTransformConfig, type TransformConfig } from './config.ts';
 import { buildModelSql, freshRowsOf, models, refreshChangedModelSql, refreshModelSql, spendMartInsertSql, trafficMartInsertSql, type SqlModel } from './models.ts';
 import { aggregateBuildSql, AGGREGATES, kpiCampaignSql, kpiChannelSql, kpiFunnelSql } from './kpis.ts';
 import {
-  applyDeltaSql, ATTRIBUTION_MONTHLY, ATTRIBUTION_SET_GROUPS, ATTRIBUTION_TOUCHES, attributionMonthlyFromWideSql, attributionMonthlyRewriteSql, attributionSumsBuildSql,
+  applyDeltaSql, ATTRIBUTION_MONTHLY, ATTRIBUTION_SET_GROUPS, ATTRIBUTION_TOUCHES, attributionMonthlyFromWideSql, attributionMonthlyUpdateSql, attributionSumsBuildSql,
   attributionTouchesInsertSql, attributionViewSql, attributionWideChangeSql, FRACTRIBUTION_PATHS, fractributionMovedSql, SET_GROUP_KEY, SET_GROUP_SUMS,
 } from './attribution-mart.ts';
 import { dataAsOf, parseGoals, refreshGoals } from './goals.ts';
@@ -351,7 +351,7 @@ async function incremental(trx: Knex.Transaction, config: TransformConfig, chang
     await trx.raw(`CREATE TEMP TABLE inc_attr_delta ON COMMIT DROP AS ${attributionMonthlyFromWideSql('inc_wide', false)}
       UNION ALL ${fractributionMovedSql('inc_fract_opps', 'inc_fract_old')}`);
     for (const sql of applyDeltaSql(ATTRIBUTION_SET_GROUPS, SET_GROUP_KEY, SET_GROUP_SUMS, 'inc_wide')) await trx.raw(sql);
-    for (const sql of attributionMonthlyRewriteSql('inc_attr_delta')) await trx.raw(sql);
+    for (const sql of attributionMonthlyUpdateSql('inc_attr_delta', 'inc_wide', moved.sharesChanged)) await trx.raw(sql);
   });
   await step('marts.fct_ad_spend_daily + marts.fct_web_traffic_daily (incremental)', [
     ...(changes.campaigns > 0 ? [
