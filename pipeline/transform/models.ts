@@ -213,10 +213,12 @@ export const models: SqlModel[] = [
     scope: ['person_key'],
     select: (config, scope) => `
       SELECT t.person_key, string_agg(t.channel, chr(31) ORDER BY t.occurred_at, t.touchpoint_id COLLATE "C") AS path_key
+      -- People with an opportunity left out before their touches are read (it is a property of the
+      -- person, so of the whole window partition).
       FROM (SELECT *, max(occurred_at) OVER (PARTITION BY person_key) AS last_at
-            FROM staging.int_touchpoints WHERE ${inScope(scope, ['person_key'], 'int_touchpoints')}) t
-      WHERE NOT EXISTS (SELECT 1 FROM staging.int_opportunity_people op WHERE op.person_key = t.person_key)
-        AND t.occurred_at >= t.last_at - make_interval(days => ${config.lookbackDays})
+            FROM staging.int_touchpoints tp WHERE ${inScope(scope, ['person_key'], 'tp')}
+              AND NOT EXISTS (SELECT 1 FROM staging.int_opportunity_people op WHERE op.person_key = tp.person_key)) t
+      WHERE t.occurred_at >= t.last_at - make_interval(days => ${config.lookbackDays})
       GROUP BY t.person_key`,
     indexes: ['CREATE UNIQUE INDEX ON staging.int_person_paths (person_key)'],
   },
