@@ -14,6 +14,9 @@ import { copyLines, copyText, type Cell } from './copy.ts';
  * - incremental after a 1 % change: 1 % of people get a new touch and a moved touch, 1 % of
  *   opportunities change amount or stage, 1 % of spend rows are restated; then
  *   `runTransform()` (incremental), as a share of the full run;
+ * - incremental after the smallest changes a sync brings, each alone: one opportunity's new amount
+ *   (no path moves), then one touch moved to another channel (its opportunities' paths move, and
+ *   with them every Markov and Shapley share): what a run costs whatever the size of its change;
  * - rule models: our rule-model step (one row per touch, a credit column per model, as the
  *   transform stores them under the marts.fct_attribution view), for the same four models and for all
  *   nine, against a plain SQL reference of first/last/linear/U-shaped written straight as window
@@ -167,6 +170,8 @@ export interface TransformBenchResult {
   full: TransformResult & { ms: number };
   change: Record<string, number>;
   incremental: TransformResult & { ms: number };
+  oneAmount: TransformResult & { ms: number };
+  oneTouch: TransformResult & { ms: number };
   ruleStepMs: number;
   ruleStepSameModelsMs: number;
   referenceMs: number;
@@ -182,6 +187,16 @@ export async function benchTransform(warehouse: Warehouse, scale: 'large' | 'dem
   await warehouse.knex.raw('CHECKPOINT');
   const incremental = await timed(() => runTransform({ warehouse, log }));
   if (incremental.value.mode !== 'incremental') throw new Error(`expected an incremental run, got a full one: ${incremental.value.reason ?? ''}`);
+  const small = async (change: string) => {
+    await warehouse.knex.raw(change);
+    const run = await timed(() => runTransform({ warehouse, log }));
+    if (run.value.mode !== 'incremental') throw new Error(`expected an incremental run, got a full one: ${run.value.reason ?? ''}`);
+    return { ...run.value, ms: run.ms };
+  };
+  const oneAmount = await small(`UPDATE core.fct_opportunity SET amount = amount + 1, _synced_at = now()
+    WHERE (connection_id, opportunity_id) = (SELECT connection_id, opportunity_id FROM staging.int_opportunity_paths ORDER BY opportunity_id LIMIT 1)`);
+  const oneTouch = await small(`UPDATE core.fct_touchpoint SET utm_source = 'newsletter', utm_medium = 'email', _synced_at = now()
+    WHERE (connection_id, touchpoint_id) = (SELECT connection_id, touchpoint_id FROM staging.int_opportunity_touches WHERE channel <> 'Email' ORDER BY opportunity_id, pos LIMIT 1)`);
 
   // Rule models, ours vs the reference, on the same staging.int_opportunity_touches, each materialized once.
   const config = parseTransformConfig(undefined);
@@ -198,7 +213,7 @@ export async function benchTransform(warehouse: Warehouse, scale: 'large' | 'dem
   }));
   return {
     core: load.value, loadMs: load.ms,
-    full: { ...full.value, ms: full.ms }, change, incremental: { ...incremental.value, ms: incremental.ms },
+    full: { ...full.value, ms: full.ms }, change, incremental: { ...incremental.value, ms: incremental.ms }, oneAmount, oneTouch,
     ruleStepMs: ours.ms, ruleStepSameModelsMs: oursSame.ms, referenceMs: reference.ms,
   };
 }
@@ -213,6 +228,9 @@ export function reportTransformBench(r: TransformBenchResult): void {
   console.log(`  incremental after the change:        ${s(r.incremental.ms)}   = ${((r.incremental.ms / r.full.ms) * 100).toFixed(1)} % of full (target <= 5 %)`);
   console.log(`      recomputed: ${Object.entries(r.incremental.scope ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   for (const step of [...r.incremental.steps].sort((a, b) => b.ms - a.ms).slice(0, 6)) console.log(`      ${step.name.padEnd(58)} ${s(step.ms)}`);
+  const share = (ms: number) => `${((ms / r.full.ms) * 100).toFixed(1)} % of full`;
+  console.log(`  incremental after one opportunity's new amount:   ${s(r.oneAmount.ms)}   = ${share(r.oneAmount.ms)} (no path moves)`);
+  console.log(`  incremental after one touch moved to a channel:   ${s(r.oneTouch.ms)}   = ${share(r.oneTouch.ms)} (paths move, and with them the data-driven weights of ${r.oneTouch.scope?.respread_models ?? 0} models)`);
   console.log(`  plain SQL reference (first/last/linear/U-shaped): ${s(r.referenceMs)}`);
   console.log(`  rule-model step, the same 4 models:               ${s(r.ruleStepSameModelsMs)}   ratio ours / reference ${(r.ruleStepSameModelsMs / r.referenceMs).toFixed(2)}x (target <= 1.00x)`);
   console.log(`  rule-model step, all 9 rule models:               ${s(r.ruleStepMs)}   ratio ${(r.ruleStepMs / r.referenceMs).toFixed(2)}x`);
