@@ -16,7 +16,7 @@ import { copyLines, copyText, type Cell } from './copy.ts';
  *   `runTransform()` (incremental), as a share of the full run;
  * - incremental after the smallest changes a sync brings, each alone: one opportunity's new amount
  *   (no path moves), then one touch moved to another channel (its opportunities' paths move, and
- *   with them every Markov and Shapley share): what a run costs whatever the size of its change;
+ *   with them the data-driven weights): what a run costs whatever the size of its change;
  * - rule models: our rule-model step (one row per touch, a credit column per model, as the
  *   transform stores them under the marts.fct_attribution view), for the same four models and for all
  *   nine, against a plain SQL reference of first/last/linear/U-shaped written straight as window
