@@ -225,7 +225,7 @@ describe.each(WAREHOUSE_KINDS)('incremental transform on %s', (kind) => {
     await sql(`UPDATE core.fct_ad_spend_daily SET spend = spend + 4, _synced_at = now() WHERE campaign_id = '111' AND date = '2026-02-10'`);
     const spendOnly = await incremental();
     expect(names(spendOnly)).not.toContain('staging.int_attribution_touches (incremental)');
-    expect(names(spendOnly)).toContain('marts.kpi_channel_monthly');
+    expect(names(spendOnly)).toContain('marts.kpi_channel_monthly (incremental)');
     expect(spendOnly.scope).toMatchObject({ spend_rows: 1, opportunities: 0, attribution_slices: 0 });
     expect(await spendOf()).toBeCloseTo(spendBefore + 4, 6);
     // Contact roles removed, nothing else: the opportunity's touches and credits go.
@@ -239,6 +239,55 @@ describe.each(WAREHOUSE_KINDS)('incremental transform on %s', (kind) => {
     const afterIncremental = await martHashes(warehouse);
     expect((await runTransform({ warehouse, log, full: true })).mode).toBe('full');
     expect(await martHashes(warehouse)).toEqual(afterIncremental);
+  }, 120_000);
+
+  it('writes the KPI rows of the months a change reaches, those of every month when a campaign\'s name, channel or credited traffic moves', async () => {
+    const kpiSteps = (r: Awaited<ReturnType<typeof runTransform>>) => r.steps.map((st) => st.name).filter((n) => n.startsWith('marts.kpi_c'));
+    const matchesRebuild = async () => {
+      const afterIncremental = await martHashes(warehouse);
+      expect((await runTransform({ warehouse, log, full: true })).mode).toBe('full');
+      expect(await martHashes(warehouse)).toEqual(afterIncremental);
+    };
+    const months = async () => ((await sql(`SELECT count(DISTINCT month) AS n FROM marts.kpi_campaign_monthly`)).rows[0] as { n: number | string }).n;
+    expect(Number(await months())).toBeGreaterThan(2);
+
+    // A restated spend day and a won opportunity: the KPI rows of their months only.
+    await sql(`UPDATE core.fct_ad_spend_daily SET clicks = clicks + 3, _synced_at = now() WHERE campaign_id = '222' AND date = '2026-02-10'`);
+    await sql(`UPDATE core.fct_opportunity SET is_won = true, is_closed = true, _synced_at = now() WHERE opportunity_id = 'O48'`);
+    const scoped = await incremental();
+    expect(kpiSteps(scoped)).toEqual(['marts.kpi_channel_monthly (incremental)', 'marts.kpi_campaign_monthly (incremental)']);
+    await matchesRebuild();
+    // A restated day of web traffic: its month only.
+    await sql(`UPDATE core.fct_web_traffic_daily SET sessions = sessions + 7, _synced_at = now() WHERE date = '2026-02-15' AND medium = 'cpc'`);
+    expect(kpiSteps(await incremental())).toEqual(['marts.kpi_channel_monthly (incremental)', 'marts.kpi_campaign_monthly (incremental)']);
+    await matchesRebuild();
+    // A person's MQL date moved to another month, nothing else: the MQL counts of both months.
+    await sql(`UPDATE core.dim_person SET mql_at = '2026-04-20T00:00:00Z', _synced_at = now() WHERE person_id = 'P30'`);
+    const mql = await incremental();
+    expect(kpiSteps(mql)).toEqual(['marts.kpi_channel_monthly (incremental)', 'marts.kpi_campaign_monthly (incremental)']);
+    await matchesRebuild();
+
+    // A spend day of campaign 222 read again with a channel hint (Display) that comes before its
+    // channel: the channel its KPI rows carry, in every month, moves.
+    const channelOf222 = async () => ((await sql(`SELECT DISTINCT channel FROM marts.kpi_campaign_monthly WHERE campaign_key = '222'`)).rows as Array<{ channel: string }>).map((r) => r.channel);
+    expect(await channelOf222()).not.toContain('Display');
+    await sql(`UPDATE core.fct_ad_spend_daily SET channel_hint = 'display', _synced_at = now() WHERE campaign_id = '222' AND date = '2026-02-11'`);
+    const renamed = await incremental();
+    expect(kpiSteps(renamed)).toEqual(['marts.kpi_channel_monthly', 'marts.kpi_campaign_monthly']);
+    expect(await channelOf222()).toEqual(['Display']);
+    await matchesRebuild();
+
+    // A new campaign with the name web traffic is credited by (Brand, campaign 111) and a lower id:
+    // the traffic of every month goes to it.
+    await warehouse.knex.transaction(async (trx) => {
+      await insertCore(trx, warehouse.kind, 'core.fct_ad_spend_daily', [
+        { campaign_id: '100', date: '2026-02-12', currency: 'USD', spend: '1.00', impressions: 10, clicks: 1, conversions: 0, conversion_value: 0, campaign_name: 'Brand' },
+      ], 'gads', 'google_ads');
+    });
+    const credited = await incremental();
+    expect(kpiSteps(credited)).toEqual(['marts.kpi_channel_monthly', 'marts.kpi_campaign_monthly']);
+    expect(Number((await sql(`SELECT sum(sessions) AS n FROM marts.kpi_campaign_monthly WHERE campaign_key = '100'`)).rows[0].n)).toBeGreaterThan(0);
+    await matchesRebuild();
   }, 120_000);
 
   it('repeats the last solve\'s warning when no path moved (Shapley skipped for too many channels)', async () => {

@@ -5,7 +5,7 @@ import type { Warehouse } from '../../warehouse/db.ts';
 import { channelFunctionSql, effectiveRules } from './channels.ts';
 import { parseTransformConfig, type TransformConfig } from './config.ts';
 import { buildModelSql, freshRowsOf, models, refreshChangedModelSql, refreshModelSql, spendMartInsertSql, trafficMartInsertSql, type SqlModel } from './models.ts';
-import { aggregateBuildSql, AGGREGATES, kpiCampaignSql, kpiChannelSql, kpiFunnelSql } from './kpis.ts';
+import { aggregateBuildSql, AGGREGATES, campaignNamesMovedSql, kpiCampaignSql, kpiChannelSql, kpiFunnelSql, LEAD_AGGREGATE, TRAFFIC_CAMPAIGNS } from './kpis.ts';
 import {
   applyDeltaSql, ATTRIBUTION_MONTHLY, ATTRIBUTION_SET_GROUPS, ATTRIBUTION_TOUCHES, attributionMonthlyFromWideSql, attributionMonthlyUpdateSql, attributionSumsBuildSql,
   attributionTouchesInsertSql, attributionViewSql, attributionWideChangeSql, FRACTRIBUTION_PATHS, fractributionMovedSql, SET_GROUP_KEY, SET_GROUP_SUMS,
@@ -107,6 +107,7 @@ export async function runTransform(options: TransformOptions): Promise<Transform
   let mode: TransformResult['mode'] = 'full';
   let reason: string | undefined;
   let scopeCounts: Record<string, number> | undefined;
+  let kpiMonths = false;
   await options.warehouse.knex.transaction(async (trx) => {
     const step = async (name: string, statements: string[] | (() => Promise<void>)) => {
       const t0 = performance.now();
@@ -149,15 +150,19 @@ export async function runTransform(options: TransformOptions): Promise<Transform
       // Incremental statements look a few thousand keys up in million-row tables that are cached:
       // index lookups beat scans, which the default page cost (4, for spinning disks) prefers.
       if (options.warehouse.kind === 'postgres') await trx.raw('SET LOCAL random_page_cost = 1.1');
-      scopeCounts = await incremental(trx, config, changes, step, warnings);
+      const done = await incremental(trx, config, changes, step, warnings);
+      scopeCounts = done.sizes;
+      // Only some months' KPI rows can have moved, unless a campaign's name or channel did (on the rows of every month).
+      kpiMonths = done.kpiMonths && !((await trx.raw(campaignNamesMovedSql())).rows[0] as { moved: boolean }).moved;
     } else {
       options.log.info({ reason }, 'full transform');
       await full(trx, config, step, warnings);
     }
     // The KPI marts read only what the core rows feed: with no core row changed they stay as they are.
     if (!changes || changes.total > 0) {
-      await step('marts.kpi_channel_monthly', kpiChannelSql(config));
-      await step('marts.kpi_campaign_monthly', kpiCampaignSql(config));
+      const months = kpiMonths ? 'inc_kpi_months' : null;
+      await step(`marts.kpi_channel_monthly${months ? ' (incremental)' : ''}`, kpiChannelSql(config, months));
+      await step(`marts.kpi_campaign_monthly${months ? ' (incremental)' : ''}`, kpiCampaignSql(config, months));
       await step('marts.kpi_funnel_monthly', kpiFunnelSql());
     }
     await step('marts.goal_pacing', async () => {
@@ -225,8 +230,14 @@ async function full(trx: Knex.Transaction, config: TransformConfig, step: Step, 
   ]);
 }
 
-/** Recomputes the slices of every staging model and mart that the changed core rows feed. */
-async function incremental(trx: Knex.Transaction, config: TransformConfig, changes: ChangeSets, step: Step, warnings: string[]): Promise<Record<string, number>> {
+/**
+ * Recomputes the slices of every staging model and mart that the changed core rows feed. Returns
+ * the scope's sizes, and whether the KPI marts need only the months in temporary table
+ * inc_kpi_months written anew.
+ */
+async function incremental(
+  trx: Knex.Transaction, config: TransformConfig, changes: ChangeSets, step: Step, warnings: string[],
+): Promise<{ sizes: Record<string, number>; kpiMonths: boolean }> {
   const model = (name: string): SqlModel => models.find((m) => m.name === name)!;
   // A model's slices recomputed; the aggregates of the model patched: minus the slices' rows before, plus after.
   const refresh = (name: string, scope: string) => {
@@ -353,6 +364,8 @@ async function incremental(trx: Knex.Transaction, config: TransformConfig, chang
     for (const sql of applyDeltaSql(ATTRIBUTION_SET_GROUPS, SET_GROUP_KEY, SET_GROUP_SUMS, 'inc_wide')) await trx.raw(sql);
     for (const sql of attributionMonthlyUpdateSql('inc_attr_delta', 'inc_wide', moved.sharesChanged)) await trx.raw(sql);
   });
+  // The campaign each web traffic row is credited to by name, as the spend mart has it before its rows move.
+  if (changes.spend > 0) await trx.raw(`CREATE TEMP TABLE inc_traffic_campaigns ON COMMIT DROP AS ${TRAFFIC_CAMPAIGNS}`);
   await step('marts.fct_ad_spend_daily + marts.fct_web_traffic_daily (incremental)', [
     ...(changes.campaigns > 0 ? [
       `INSERT INTO inc_spend SELECT s.connection_id, s.campaign_id, s.date FROM core.fct_ad_spend_daily s JOIN inc_campaign c USING (connection_id, campaign_id)`,
@@ -366,6 +379,24 @@ async function incremental(trx: Knex.Transaction, config: TransformConfig, chang
       WHERE (m.connection_id, m.property_id, m.date, m.source, m.medium, m.campaign) = (s.connection_id, s.property_id, s.date, s.source, s.medium, s.campaign)`,
     trafficMartInsertSql('inc_traffic_keys'),
   ]);
+  // The months whose KPI rows can have moved: those of the spend and traffic rows, leads and
+  // attribution sums recomputed. Every month's can when a Markov or Shapley share moved (their
+  // credits move in every month) or when the campaign traffic is credited to by name moved
+  // (checked here; a campaign's name and channel on the KPI rows are checked before the KPI marts
+  // are written). A changed campaign (rare: its spend rows, touches and names can move in any
+  // month) rewrites every month too, rather than being traced.
+  let kpiMonths = !moved.sharesChanged && changes.campaigns === 0;
+  if (kpiMonths && changes.spend > 0) {
+    kpiMonths = !((await trx.raw(`SELECT EXISTS (SELECT campaign_name, campaign_key FROM (${TRAFFIC_CAMPAIGNS}) n
+      EXCEPT SELECT campaign_name, campaign_key FROM inc_traffic_campaigns) OR EXISTS (SELECT campaign_name, campaign_key FROM inc_traffic_campaigns
+      EXCEPT SELECT campaign_name, campaign_key FROM (${TRAFFIC_CAMPAIGNS}) n) AS moved`)).rows[0] as { moved: boolean }).moved;
+  }
+  if (kpiMonths) {
+    await trx.raw(`CREATE TEMP TABLE inc_kpi_months ON COMMIT DROP AS
+      SELECT date_trunc('month', date)::date AS month FROM inc_spend_keys
+      UNION SELECT date_trunc('month', date)::date FROM inc_traffic_keys
+      UNION SELECT month FROM inc_delta_${LEAD_AGGREGATE.name.split('.')[1]}${attributionMoved ? '\n      UNION SELECT month FROM inc_attr_delta' : ''}`);
+  }
   const sizes: Record<string, number> = {};
   for (const [name, table] of [['people', 'inc_person'], ['touchpoints', 'inc_touch_keys'], ['person_keys', 'inc_pkeys'], ['opportunities', 'inc_opps'],
     ['spend_rows', 'inc_spend_keys'], ['traffic_rows', 'inc_traffic_keys']] as const) {
@@ -376,5 +407,5 @@ async function incremental(trx: Knex.Transaction, config: TransformConfig, chang
   sizes.attribution_slices = attributionOpps + fractOpps;
   sizes.respread_models = moved.globalChanged.size;
   sizes.fractribution_paths = movedPaths;
-  return sizes;
+  return { sizes, kpiMonths };
 }

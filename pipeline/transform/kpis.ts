@@ -96,8 +96,12 @@ const ratios = `
 const kpiInsertColumns = `model, reporting_currency, spend, impressions, clicks, sessions, leads, mqls, sqls, opportunities, customers, pipeline, revenue,
   cpl, cost_per_opportunity, cac, roas, roi, lead_to_opportunity_rate, opportunity_to_won_rate`;
 
-/** One KPI mart: `dim` is the grouping column expression in each source. */
-function kpiMart(table: string, config: TransformConfig, dims: { key: string; extra: string[]; join?: string }, parts: {
+/**
+ * One KPI mart: `dim` is the grouping column expression in each source. `months`: null, every
+ * month; else a relation with a month column, the only months whose rows are written anew (the
+ * others stay as they are), each part's rows filtered before they are summed.
+ */
+function kpiMart(table: string, config: TransformConfig, months: string | null, dims: { key: string; extra: string[]; join?: string }, parts: {
   spend: string;
   traffic: string;
   leads: string;
@@ -107,14 +111,16 @@ function kpiMart(table: string, config: TransformConfig, dims: { key: string; ex
   const rc = sqlLiteral(config.reportingCurrency);
   const models = `(VALUES ${ATTRIBUTION_MODELS.map((m) => `(${sqlLiteral(m)})`).join(', ')}) AS m(model)`;
   const keyCols = `month, ${dims.key}`;
+  // The filter on the grouping column goes down into each part, below its GROUP BY.
+  const only = (part: string) => (months === null ? part : `SELECT * FROM (${part}) p WHERE p.month IN (SELECT month FROM ${months})`);
   return [
-    `DELETE FROM ${table}`,
+    months === null ? `DELETE FROM ${table}` : `DELETE FROM ${table} WHERE month IN (SELECT month FROM ${months})`,
     `INSERT INTO ${table} (month, ${dims.key}, ${dims.extra.map((e) => e.split(' AS ')[1]!.trim()).join(', ')}${dims.extra.length ? ', ' : ''}${kpiInsertColumns})
-     WITH spend AS (${parts.spend}),
-          traffic AS (${parts.traffic}),
-          leads AS (${parts.leads}),
-          credited AS (${parts.credited}),
-          won AS (${parts.won}),
+     WITH spend AS (${only(parts.spend)}),
+          traffic AS (${only(parts.traffic)}),
+          leads AS (${only(parts.leads)}),
+          credited AS (${only(parts.credited)}),
+          won AS (${only(parts.won)}),
           keys AS (
             SELECT ${keyCols} FROM spend UNION SELECT ${keyCols} FROM traffic UNION SELECT ${keyCols} FROM leads
             UNION SELECT ${keyCols} FROM credited UNION SELECT ${keyCols} FROM won
@@ -153,8 +159,9 @@ const creditedBy = (dim: string) => `SELECT month, ${dim}, model, sum(credit) AS
 const wonBy = (dim: string) => `SELECT month, ${dim}, model, sum(credit) AS customers, sum(amount) AS revenue
             FROM ${ATTRIBUTION_MONTHLY} WHERE kind = 'won' GROUP BY 1, 2, 3`;
 
-export function kpiChannelSql(config: TransformConfig): string[] {
-  return kpiMart('marts.kpi_channel_monthly', config, { key: 'channel', extra: [] }, {
+/** marts.kpi_channel_monthly, every month or (`months`, see kpiMart) some. */
+export function kpiChannelSql(config: TransformConfig, months: string | null = null): string[] {
+  return kpiMart('marts.kpi_channel_monthly', config, months, { key: 'channel', extra: [] }, {
     spend: `SELECT date_trunc('month', date)::date AS month, channel, sum(coalesce(spend_reporting, 0)) AS spend,
                    sum(impressions) AS impressions, sum(clicks) AS clicks FROM marts.fct_ad_spend_daily GROUP BY 1, 2`,
     traffic: `SELECT date_trunc('month', date)::date AS month, channel, sum(sessions) AS sessions FROM marts.fct_web_traffic_daily GROUP BY 1, 2`,
@@ -164,8 +171,9 @@ export function kpiChannelSql(config: TransformConfig): string[] {
   });
 }
 
-export function kpiCampaignSql(config: TransformConfig): string[] {
-  const parts = kpiMart('marts.kpi_campaign_monthly', config, {
+/** marts.kpi_campaign_monthly, every month or (`months`, see kpiMart) some. */
+export function kpiCampaignSql(config: TransformConfig, months: string | null = null): string[] {
+  const parts = kpiMart('marts.kpi_campaign_monthly', config, months, {
     key: 'campaign_key',
     extra: ['n.campaign_name AS campaign_name', 'n.channel AS channel'],
     // A join, not a subquery per row: the names CTE has no index.
@@ -175,23 +183,41 @@ export function kpiCampaignSql(config: TransformConfig): string[] {
                    sum(impressions) AS impressions, sum(clicks) AS clicks FROM marts.fct_ad_spend_daily GROUP BY 1, 2`,
     traffic: `SELECT date_trunc('month', w.date)::date AS month, coalesce(n.campaign_key, w.campaign) AS campaign_key, sum(w.sessions) AS sessions
               FROM marts.fct_web_traffic_daily w
-              LEFT JOIN (SELECT DISTINCT ON (campaign_name) campaign_name, campaign_id AS campaign_key FROM marts.fct_ad_spend_daily
-                         ORDER BY campaign_name, campaign_id) n ON n.campaign_name = w.campaign
+              LEFT JOIN (${TRAFFIC_CAMPAIGNS}) n ON n.campaign_name = w.campaign
               WHERE w.campaign NOT IN ('(not set)', '(direct)', '(organic)', '(referral)') GROUP BY 1, 2`,
     leads: leadsBy('campaign_key'),
     credited: creditedBy('campaign_key'),
     won: wonBy('campaign_key'),
   });
-  // Campaign names and channels: from spend where the campaign spends, else from the touches.
-  // Each source's distinct names first (hashing), then the first by preference (sorting a few hundred rows, not every row).
-  const names = `campaign_names AS (
+  return [parts[0]!, parts[1]!.replace('WITH spend AS (', `WITH campaign_names AS (${CAMPAIGN_NAMES}),\n          spend AS (`)];
+}
+
+/**
+ * Campaign names and channels of marts.kpi_campaign_monthly (one row per campaign_key): from spend
+ * where the campaign spends, else from the touches. Each source's distinct names first (hashing),
+ * then the first by preference (sorting a few hundred rows, not every row).
+ */
+const CAMPAIGN_NAMES = `
     SELECT DISTINCT ON (campaign_key) campaign_key, campaign_name, channel FROM (
       SELECT campaign_id AS campaign_key, campaign_name, channel, 0 AS pref FROM marts.fct_ad_spend_daily GROUP BY 1, 2, 3
       UNION ALL SELECT campaign_key, campaign, channel, 1 FROM ${ATTRIBUTION_MONTHLY} GROUP BY 1, 2, 3
       UNION ALL SELECT campaign_key, campaign_name, channel, 2 FROM ${LEAD_AGGREGATE.name} GROUP BY 1, 2, 3
-    ) n ORDER BY campaign_key, pref, campaign_name NULLS LAST, channel
-  )`;
-  return [parts[0]!, parts[1]!.replace('WITH spend AS (', `WITH ${names},\n          spend AS (`)];
+    ) n ORDER BY campaign_key, pref, campaign_name NULLS LAST, channel`;
+
+/** The campaign a web traffic row is credited to by its campaign name: the spend mart's (the lowest campaign id of that name). */
+export const TRAFFIC_CAMPAIGNS = `SELECT DISTINCT ON (campaign_name) campaign_name, campaign_id AS campaign_key FROM marts.fct_ad_spend_daily
+                         ORDER BY campaign_name, campaign_id`;
+
+/**
+ * True when a campaign's name or channel in marts.kpi_campaign_monthly is not what the mart would
+ * get now (the campaign_key of every row of every month carries them): a month-scoped refresh
+ * would leave the other months with the old ones.
+ */
+export function campaignNamesMovedSql(): string {
+  return `SELECT EXISTS (
+    SELECT 1 FROM (SELECT DISTINCT campaign_key, campaign_name, channel FROM marts.kpi_campaign_monthly) k
+    LEFT JOIN (${CAMPAIGN_NAMES}) n ON n.campaign_key = k.campaign_key
+    WHERE (n.campaign_name, n.channel) IS DISTINCT FROM (k.campaign_name, k.channel)) AS moved`;
 }
 
 export function kpiFunnelSql(): string[] {
