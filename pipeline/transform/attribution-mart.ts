@@ -414,8 +414,11 @@ export function attributionMonthlyUpdateSql(delta: string, wide: string, sharesM
       FROM (SELECT ${key}, ${sums} FROM ${ATTRIBUTION_MONTHLY} WHERE model NOT IN (${SET_MODELS.map((m) => sqlLiteral(m)).join(', ')})
             UNION ALL SELECT ${key}, ${sums} FROM ${delta}) parts
       GROUP BY ${key} HAVING sum(n) <> 0`,
+    // Into a table of its own first: CREATE TABLE AS may weigh the 113k groups of the large world
+    // with parallel workers, INSERT ... SELECT may not (0.21 s instead of 0.39 s there).
+    `CREATE TEMP TABLE inc_set_monthly ON COMMIT DROP AS ${attributionSetMonthlySql()}`,
     `TRUNCATE ${ATTRIBUTION_MONTHLY}`,
-    `INSERT INTO ${ATTRIBUTION_MONTHLY} (${key}, ${sums}) SELECT ${key}, ${sums} FROM inc_monthly UNION ALL ${attributionSetMonthlySql()}`,
+    `INSERT INTO ${ATTRIBUTION_MONTHLY} (${key}, ${sums}) SELECT ${key}, ${sums} FROM inc_monthly UNION ALL SELECT ${key}, ${sums} FROM inc_set_monthly`,
   ];
 }
 export const SET_GROUP_SUMS = ['n', 'unit_credit', 'unit_amount', 'n_last', 'last_amount'] as const;
