@@ -5,7 +5,7 @@ import type { Warehouse } from '../../warehouse/db.ts';
 import { channelFunctionSql, effectiveRules } from './channels.ts';
 import { parseTransformConfig, type TransformConfig } from './config.ts';
 import { buildModelSql, freshRowsOf, models, refreshChangedModelSql, refreshModelSql, spendMartInsertSql, trafficMartInsertSql, type SqlModel } from './models.ts';
-import { aggregateBuildSql, AGGREGATES, campaignNamesMovedSql, kpiCampaignSql, kpiChannelSql, kpiFunnelSql, LEAD_AGGREGATE, TRAFFIC_CAMPAIGNS } from './kpis.ts';
+import { aggregateBuildSql, AGGREGATES, type Aggregate, campaignNamesMovedSql, kpiCampaignSql, kpiChannelSql, kpiFunnelSql, LEAD_AGGREGATE, TRAFFIC_CAMPAIGNS } from './kpis.ts';
 import {
   applyDeltaSql, ATTRIBUTION_MONTHLY, ATTRIBUTION_SET_GROUPS, ATTRIBUTION_TOUCHES, attributionMonthlyFromWideSql, attributionMonthlyUpdateSql, attributionSumsBuildSql,
   attributionTouchesInsertSql, attributionViewSql, attributionWideChangeSql, FRACTRIBUTION_PATHS, fractributionMovedSql, SET_GROUP_KEY, SET_GROUP_SUMS,
@@ -150,10 +150,7 @@ export async function runTransform(options: TransformOptions): Promise<Transform
       // Incremental statements look a few thousand keys up in million-row tables that are cached:
       // index lookups beat scans, which the default page cost (4, for spinning disks) prefers.
       if (options.warehouse.kind === 'postgres') await trx.raw('SET LOCAL random_page_cost = 1.1');
-      const done = await incremental(trx, config, changes, step, warnings);
-      scopeCounts = done.sizes;
-      // Only some months' KPI rows can have moved, unless a campaign's name or channel did (on the rows of every month).
-      kpiMonths = done.kpiMonths && !((await trx.raw(campaignNamesMovedSql())).rows[0] as { moved: boolean }).moved;
+      ({ sizes: scopeCounts, kpiMonths } = await incremental(trx, config, changes, step, warnings));
     } else {
       options.log.info({ reason }, 'full transform');
       await full(trx, config, step, warnings);
@@ -230,6 +227,9 @@ async function full(trx: Knex.Transaction, config: TransformConfig, step: Step, 
   ]);
 }
 
+/** The temporary table an incremental run keeps an aggregate's change in (its slices' rows minus before, plus after). */
+const deltaOf = (aggregate: Aggregate) => `inc_delta_${aggregate.name.split('.')[1]}`;
+
 /**
  * Recomputes the slices of every staging model and mart that the changed core rows feed. Returns
  * the scope's sizes, and whether the KPI marts need only the months in temporary table
@@ -242,11 +242,10 @@ async function incremental(
   // A model's slices recomputed; the aggregates of the model patched: minus the slices' rows before, plus after.
   const refresh = (name: string, scope: string) => {
     const aggregates = AGGREGATES.filter((a) => a.model === name);
-    const delta = (a: (typeof AGGREGATES)[number]) => `inc_delta_${a.name.split('.')[1]}`;
     return step(`${name} (incremental)`, [
-      ...aggregates.map((a) => `CREATE TEMP TABLE ${delta(a)} ON COMMIT DROP AS ${a.rows(scope, -1)}`),
+      ...aggregates.map((a) => `CREATE TEMP TABLE ${deltaOf(a)} ON COMMIT DROP AS ${a.rows(scope, -1)}`),
       ...refreshModelSql(model(name), config, scope),
-      ...aggregates.flatMap((a) => [`INSERT INTO ${delta(a)} ${a.rows(scope, 1)}`, ...applyDeltaSql(a.name, a.key.join(', '), a.sums, delta(a))]),
+      ...aggregates.flatMap((a) => [`INSERT INTO ${deltaOf(a)} ${a.rows(scope, 1)}`, ...applyDeltaSql(a.name, a.key.join(', '), a.sums, deltaOf(a))]),
     ]);
   };
   const analyze = (...tables: string[]) => Promise.all(tables.map((t) => trx.raw(`ANALYZE ${t}`)));
@@ -381,21 +380,22 @@ async function incremental(
   ]);
   // The months whose KPI rows can have moved: those of the spend and traffic rows, leads and
   // attribution sums recomputed. Every month's can when a Markov or Shapley share moved (their
-  // credits move in every month) or when the campaign traffic is credited to by name moved
-  // (checked here; a campaign's name and channel on the KPI rows are checked before the KPI marts
-  // are written). A changed campaign (rare: its spend rows, touches and names can move in any
-  // month) rewrites every month too, rather than being traced.
-  let kpiMonths = !moved.sharesChanged && changes.campaigns === 0;
+  // credits move in every month), when the campaign traffic is credited to by name moved, or when
+  // a campaign's name or channel on the KPI rows (those of every month) would. A changed campaign
+  // (rare: its spend rows, touches and names can move in any month) rewrites every month too,
+  // rather than being traced. Without a changed core row the KPI marts are not written at all.
+  let kpiMonths = changes.total > 0 && !moved.sharesChanged && changes.campaigns === 0;
   if (kpiMonths && changes.spend > 0) {
-    kpiMonths = !((await trx.raw(`SELECT EXISTS (SELECT campaign_name, campaign_key FROM (${TRAFFIC_CAMPAIGNS}) n
-      EXCEPT SELECT campaign_name, campaign_key FROM inc_traffic_campaigns) OR EXISTS (SELECT campaign_name, campaign_key FROM inc_traffic_campaigns
-      EXCEPT SELECT campaign_name, campaign_key FROM (${TRAFFIC_CAMPAIGNS}) n) AS moved`)).rows[0] as { moved: boolean }).moved;
+    kpiMonths = !((await trx.raw(`WITH mapped AS (${TRAFFIC_CAMPAIGNS})
+      SELECT EXISTS (SELECT campaign_name, campaign_key FROM mapped EXCEPT SELECT campaign_name, campaign_key FROM inc_traffic_campaigns)
+          OR EXISTS (SELECT campaign_name, campaign_key FROM inc_traffic_campaigns EXCEPT SELECT campaign_name, campaign_key FROM mapped) AS moved`)).rows[0] as { moved: boolean }).moved;
   }
+  if (kpiMonths) kpiMonths = !((await trx.raw(campaignNamesMovedSql())).rows[0] as { moved: boolean }).moved;
   if (kpiMonths) {
     await trx.raw(`CREATE TEMP TABLE inc_kpi_months ON COMMIT DROP AS
       SELECT date_trunc('month', date)::date AS month FROM inc_spend_keys
       UNION SELECT date_trunc('month', date)::date FROM inc_traffic_keys
-      UNION SELECT month FROM inc_delta_${LEAD_AGGREGATE.name.split('.')[1]}${attributionMoved ? '\n      UNION SELECT month FROM inc_attr_delta' : ''}`);
+      UNION SELECT month FROM ${deltaOf(LEAD_AGGREGATE)}${attributionMoved ? '\n      UNION SELECT month FROM inc_attr_delta' : ''}`);
   }
   const sizes: Record<string, number> = {};
   for (const [name, table] of [['people', 'inc_person'], ['touchpoints', 'inc_touch_keys'], ['person_keys', 'inc_pkeys'], ['opportunities', 'inc_opps'],
