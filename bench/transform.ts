@@ -17,6 +17,9 @@ import { copyLines, copyText, type Cell } from './copy.ts';
  * - incremental after the smallest changes a sync brings, each alone: one opportunity's new amount
  *   (no path moves), then one touch moved to another channel (its opportunities' paths move, and
  *   with them the data-driven weights): what a run costs whatever the size of its change;
+ * - incremental after each part of a 1 % change alone (new touches, moved touches, opportunities,
+ *   spend rows; each on 1 % of people, opportunities or spend rows the whole change left alone):
+ *   which kinds of change the run's cost comes from;
  * - rule models: our rule-model step (one row per touch, a credit column per model, as the
  *   transform stores them under the marts.fct_attribution view), for the same four models and for all
  *   nine, against a plain SQL reference of first/last/linear/U-shaped written straight as window
@@ -117,29 +120,44 @@ export async function loadWorldIntoCore(warehouse: Warehouse, world: World): Pro
 }
 
 /**
- * The 1 % change a day of syncs brings: new and moved touches of 1 % of people, 1 % of
- * opportunities with a new amount or stage, 1 % of spend rows restated. Stamped with now() as the
- * loader stamps what it changes.
+ * The parts of the 1 % change a day of syncs brings, each touching its own 1 % of people,
+ * opportunities or spend rows (`slice` picks which: 0 to 49), stamped with now() as the loader
+ * stamps what it changes:
+ * - touchpoints_added: a new touch (a paid search visit) after the last touch of 1 % of people;
+ * - touchpoints_moved: the first touch of another 1 % of people moved a day back, into Email;
+ * - opportunities: 1 % of opportunities with a new amount (and open ones a new stage);
+ * - spend_rows: 1 % of spend rows restated.
  */
-export async function applyOnePercentChange(warehouse: Warehouse): Promise<Record<string, number>> {
-  const k = warehouse.knex;
-  const n = async (sql: string) => Number((await k.raw(sql)).rowCount ?? 0);
-  const changed: Record<string, number> = {};
-  changed.touchpoints_added = await n(`
+export function onePercentChanges(slice = 0): Record<string, string> {
+  const people = (k: number) => `abs(hashtext(person_id)) % 100 = ${2 * slice + k}`;
+  return {
+    touchpoints_added: `
     INSERT INTO core.fct_touchpoint (connection_id, touchpoint_id, source_system, person_id, occurred_at, touch_type, utm_source, utm_medium, utm_campaign)
     SELECT connection_id, touchpoint_id || '-x', source_system, person_id, occurred_at + interval '2 hours', 'visit', 'google', 'cpc', 'brand'
     FROM (SELECT DISTINCT ON (connection_id, person_id) * FROM core.fct_touchpoint
-          WHERE abs(hashtext(person_id)) % 100 = 0 ORDER BY connection_id, person_id, occurred_at DESC) last_touch`);
-  changed.touchpoints_moved = await n(`
+          WHERE ${people(0)} ORDER BY connection_id, person_id, occurred_at DESC) last_touch`,
+    touchpoints_moved: `
     UPDATE core.fct_touchpoint SET occurred_at = occurred_at - interval '1 day', utm_medium = 'email', utm_source = 'newsletter', _synced_at = now()
-    WHERE abs(hashtext(person_id)) % 100 = 1 AND touchpoint_id LIKE '%-0'`);
-  changed.opportunities = await n(`
+    WHERE ${people(1)} AND touchpoint_id LIKE '%-0'`,
+    opportunities: `
     UPDATE core.fct_opportunity SET amount = amount * 1.1, stage = CASE WHEN is_closed THEN stage ELSE 'Negotiation' END, _synced_at = now()
-    WHERE abs(hashtext(opportunity_id)) % 100 = 0`);
-  changed.spend_rows = await n(`
+    WHERE abs(hashtext(opportunity_id)) % 100 = ${slice}`,
+    spend_rows: `
     UPDATE core.fct_ad_spend_daily SET spend = spend + 0.01, clicks = clicks + 1, _synced_at = now()
-    WHERE abs(hashtext(campaign_id || date::text)) % 100 = 0`);
+    WHERE abs(hashtext(campaign_id || date::text)) % 100 = ${slice}`,
+  };
+}
+
+/** Applies SQL changes in order; returns the rows each changed. */
+async function applyChanges(warehouse: Warehouse, changes: Record<string, string>): Promise<Record<string, number>> {
+  const changed: Record<string, number> = {};
+  for (const [name, sql] of Object.entries(changes)) changed[name] = Number((await warehouse.knex.raw(sql)).rowCount ?? 0);
   return changed;
+}
+
+/** The whole 1 % change (every part of onePercentChanges(0)). */
+export function applyOnePercentChange(warehouse: Warehouse): Promise<Record<string, number>> {
+  return applyChanges(warehouse, onePercentChanges(0));
 }
 
 /** Plain SQL rule models (dbt attribution playbook style): four window-function columns over the touch table. */
@@ -172,6 +190,8 @@ export interface TransformBenchResult {
   incremental: TransformResult & { ms: number };
   oneAmount: TransformResult & { ms: number };
   oneTouch: TransformResult & { ms: number };
+  /** Each part of a 1 % change alone (on other people, opportunities and spend rows than the whole change's). */
+  parts: Array<{ name: string; rows: number; run: TransformResult & { ms: number } }>;
   ruleStepMs: number;
   ruleStepSameModelsMs: number;
   referenceMs: number;
@@ -185,18 +205,28 @@ export async function benchTransform(warehouse: Warehouse, scale: 'large' | 'dem
   const change = await applyOnePercentChange(warehouse);
   await warehouse.knex.raw('ANALYZE');
   await warehouse.knex.raw('CHECKPOINT');
-  const incremental = await timed(() => runTransform({ warehouse, log }));
-  if (incremental.value.mode !== 'incremental') throw new Error(`expected an incremental run, got a full one: ${incremental.value.reason ?? ''}`);
-  const small = async (change: string) => {
-    await warehouse.knex.raw(change);
+  const incrementalRun = async () => {
     const run = await timed(() => runTransform({ warehouse, log }));
     if (run.value.mode !== 'incremental') throw new Error(`expected an incremental run, got a full one: ${run.value.reason ?? ''}`);
     return { ...run.value, ms: run.ms };
+  };
+  const incremental = await incrementalRun();
+  const small = async (change: string) => {
+    await warehouse.knex.raw(change);
+    return incrementalRun();
   };
   const oneAmount = await small(`UPDATE core.fct_opportunity SET amount = amount + 1, _synced_at = now()
     WHERE (connection_id, opportunity_id) = (SELECT connection_id, opportunity_id FROM staging.int_opportunity_paths ORDER BY opportunity_id LIMIT 1)`);
   const oneTouch = await small(`UPDATE core.fct_touchpoint SET utm_source = 'newsletter', utm_medium = 'email', _synced_at = now()
     WHERE (connection_id, touchpoint_id) = (SELECT connection_id, touchpoint_id FROM staging.int_opportunity_touches WHERE channel <> 'Email' ORDER BY opportunity_id, pos LIMIT 1)`);
+
+  const parts: TransformBenchResult['parts'] = [];
+  for (const [name, sql] of Object.entries(onePercentChanges(1))) {
+    const { [name]: rows } = await applyChanges(warehouse, { [name]: sql });
+    await warehouse.knex.raw('ANALYZE');
+    await warehouse.knex.raw('CHECKPOINT');
+    parts.push({ name, rows: rows!, run: await incrementalRun() });
+  }
 
   // Rule models, ours vs the reference, on the same staging.int_opportunity_touches, each materialized once.
   const config = parseTransformConfig(undefined);
@@ -213,7 +243,7 @@ export async function benchTransform(warehouse: Warehouse, scale: 'large' | 'dem
   }));
   return {
     core: load.value, loadMs: load.ms,
-    full: { ...full.value, ms: full.ms }, change, incremental: { ...incremental.value, ms: incremental.ms }, oneAmount, oneTouch,
+    full: { ...full.value, ms: full.ms }, change, incremental, oneAmount, oneTouch, parts,
     ruleStepMs: ours.ms, ruleStepSameModelsMs: oursSame.ms, referenceMs: reference.ms,
   };
 }
@@ -231,6 +261,10 @@ export function reportTransformBench(r: TransformBenchResult): void {
   const share = (ms: number) => `${((ms / r.full.ms) * 100).toFixed(1)} % of full`;
   console.log(`  incremental after one opportunity's new amount:   ${s(r.oneAmount.ms)}   = ${share(r.oneAmount.ms)} (no path moves)`);
   console.log(`  incremental after one touch moved to a channel:   ${s(r.oneTouch.ms)}   = ${share(r.oneTouch.ms)} (paths move, and with them the data-driven weights of ${r.oneTouch.scope?.respread_models ?? 0} models)`);
+  console.log('  incremental after each part of a 1 % change alone (other people, opportunities and spend rows):');
+  for (const p of r.parts) {
+    console.log(`      ${`${p.name} (${p.rows.toLocaleString('en')} rows)`.padEnd(40)} ${s(p.run.ms)}   = ${share(p.run.ms)}   (${p.run.scope?.opportunities ?? 0} opportunities in scope, ${p.run.scope?.attribution_opportunities ?? 0} recomputed, ${(p.run.scope?.attribution_slices ?? 0) - (p.run.scope?.attribution_opportunities ?? 0)} more with new fractribution credits)`);
+  }
   console.log(`  plain SQL reference (first/last/linear/U-shaped): ${s(r.referenceMs)}`);
   console.log(`  rule-model step, the same 4 models:               ${s(r.ruleStepSameModelsMs)}   ratio ours / reference ${(r.ruleStepSameModelsMs / r.referenceMs).toFixed(2)}x (target <= 1.00x)`);
   console.log(`  rule-model step, all 9 rule models:               ${s(r.ruleStepMs)}   ratio ${(r.ruleStepMs / r.referenceMs).toFixed(2)}x`);

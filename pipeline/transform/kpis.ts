@@ -111,8 +111,9 @@ function kpiMart(table: string, config: TransformConfig, months: string | null, 
   const rc = sqlLiteral(config.reportingCurrency);
   const models = `(VALUES ${ATTRIBUTION_MODELS.map((m) => `(${sqlLiteral(m)})`).join(', ')}) AS m(model)`;
   const keyCols = `month, ${dims.key}`;
-  // The filter on the grouping column goes down into each part, below its GROUP BY.
-  const only = (part: string) => (months === null ? part : `SELECT * FROM (${part}) p WHERE p.month IN (SELECT month FROM ${months})`);
+  // The filter on the grouping column goes down into each part, below its GROUP BY, as an array
+  // (an IN (subquery) would stay a semi join above it: every month summed, then most thrown away).
+  const only = (part: string) => (months === null ? part : `SELECT * FROM (${part}) p WHERE p.month = ANY (ARRAY(SELECT month FROM ${months}))`);
   return [
     months === null ? `DELETE FROM ${table}` : `DELETE FROM ${table} WHERE month IN (SELECT month FROM ${months})`,
     `INSERT INTO ${table} (month, ${dims.key}, ${dims.extra.map((e) => e.split(' AS ')[1]!.trim()).join(', ')}${dims.extra.length ? ', ' : ''}${kpiInsertColumns})
