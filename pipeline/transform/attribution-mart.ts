@@ -250,7 +250,9 @@ export function attributionWideChangeSql(scope: string, fresh: string, old: stri
   const before = `SELECT -1 AS sign, a.*, CASE WHEN o.path_id IS NOT NULL THEN o.credits ELSE f.credits END AS credits
       FROM ${ATTRIBUTION_TOUCHES} a LEFT JOIN ${old} o ON o.path_id = a.path_id LEFT JOIN ${FRACTRIBUTION_PATHS} f ON f.path_id = a.path_id
       WHERE ${inScope(scope, OPP, 'a')}`;
-  const after = `SELECT 1 AS sign, n.*, f.credits FROM ${fresh} n LEFT JOIN ${FRACTRIBUTION_PATHS} f ON f.path_id = n.path_id`;
+  // The credits of the fresh rows' paths only (a few thousand looked up, not every path hashed).
+  const after = `SELECT 1 AS sign, n.*, f.credits FROM ${fresh} n
+      LEFT JOIN (SELECT path_id, credits FROM ${FRACTRIBUTION_PATHS} WHERE path_id IN (SELECT path_id FROM ${fresh})) f ON f.path_id = n.path_id`;
   return wideSumsSql(`(${before}\n      UNION ALL ${after}) a`, 'a', { sliced: true, set: true });
 }
 
@@ -314,7 +316,7 @@ export function fractributionMovedSql(scope: string, old: string): string {
              sum(${creditUnits(now)} - ${creditUnits(was)}) AS k, sum(${moneyUnits(now, 'kd.amount')} - ${moneyUnits(was, 'kd.amount')}) AS m
       FROM ${ATTRIBUTION_TOUCHES} a
       JOIN ${old} o ON o.path_id = a.path_id
-      LEFT JOIN ${FRACTRIBUTION_PATHS} f ON f.path_id = a.path_id
+      LEFT JOIN (SELECT path_id, credits FROM ${FRACTRIBUTION_PATHS} WHERE path_id IN (SELECT path_id FROM ${old})) f ON f.path_id = a.path_id
       ${KIND_ROWS}
       WHERE ${KIND_FILTER} AND ${inScope(scope, OPP, 'a')}
       GROUP BY 1, 2, 3, 4, 5
