@@ -183,8 +183,10 @@ describe('custom position weights', () => {
     expect(r.t3).toBeCloseTo(0.05, 15);
   });
 
-  it('all positive weights on missing moments and no rest: all 0', () => {
-    expect(credits('custom', [t('a', 1, 'X')], { custom: { won: 1 } })).toEqual({ a: 0 });
+  it('all positive weights on missing moments and rest 0: equal shares (the credits still sum to 1)', () => {
+    expect(credits('custom', [t('a', 1, 'X')], { custom: { won: 1 } })).toEqual({ a: 1 });
+    expect(credits('custom', [t('a', 1, 'X'), t('b', 2, 'Y'), t('c', 3, 'X'), t('d', 4, 'Z')], { custom: { lead: 1, won: 2 } }))
+      .toEqual({ a: 0.25, b: 0.25, c: 0.25, d: 0.25 });
   });
 });
 

@@ -4,9 +4,8 @@
  * the executable statement of the rules. README.md in this folder states the same rules in
  * prose; keep the two in step.
  *
- * Every model returns one TouchCredit per touch, in (at, id) order, summing to 1 (all 0 only
- * for an empty path, or for a `custom` model whose positive weights all land on missing key
- * moments with no "rest" touches).
+ * Every model returns one TouchCredit per touch, in (at, id) order, summing to 1 (none for an
+ * empty path).
  */
 import { z } from 'zod';
 import { compareCodeUnits, type TouchCredit } from './types.ts';
@@ -68,7 +67,7 @@ export const RuleConfigSchema = z.object({
   conversionAt: z.number().optional(),
   /** last_non_direct: channels treated as direct (exact, case-sensitive match). Default ['Direct']. */
   directChannels: z.array(z.string()).default(['Direct']),
-  /** custom: position weights. Default all 0 except rest = 1 (i.e. linear over non-key touches). */
+  /** custom: position weights. Default all 0 except rest = 1: every touch is in the rest, so linear. */
   custom: PositionWeightsSchema.default({ first: 0, lead: 0, opportunity: 0, won: 0, rest: 1 }),
 });
 export type RuleConfig = z.input<typeof RuleConfigSchema>;
@@ -124,7 +123,8 @@ export type RestScope = 'non_key' | 'between_first_and_lead';
 /**
  * Position-based weights with the renormalisation rule: a missing key moment's weight goes to
  * nobody; coinciding key moments add up on their touch; with no rest touches the rest weight
- * is dropped; then everything is divided by the sum (all 0 when the sum is 0).
+ * is dropped; then everything is divided by the sum. A sum of 0 (a `custom` model whose positive
+ * weights all fall on missing moments, with rest weight 0) gives every touch an equal share.
  */
 export function positionBased(ordered: readonly Touch[], weights: PositionWeights, restScope: RestScope): number[] {
   const raw = new Array<number>(ordered.length).fill(0);
@@ -158,7 +158,7 @@ export function positionBased(ordered: readonly Touch[], weights: PositionWeight
 function normalise(raw: number[]): number[] {
   let sum = 0;
   for (const w of raw) sum += w;
-  return sum > 0 ? raw.map((w) => w / sum) : raw.map(() => 0);
+  return sum > 0 ? raw.map((w) => w / sum) : raw.map(() => 1 / raw.length);
 }
 
 function single(n: number, index: number): number[] {

@@ -44,7 +44,7 @@ export const transformConfigSchema = z
     conversionEvent: z.enum(['opportunity_created', 'closed_won']).default('opportunity_created'),
     /** time_decay half-life in days, measured back from the conversion. Default 7. */
     timeDecayHalfLifeDays: z.number().positive().default(7),
-    /** Position weights of the `custom` model. Default: all on "the rest" (= linear over touches without key moments). */
+    /** Position weights of the `custom` model. Default: all on "the rest", which is then every touch (= linear). */
     customWeights: weights.default({ first: 0, lead: 0, opportunity: 0, won: 0, rest: 1 }),
     /** Channels last_non_direct skips. Default ['Direct']. */
     directChannels: z.array(z.string().min(1)).default(['Direct']),

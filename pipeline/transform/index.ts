@@ -48,7 +48,7 @@ export interface TransformResult {
  * Bumped whenever the SQL of a model changes what it produces, so marts built by an older
  * transform are rebuilt fully instead of being patched.
  */
-const TRANSFORM_VERSION = 8;
+const TRANSFORM_VERSION = 9;
 
 /** The marts the transform refreshes. */
 export const MART_TABLES = [

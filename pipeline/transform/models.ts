@@ -367,7 +367,8 @@ export function ruleCreditsWideSelect(
     ['last_non_direct', 'CASE WHEN pos = coalesce(last_non_direct_pos, n) THEN 1 ELSE 0 END::float8'],
     ['linear', '1::float8 / n'],
     ['time_decay', 'decay / decay_total'],
-    ...position.map((p, i): [string, string] => [p.model, `${raw(p, i)} / nullif(${total(p, i)}, 0)`]),
+    // A total of 0 (custom only: every positive weight on a missing moment, rest 0): equal shares.
+    ...position.map((p, i): [string, string] => [p.model, `coalesce(${raw(p, i)} / nullif(${total(p, i)}, 0), 1::float8 / n)`]),
   ];
   // One window level (one pass over touches the (connection_id, opportunity_id, pos) index delivers
   // in order); float8 arithmetic, as numeric is several times slower over millions of rows (the

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { attributeTouches, RULE_MODELS, type RuleModel } from '../attribution/index.ts';
+import { attributeTouches, RULE_MODELS, type RuleConfig, type RuleModel } from '../attribution/index.ts';
 import { createTestWarehouse, WAREHOUSE_KINDS } from '../../test/helpers/warehouse.ts';
 import { runTransform } from './index.ts';
 import { insertCore, seedCrm } from './test-crm.ts';
@@ -35,11 +35,12 @@ describe.each(WAREHOUSE_KINDS)('transform on %s', (kind) => {
     }
   });
 
-  it('matches the TypeScript reference of every rule model, touch by touch', async () => {
+  /** Compares the mart's credits of `models` with the TypeScript reference, touch by touch; returns the touches compared and the longest path. */
+  async function compareWithReference(models: readonly RuleModel[], config: RuleConfig = {}): Promise<{ compared: number; longest: number }> {
     const touches = (await warehouse.knex.raw(
       `SELECT opportunity_id, touchpoint_id, channel, occurred_at, is_first_touch, is_lead_creation_touch, is_opportunity_creation_touch, is_closed_won_touch, model, credit::float8 AS credit
        FROM marts.fct_attribution WHERE model = ANY(?) ORDER BY opportunity_id, model, touch_position`,
-      [[...RULE_MODELS]],
+      [[...models]],
     )).rows as Array<{ opportunity_id: string; touchpoint_id: string; channel: string; occurred_at: Date; is_first_touch: boolean; is_lead_creation_touch: boolean; is_opportunity_creation_touch: boolean; is_closed_won_touch: boolean; model: RuleModel; credit: number }>;
     const groups = new Map<string, typeof touches>();
     for (const t of touches) {
@@ -53,14 +54,45 @@ describe.each(WAREHOUSE_KINDS)('transform on %s', (kind) => {
       const expected = attributeTouches(
         group[0]!.model,
         group.map((t) => ({ id: t.touchpoint_id, at: t.occurred_at.getTime(), channel: t.channel, isFirst: t.is_first_touch, isLeadCreation: t.is_lead_creation_touch, isOppCreation: t.is_opportunity_creation_touch, isClosedWon: t.is_closed_won_touch })),
+        config,
       );
       const byId = new Map(expected.map((e) => [e.id, e.credit]));
       for (const t of group) expect(t.credit, `${t.model} ${t.opportunity_id} ${t.touchpoint_id}`).toBeCloseTo(byId.get(t.touchpoint_id)!, 9);
       compared += group.length;
       longest = Math.max(longest, group.length);
     }
+    return { compared, longest };
+  }
+
+  it('matches the TypeScript reference of every rule model, touch by touch', async () => {
+    const { compared, longest } = await compareWithReference(RULE_MODELS);
     expect(compared).toBeGreaterThan(500);
     if (kind === 'postgres') expect(longest).toBeGreaterThan(100);
+  });
+
+  it('matches the TypeScript reference of custom under configured weights, equal shares where every positive weight misses', async () => {
+    // The second puts everything on the lead-creation touch (closed won touches exist only under
+    // the closed_won conversion event): opportunities without one spread their credit equally.
+    for (const weights of [{ first: 2, lead: 0, opportunity: 0.5, won: 1, rest: 1 }, { first: 0, lead: 1, opportunity: 0, won: 1, rest: 0 }]) {
+      await runTransform({ warehouse, log, config: { customWeights: weights } });
+      const { compared } = await compareWithReference(['custom'], { custom: weights });
+      expect(compared).toBeGreaterThan(kind === 'postgres' ? 500 : 200);
+      const sums = (await warehouse.knex.raw(
+        `SELECT count(*)::int AS opps, min(total)::float8 AS lo, max(total)::float8 AS hi,
+                count(*) FILTER (WHERE NOT has_lead AND n > 1)::int AS missing, count(*) FILTER (WHERE NOT has_lead AND n > 1 AND spread)::int AS missing_spread
+         FROM (SELECT opportunity_id, sum(credit) AS total, count(*) AS n, bool_or(is_lead_creation_touch) AS has_lead, min(credit) = max(credit) AS spread
+               FROM marts.fct_attribution WHERE model = 'custom' GROUP BY opportunity_id) s`,
+      )).rows[0] as { opps: number; lo: number; hi: number; missing: number; missing_spread: number };
+      const linear = (await warehouse.knex.raw(`SELECT count(DISTINCT opportunity_id)::int AS n FROM marts.fct_attribution WHERE model = 'linear'`)).rows[0].n as number;
+      expect(sums.opps, JSON.stringify(weights)).toBe(linear);
+      expect(sums.lo, JSON.stringify(weights)).toBeCloseTo(1, 9);
+      expect(sums.hi, JSON.stringify(weights)).toBeCloseTo(1, 9);
+      if (weights.rest === 0) {
+        expect(sums.missing).toBeGreaterThan(kind === 'postgres' ? 10 : 2);
+        expect(sums.missing_spread).toBe(sums.missing);
+      }
+    }
+    await runTransform({ warehouse, log }); // back to the default state for the other tests
   });
 
   it('marks one touch per key moment and spreads money in the reporting currency', async () => {
