@@ -70,28 +70,57 @@ describe.each(WAREHOUSE_KINDS)('transform on %s', (kind) => {
     if (kind === 'postgres') expect(longest).toBeGreaterThan(100);
   });
 
-  it('matches the TypeScript reference of custom under configured weights, equal shares where every positive weight misses', async () => {
-    // The second puts everything on the lead-creation touch (closed won touches exist only under
-    // the closed_won conversion event): opportunities without one spread their credit equally.
-    for (const weights of [{ first: 2, lead: 0, opportunity: 0.5, won: 1, rest: 1 }, { first: 0, lead: 1, opportunity: 0, won: 1, rest: 0 }]) {
-      await runTransform({ warehouse, log, config: { customWeights: weights } });
-      const { compared } = await compareWithReference(['custom'], { custom: weights });
-      expect(compared).toBeGreaterThan(kind === 'postgres' ? 500 : 200);
-      const sums = (await warehouse.knex.raw(
-        `SELECT count(*)::int AS opps, min(total)::float8 AS lo, max(total)::float8 AS hi,
-                count(*) FILTER (WHERE NOT has_lead AND n > 1)::int AS missing, count(*) FILTER (WHERE NOT has_lead AND n > 1 AND spread)::int AS missing_spread
-         FROM (SELECT opportunity_id, sum(credit) AS total, count(*) AS n, bool_or(is_lead_creation_touch) AS has_lead, min(credit) = max(credit) AS spread
-               FROM marts.fct_attribution WHERE model = 'custom' GROUP BY opportunity_id) s`,
-      )).rows[0] as { opps: number; lo: number; hi: number; missing: number; missing_spread: number };
-      const linear = (await warehouse.knex.raw(`SELECT count(DISTINCT opportunity_id)::int AS n FROM marts.fct_attribution WHERE model = 'linear'`)).rows[0].n as number;
-      expect(sums.opps, JSON.stringify(weights)).toBe(linear);
-      expect(sums.lo, JSON.stringify(weights)).toBeCloseTo(1, 9);
-      expect(sums.hi, JSON.stringify(weights)).toBeCloseTo(1, 9);
-      if (weights.rest === 0) {
-        expect(sums.missing).toBeGreaterThan(kind === 'postgres' ? 10 : 2);
-        expect(sums.missing_spread).toBe(sums.missing);
-      }
-    }
+  it('matches the TypeScript reference under a configured transform: conversion at closed won, half-life, direct channels, custom weights', async () => {
+    const custom = { first: 2, lead: 0, opportunity: 0.5, won: 1, rest: 1 };
+    // Touches between creation and close of some won opportunities: in their paths only when the conversion is the close.
+    const wonOpps = (await warehouse.knex.raw(
+      `SELECT b.person_id, o.opportunity_id, o.created_at FROM core.fct_opportunity o JOIN core.bridge_opportunity_person b USING (connection_id, opportunity_id)
+       WHERE o.is_won ORDER BY o.opportunity_id LIMIT 10`,
+    )).rows as Array<{ person_id: string; opportunity_id: string; created_at: Date }>;
+    expect(wonOpps.length).toBe(10);
+    await warehouse.knex.transaction(async (trx) => {
+      await insertCore(trx, warehouse.kind, 'core.fct_touchpoint', wonOpps.map((o) => ({
+        touchpoint_id: `AFTER-${o.opportunity_id}`, person_id: o.person_id, occurred_at: new Date(o.created_at.getTime() + 2 * 86_400_000).toISOString(),
+        touch_type: 'visit', utm_source: 'newsletter', utm_medium: 'email',
+      })));
+    });
+    await runTransform({ warehouse, log, config: { conversionEvent: 'closed_won', timeDecayHalfLifeDays: 3, directChannels: ['Direct', 'Email'], customWeights: custom } });
+    const { compared } = await compareWithReference(RULE_MODELS, { custom, halfLifeDays: 3, directChannels: ['Direct', 'Email'] });
+    expect(compared).toBeGreaterThan(kind === 'postgres' ? 5000 : 1000);
+    // Paths run to the close of won opportunities, whose last touch before it is the closed-won touch.
+    const won = (await warehouse.knex.raw(
+      `SELECT count(*) FILTER (WHERE is_closed_won_touch)::int AS won_touches, count(*) FILTER (WHERE occurred_at > opportunity_created_at)::int AS after_creation
+       FROM marts.fct_attribution WHERE model = 'linear'`,
+    )).rows[0] as { won_touches: number; after_creation: number };
+    expect(won.won_touches).toBeGreaterThan(kind === 'postgres' ? 20 : 5);
+    expect(won.after_creation).toBe(10);
+    const late = (await warehouse.knex.raw(
+      `SELECT count(*)::int AS n FROM marts.fct_attribution WHERE model = 'linear' AND touchpoint_id LIKE 'AFTER-%' AND is_closed_won_touch AND opportunity_id = substr(touchpoint_id, 7)`,
+    )).rows[0] as { n: number };
+    expect(late.n).toBe(10);
+    await warehouse.knex('core.fct_touchpoint').where('touchpoint_id', 'like', 'AFTER-%').delete();
+    await runTransform({ warehouse, log }); // back to the default state for the other tests
+  });
+
+  it('gives equal shares under custom weights that all fall on moments a path lacks', async () => {
+    // Everything on the lead-creation touch (closed-won touches exist only under the closed_won
+    // conversion event): opportunities without one spread their credit equally.
+    const weights = { first: 0, lead: 1, opportunity: 0, won: 1, rest: 0 };
+    await runTransform({ warehouse, log, config: { customWeights: weights } });
+    const { compared } = await compareWithReference(['custom'], { custom: weights });
+    expect(compared).toBeGreaterThan(kind === 'postgres' ? 500 : 200);
+    const sums = (await warehouse.knex.raw(
+      `SELECT count(*)::int AS opps, min(total)::float8 AS lo, max(total)::float8 AS hi,
+              count(*) FILTER (WHERE NOT has_lead AND n > 1)::int AS missing, count(*) FILTER (WHERE NOT has_lead AND n > 1 AND spread)::int AS missing_spread
+       FROM (SELECT opportunity_id, sum(credit) AS total, count(*) AS n, bool_or(is_lead_creation_touch) AS has_lead, min(credit) = max(credit) AS spread
+             FROM marts.fct_attribution WHERE model = 'custom' GROUP BY opportunity_id) s`,
+    )).rows[0] as { opps: number; lo: number; hi: number; missing: number; missing_spread: number };
+    const linear = (await warehouse.knex.raw(`SELECT count(DISTINCT opportunity_id)::int AS n FROM marts.fct_attribution WHERE model = 'linear'`)).rows[0].n as number;
+    expect(sums.opps).toBe(linear);
+    expect(sums.lo).toBeCloseTo(1, 9);
+    expect(sums.hi).toBeCloseTo(1, 9);
+    expect(sums.missing).toBeGreaterThan(kind === 'postgres' ? 10 : 2);
+    expect(sums.missing_spread).toBe(sums.missing);
     await runTransform({ warehouse, log }); // back to the default state for the other tests
   });
 
