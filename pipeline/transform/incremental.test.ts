@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { createTestWarehouse, tableHash, WAREHOUSE_KINDS } from '../../test/helpers/warehouse.ts';
-import { MART_TABLES, runTransform } from './index.ts';
+import { MART_TABLES, runTransform, type TransformResult } from './index.ts';
 import { AGGREGATES } from './kpis.ts';
 import { insertCore, seedCrm } from './test-crm.ts';
 
@@ -37,6 +37,144 @@ async function stateHashes(warehouse: TestWarehouse): Promise<Record<string, str
   return out;
 }
 
+/** The generic CRM plus what it lacks: CRM campaigns on touches, a converted lead, web traffic, spend campaign metadata. */
+async function seedIncrementalWorld(warehouse: TestWarehouse, people: number): Promise<void> {
+  await seedCrm(warehouse, people, 11);
+  await warehouse.knex.transaction(async (trx) => {
+    await insertCore(trx, warehouse.kind, 'core.dim_campaign', [
+      { campaign_id: 'C1', name: 'Spring Webinar', campaign_type: 'Webinar', utm_source: 'webinar', utm_medium: 'webinar' },
+      { campaign_id: 'C2', name: 'Newsletter', campaign_type: 'Email' },
+    ]);
+    await insertCore(trx, warehouse.kind, 'core.dim_campaign', [{ campaign_id: '111', name: 'Brand', campaign_type: 'SEARCH' }], 'gads', 'google_ads');
+    await insertCore(trx, warehouse.kind, 'core.dim_person', [
+      { person_id: 'L1', person_type: 'lead', created_at: '2026-01-10T10:00:00Z', lead_at: '2026-01-10T10:00:00Z', converted_contact_id: 'P3', converted_opportunity_id: 'O3', is_converted: true },
+    ]);
+    const members = [];
+    for (let p = 0; p < people; p += 4) {
+      members.push({ touchpoint_id: `M${p}`, person_id: `P${p}`, occurred_at: new Date(Date.UTC(2026, 0, 1 + (p % 150))).toISOString(), touch_type: 'campaign_member', campaign_id: p % 8 ? 'C1' : 'C2' });
+    }
+    members.push({ touchpoint_id: 'L1-T0', person_id: 'L1', occurred_at: '2026-01-09T10:00:00Z', touch_type: 'visit', utm_source: 'google', utm_medium: 'cpc' });
+    await insertCore(trx, warehouse.kind, 'core.fct_touchpoint', members);
+    const traffic = [];
+    for (let d = 1; d <= 20; d++) {
+      const date = `2026-02-${String(d).padStart(2, '0')}`;
+      traffic.push({ property_id: '1', date, source: 'google', medium: 'organic', campaign: '(organic)', sessions: 10 + d, engaged_sessions: d, key_events: 1, total_users: 5 });
+      traffic.push({ property_id: '1', date, source: 'google', medium: 'cpc', campaign: 'Brand', sessions: 20 + d, engaged_sessions: d, key_events: 2, total_users: 7 });
+    }
+    await insertCore(trx, warehouse.kind, 'core.fct_web_traffic_daily', traffic, 'ga4', 'ga4');
+  });
+}
+
+/**
+ * Changes of every kind, each followed by an incremental run (`incremental`, which checks its
+ * mode), then a full rebuild, which must leave every mart and every kept count and sum as they were.
+ */
+async function changeSequence(warehouse: TestWarehouse, incremental: () => Promise<TransformResult>, config?: unknown): Promise<void> {
+  const sql = (text: string, bindings: Array<string | number> = []) => warehouse.knex.raw(text, bindings);
+  const opportunities = Number((await warehouse.knex('staging.int_opportunities').count({ n: '*' }).first())!.n);
+
+  // Touchpoints: a new touch before an opportunity, a touch moved to another time and channel,
+  // one flagged deleted, one hard-deleted, and a new person with touches and no opportunity.
+  const o6 = (await sql(`SELECT created_at FROM core.fct_opportunity WHERE opportunity_id = 'O6'`)).rows[0].created_at as Date;
+  await warehouse.knex.transaction(async (trx) => {
+    await insertCore(trx, warehouse.kind, 'core.fct_touchpoint', [
+      { touchpoint_id: 'NEW-1', person_id: 'P6', occurred_at: new Date(o6.getTime() - 86_400_000).toISOString(), touch_type: 'visit', utm_source: 'linkedin', utm_medium: 'paid_social' },
+      { touchpoint_id: 'NEW-2', person_id: 'P9000', occurred_at: '2026-03-01T10:00:00Z', touch_type: 'visit', utm_source: 'google', utm_medium: 'cpc' },
+      { touchpoint_id: 'NEW-3', person_id: 'P9000', occurred_at: '2026-03-02T10:00:00Z', touch_type: 'email_click', utm_source: 'hubspot', utm_medium: 'email' },
+    ]);
+    await insertCore(trx, warehouse.kind, 'core.dim_person', [{ person_id: 'P9000', person_type: 'lead', created_at: '2026-03-02T10:00:00Z', lead_at: '2026-03-02T10:00:00Z' }]);
+  });
+  await sql(`UPDATE core.fct_touchpoint SET occurred_at = occurred_at - interval '1 hour', utm_source = 'facebook', utm_medium = 'paid_social', _synced_at = now() WHERE touchpoint_id = 'P9-T0'`);
+  await sql(`UPDATE core.fct_touchpoint SET is_deleted = true, _synced_at = now() WHERE touchpoint_id IN ('P12-T0', 'P30-T1')`);
+  await sql(`DELETE FROM core.fct_touchpoint WHERE touchpoint_id IN ('P15-T0', 'P33-T0')`);
+  const r1 = await incremental();
+  expect(r1.scope!.opportunities).toBeGreaterThan(0);
+  expect(r1.scope!.opportunities).toBeLessThan(opportunities / 2);
+
+  // Opportunities: amount, creation date (another month, another lookback window), won, deleted,
+  // a new one linked to a person, a contact role removed.
+  await sql(`UPDATE core.fct_opportunity SET amount = amount * 3, _synced_at = now() WHERE opportunity_id = 'O0'`);
+  await sql(`UPDATE core.fct_opportunity SET created_at = created_at - interval '40 days', _synced_at = now() WHERE opportunity_id = 'O3'`);
+  await sql(`UPDATE core.fct_opportunity SET is_won = NOT is_won, is_closed = true, _synced_at = now() WHERE opportunity_id = 'O6'`);
+  await sql(`UPDATE core.fct_opportunity SET is_deleted = true, _synced_at = now() WHERE opportunity_id = 'O9'`);
+  await warehouse.knex.transaction(async (trx) => {
+    await insertCore(trx, warehouse.kind, 'core.fct_opportunity', [{ opportunity_id: 'O1', amount: '5000', currency: 'EUR', created_at: '2026-05-01T12:00:00Z', is_closed: false, is_won: false, close_date: '2026-06-01' }]);
+    await insertCore(trx, warehouse.kind, 'core.bridge_opportunity_person', [{ opportunity_id: 'O1', person_id: 'P1', is_primary: true }, { opportunity_id: 'O1', person_id: 'P9000' }]);
+  });
+  await sql(`DELETE FROM core.bridge_opportunity_person WHERE opportunity_id = 'O12'`);
+  await incremental();
+
+  // Stage history: a new stage change and a removed one.
+  await warehouse.knex.transaction(async (trx) => {
+    await insertCore(trx, warehouse.kind, 'core.fct_opportunity_stage_history', [{ history_id: 'H0-new', opportunity_id: 'O0', stage: 'Negotiation', entered_at: '2026-09-01T00:00:00Z' }]);
+  });
+  await sql(`DELETE FROM core.fct_opportunity_stage_history WHERE history_id = 'H3-0'`);
+  await incremental();
+
+  // People: a lead date moved, a contact merged into another person's identity, one deleted.
+  await sql(`UPDATE core.dim_person SET lead_at = lead_at - interval '3 days', mql_at = lead_at, _synced_at = now() WHERE person_id = 'P18'`);
+  await sql(`UPDATE core.dim_person SET converted_contact_id = 'P24', _synced_at = now() WHERE person_id = 'P21'`);
+  await sql(`UPDATE core.dim_person SET is_deleted = true, _synced_at = now() WHERE person_id = 'P27'`);
+  await incremental();
+
+  // Touches known by email only (a marketing email click read before its contact existed): no
+  // person yet, then linked when a person gets that address, then moved when it changes hands.
+  const linkedTo = async (id: string) => ((await sql(`SELECT person_id FROM staging.int_touchpoints WHERE touchpoint_id = ?`, [id])).rows[0] as { person_id: string } | undefined)?.person_id;
+  await warehouse.knex.transaction(async (trx) => {
+    await insertCore(trx, warehouse.kind, 'core.fct_touchpoint', [
+      { touchpoint_id: 'EM-1', email: 'late@example.com', occurred_at: new Date(o6.getTime() - 2 * 86_400_000).toISOString(), touch_type: 'email_click', utm_source: 'hubspot', utm_medium: 'email' },
+    ]);
+  });
+  await incremental();
+  expect(await linkedTo('EM-1')).toBeUndefined();
+  await sql(`UPDATE core.dim_person SET email = 'Late@Example.com', _synced_at = now() WHERE person_id = 'P6'`);
+  await incremental();
+  expect(await linkedTo('EM-1')).toBe('P6');
+  expect(Number((await sql(`SELECT count(*) AS n FROM marts.fct_attribution WHERE touchpoint_id = 'EM-1' AND opportunity_id = 'O6'`)).rows[0].n)).toBeGreaterThan(0);
+  await sql(`UPDATE core.dim_person SET email = 'moved@example.com', _synced_at = now() WHERE person_id = 'P6'`);
+  await sql(`UPDATE core.dim_person SET email = 'late@example.com', _synced_at = now() WHERE person_id = 'P10'`);
+  await incremental();
+  expect(await linkedTo('EM-1')).toBe('P10');
+
+  // Spend restatements, a new campaign, a removed day, and campaigns renamed (CRM and ad platform).
+  await sql(`UPDATE core.fct_ad_spend_daily SET spend = spend + 1.5, clicks = clicks + 1, _synced_at = now() WHERE campaign_id = '111' AND date BETWEEN '2026-02-01' AND '2026-02-03'`);
+  await sql(`DELETE FROM core.fct_ad_spend_daily WHERE campaign_id = '222' AND date = '2026-03-01'`);
+  await warehouse.knex.transaction(async (trx) => {
+    await insertCore(trx, warehouse.kind, 'core.fct_ad_spend_daily', [
+      { campaign_id: '333', date: '2026-04-01', currency: 'USD', spend: '7.00', impressions: 70, clicks: 7, conversions: 0, conversion_value: 0, campaign_name: 'Display Push', channel_hint: 'display' },
+    ], 'gads', 'google_ads');
+  });
+  await sql(`UPDATE core.dim_campaign SET name = 'Autumn Conference', campaign_type = 'Conference', utm_source = NULL, utm_medium = NULL, _synced_at = now() WHERE campaign_id = 'C1'`);
+  await sql(`UPDATE core.dim_campaign SET campaign_type = 'DISPLAY', _synced_at = now() WHERE campaign_id = '111'`);
+  // Web traffic: a restated day, a new row, a removed one.
+  await sql(`UPDATE core.fct_web_traffic_daily SET sessions = sessions + 100, _synced_at = now() WHERE date = '2026-02-05'`);
+  await sql(`DELETE FROM core.fct_web_traffic_daily WHERE date = '2026-02-06' AND medium = 'organic'`);
+  await warehouse.knex.transaction(async (trx) => {
+    await insertCore(trx, warehouse.kind, 'core.fct_web_traffic_daily', [
+      { property_id: '1', date: '2026-03-01', source: 'newsletter', medium: 'email', campaign: 'March', sessions: 40, engaged_sessions: 30, key_events: 3, total_users: 35 },
+    ], 'ga4', 'ga4');
+  });
+  const r5 = await incremental();
+  expect(r5.scope!.spend_rows).toBeGreaterThan(3);
+  expect(r5.scope!.traffic_rows).toBe(4);
+
+  // Nothing changed: nothing recomputed.
+  const quiet = await incremental();
+  expect(quiet.scope!.opportunities).toBe(0);
+  expect(quiet.scope!.attribution_slices).toBe(0);
+
+  const afterIncremental = await martHashes(warehouse);
+  const stateAfterIncremental = await stateHashes(warehouse);
+  const rebuilt = await runTransform({ warehouse, log, config, full: true });
+  expect(rebuilt.mode).toBe('full');
+  expect(await martHashes(warehouse)).toEqual(afterIncremental);
+  expect(await stateHashes(warehouse)).toEqual(stateAfterIncremental);
+  // The marts are not trivially equal: the changes reached them.
+  expect(Number((await sql(`SELECT count(*) AS n FROM marts.fct_attribution WHERE opportunity_id = 'O1'`)).rows[0].n)).toBeGreaterThan(0);
+  expect(Number((await sql(`SELECT count(*) AS n FROM marts.fct_attribution WHERE opportunity_id = 'O9'`)).rows[0].n)).toBe(0);
+  expect(Number((await sql(`SELECT count(*) AS n FROM marts.fct_attribution WHERE touchpoint_id IN ('P15-T0', 'P12-T0')`)).rows[0].n)).toBe(0);
+}
+
 describe.each(WAREHOUSE_KINDS)('incremental transform on %s', (kind) => {
   let warehouse: TestWarehouse;
   let people = 0;
@@ -50,31 +188,7 @@ describe.each(WAREHOUSE_KINDS)('incremental transform on %s', (kind) => {
   beforeAll(async () => {
     warehouse = await createTestWarehouse(kind);
     people = kind === 'postgres' ? 200 : 90;
-    await seedCrm(warehouse, people, 11);
-    // What the generic CRM lacks: CRM campaigns on touches, a converted lead, web traffic, spend campaign metadata.
-    await warehouse.knex.transaction(async (trx) => {
-      await insertCore(trx, warehouse.kind, 'core.dim_campaign', [
-        { campaign_id: 'C1', name: 'Spring Webinar', campaign_type: 'Webinar', utm_source: 'webinar', utm_medium: 'webinar' },
-        { campaign_id: 'C2', name: 'Newsletter', campaign_type: 'Email' },
-      ]);
-      await insertCore(trx, warehouse.kind, 'core.dim_campaign', [{ campaign_id: '111', name: 'Brand', campaign_type: 'SEARCH' }], 'gads', 'google_ads');
-      await insertCore(trx, warehouse.kind, 'core.dim_person', [
-        { person_id: 'L1', person_type: 'lead', created_at: '2026-01-10T10:00:00Z', lead_at: '2026-01-10T10:00:00Z', converted_contact_id: 'P3', converted_opportunity_id: 'O3', is_converted: true },
-      ]);
-      const members = [];
-      for (let p = 0; p < people; p += 4) {
-        members.push({ touchpoint_id: `M${p}`, person_id: `P${p}`, occurred_at: new Date(Date.UTC(2026, 0, 1 + (p % 150))).toISOString(), touch_type: 'campaign_member', campaign_id: p % 8 ? 'C1' : 'C2' });
-      }
-      members.push({ touchpoint_id: 'L1-T0', person_id: 'L1', occurred_at: '2026-01-09T10:00:00Z', touch_type: 'visit', utm_source: 'google', utm_medium: 'cpc' });
-      await insertCore(trx, warehouse.kind, 'core.fct_touchpoint', members);
-      const traffic = [];
-      for (let d = 1; d <= 20; d++) {
-        const date = `2026-02-${String(d).padStart(2, '0')}`;
-        traffic.push({ property_id: '1', date, source: 'google', medium: 'organic', campaign: '(organic)', sessions: 10 + d, engaged_sessions: d, key_events: 1, total_users: 5 });
-        traffic.push({ property_id: '1', date, source: 'google', medium: 'cpc', campaign: 'Brand', sessions: 20 + d, engaged_sessions: d, key_events: 2, total_users: 7 });
-      }
-      await insertCore(trx, warehouse.kind, 'core.fct_web_traffic_daily', traffic, 'ga4', 'ga4');
-    });
+    await seedIncrementalWorld(warehouse, people);
     const first = await runTransform({ warehouse, log });
     expect(first.mode).toBe('full');
   }, 180_000);
@@ -83,108 +197,7 @@ describe.each(WAREHOUSE_KINDS)('incremental transform on %s', (kind) => {
   });
 
   it('after a sequence of changes with incremental runs in between, every mart equals a full rebuild', async () => {
-    const opportunities = Number((await warehouse.knex('staging.int_opportunities').count({ n: '*' }).first())!.n);
-
-    // Touchpoints: a new touch before an opportunity, a touch moved to another time and channel,
-    // one flagged deleted, one hard-deleted, and a new person with touches and no opportunity.
-    const o6 = (await sql(`SELECT created_at FROM core.fct_opportunity WHERE opportunity_id = 'O6'`)).rows[0].created_at as Date;
-    await warehouse.knex.transaction(async (trx) => {
-      await insertCore(trx, warehouse.kind, 'core.fct_touchpoint', [
-        { touchpoint_id: 'NEW-1', person_id: 'P6', occurred_at: new Date(o6.getTime() - 86_400_000).toISOString(), touch_type: 'visit', utm_source: 'linkedin', utm_medium: 'paid_social' },
-        { touchpoint_id: 'NEW-2', person_id: 'P9000', occurred_at: '2026-03-01T10:00:00Z', touch_type: 'visit', utm_source: 'google', utm_medium: 'cpc' },
-        { touchpoint_id: 'NEW-3', person_id: 'P9000', occurred_at: '2026-03-02T10:00:00Z', touch_type: 'email_click', utm_source: 'hubspot', utm_medium: 'email' },
-      ]);
-      await insertCore(trx, warehouse.kind, 'core.dim_person', [{ person_id: 'P9000', person_type: 'lead', created_at: '2026-03-02T10:00:00Z', lead_at: '2026-03-02T10:00:00Z' }]);
-    });
-    await sql(`UPDATE core.fct_touchpoint SET occurred_at = occurred_at - interval '1 hour', utm_source = 'facebook', utm_medium = 'paid_social', _synced_at = now() WHERE touchpoint_id = 'P9-T0'`);
-    await sql(`UPDATE core.fct_touchpoint SET is_deleted = true, _synced_at = now() WHERE touchpoint_id IN ('P12-T0', 'P30-T1')`);
-    await sql(`DELETE FROM core.fct_touchpoint WHERE touchpoint_id IN ('P15-T0', 'P33-T0')`);
-    const r1 = await incremental();
-    expect(r1.scope!.opportunities).toBeGreaterThan(0);
-    expect(r1.scope!.opportunities).toBeLessThan(opportunities / 2);
-
-    // Opportunities: amount, creation date (another month, another lookback window), won, deleted,
-    // a new one linked to a person, a contact role removed.
-    await sql(`UPDATE core.fct_opportunity SET amount = amount * 3, _synced_at = now() WHERE opportunity_id = 'O0'`);
-    await sql(`UPDATE core.fct_opportunity SET created_at = created_at - interval '40 days', _synced_at = now() WHERE opportunity_id = 'O3'`);
-    await sql(`UPDATE core.fct_opportunity SET is_won = NOT is_won, is_closed = true, _synced_at = now() WHERE opportunity_id = 'O6'`);
-    await sql(`UPDATE core.fct_opportunity SET is_deleted = true, _synced_at = now() WHERE opportunity_id = 'O9'`);
-    await warehouse.knex.transaction(async (trx) => {
-      await insertCore(trx, warehouse.kind, 'core.fct_opportunity', [{ opportunity_id: 'O1', amount: '5000', currency: 'EUR', created_at: '2026-05-01T12:00:00Z', is_closed: false, is_won: false, close_date: '2026-06-01' }]);
-      await insertCore(trx, warehouse.kind, 'core.bridge_opportunity_person', [{ opportunity_id: 'O1', person_id: 'P1', is_primary: true }, { opportunity_id: 'O1', person_id: 'P9000' }]);
-    });
-    await sql(`DELETE FROM core.bridge_opportunity_person WHERE opportunity_id = 'O12'`);
-    await incremental();
-
-    // Stage history: a new stage change and a removed one.
-    await warehouse.knex.transaction(async (trx) => {
-      await insertCore(trx, warehouse.kind, 'core.fct_opportunity_stage_history', [{ history_id: 'H0-new', opportunity_id: 'O0', stage: 'Negotiation', entered_at: '2026-09-01T00:00:00Z' }]);
-    });
-    await sql(`DELETE FROM core.fct_opportunity_stage_history WHERE history_id = 'H3-0'`);
-    await incremental();
-
-    // People: a lead date moved, a contact merged into another person's identity, one deleted.
-    await sql(`UPDATE core.dim_person SET lead_at = lead_at - interval '3 days', mql_at = lead_at, _synced_at = now() WHERE person_id = 'P18'`);
-    await sql(`UPDATE core.dim_person SET converted_contact_id = 'P24', _synced_at = now() WHERE person_id = 'P21'`);
-    await sql(`UPDATE core.dim_person SET is_deleted = true, _synced_at = now() WHERE person_id = 'P27'`);
-    await incremental();
-
-    // Touches known by email only (a marketing email click read before its contact existed): no
-    // person yet, then linked when a person gets that address, then moved when it changes hands.
-    const linkedTo = async (id: string) => ((await sql(`SELECT person_id FROM staging.int_touchpoints WHERE touchpoint_id = ?`, [id])).rows[0] as { person_id: string } | undefined)?.person_id;
-    await warehouse.knex.transaction(async (trx) => {
-      await insertCore(trx, warehouse.kind, 'core.fct_touchpoint', [
-        { touchpoint_id: 'EM-1', email: 'late@example.com', occurred_at: new Date(o6.getTime() - 2 * 86_400_000).toISOString(), touch_type: 'email_click', utm_source: 'hubspot', utm_medium: 'email' },
-      ]);
-    });
-    await incremental();
-    expect(await linkedTo('EM-1')).toBeUndefined();
-    await sql(`UPDATE core.dim_person SET email = 'Late@Example.com', _synced_at = now() WHERE person_id = 'P6'`);
-    await incremental();
-    expect(await linkedTo('EM-1')).toBe('P6');
-    expect(Number((await sql(`SELECT count(*) AS n FROM marts.fct_attribution WHERE touchpoint_id = 'EM-1' AND opportunity_id = 'O6'`)).rows[0].n)).toBeGreaterThan(0);
-    await sql(`UPDATE core.dim_person SET email = 'moved@example.com', _synced_at = now() WHERE person_id = 'P6'`);
-    await sql(`UPDATE core.dim_person SET email = 'late@example.com', _synced_at = now() WHERE person_id = 'P10'`);
-    await incremental();
-    expect(await linkedTo('EM-1')).toBe('P10');
-
-    // Spend restatements, a new campaign, a removed day, and campaigns renamed (CRM and ad platform).
-    await sql(`UPDATE core.fct_ad_spend_daily SET spend = spend + 1.5, clicks = clicks + 1, _synced_at = now() WHERE campaign_id = '111' AND date BETWEEN '2026-02-01' AND '2026-02-03'`);
-    await sql(`DELETE FROM core.fct_ad_spend_daily WHERE campaign_id = '222' AND date = '2026-03-01'`);
-    await warehouse.knex.transaction(async (trx) => {
-      await insertCore(trx, warehouse.kind, 'core.fct_ad_spend_daily', [
-        { campaign_id: '333', date: '2026-04-01', currency: 'USD', spend: '7.00', impressions: 70, clicks: 7, conversions: 0, conversion_value: 0, campaign_name: 'Display Push', channel_hint: 'display' },
-      ], 'gads', 'google_ads');
-    });
-    await sql(`UPDATE core.dim_campaign SET name = 'Autumn Conference', campaign_type = 'Conference', utm_source = NULL, utm_medium = NULL, _synced_at = now() WHERE campaign_id = 'C1'`);
-    await sql(`UPDATE core.dim_campaign SET campaign_type = 'DISPLAY', _synced_at = now() WHERE campaign_id = '111'`);
-    // Web traffic: a restated day, a new row, a removed one.
-    await sql(`UPDATE core.fct_web_traffic_daily SET sessions = sessions + 100, _synced_at = now() WHERE date = '2026-02-05'`);
-    await sql(`DELETE FROM core.fct_web_traffic_daily WHERE date = '2026-02-06' AND medium = 'organic'`);
-    await warehouse.knex.transaction(async (trx) => {
-      await insertCore(trx, warehouse.kind, 'core.fct_web_traffic_daily', [
-        { property_id: '1', date: '2026-03-01', source: 'newsletter', medium: 'email', campaign: 'March', sessions: 40, engaged_sessions: 30, key_events: 3, total_users: 35 },
-      ], 'ga4', 'ga4');
-    });
-    const r5 = await incremental();
-    expect(r5.scope!.spend_rows).toBeGreaterThan(3);
-    expect(r5.scope!.traffic_rows).toBe(4);
-
-    // Nothing changed: nothing recomputed.
-    const quiet = await incremental();
-    expect(quiet.scope!.opportunities).toBe(0);
-    expect(quiet.scope!.attribution_slices).toBe(0);
-
-    const afterIncremental = await martHashes(warehouse);
-    const stateAfterIncremental = await stateHashes(warehouse);
-    const rebuilt = await runTransform({ warehouse, log, full: true });
-    expect(rebuilt.mode).toBe('full');
-    expect(await martHashes(warehouse)).toEqual(afterIncremental);
-    expect(await stateHashes(warehouse)).toEqual(stateAfterIncremental);
-    // The marts are not trivially equal: the changes reached them.
-    expect(Number((await sql(`SELECT count(*) AS n FROM marts.fct_attribution WHERE opportunity_id = 'O1'`)).rows[0].n)).toBeGreaterThan(0);
-    expect(Number((await sql(`SELECT count(*) AS n FROM marts.fct_attribution WHERE opportunity_id = 'O9'`)).rows[0].n)).toBe(0);
-    expect(Number((await sql(`SELECT count(*) AS n FROM marts.fct_attribution WHERE touchpoint_id IN ('P15-T0', 'P12-T0')`)).rows[0].n)).toBe(0);
+    await changeSequence(warehouse, incremental);
   }, 180_000);
 
   it('recomputes the attribution of an opportunity only when its path rows change, and then matches a full rebuild', async () => {
@@ -335,4 +348,43 @@ describe.each(WAREHOUSE_KINDS)('incremental transform on %s', (kind) => {
     expect(recovered.reason).toMatch(/crash recovery/);
     expect(Number((await sql('SELECT count(*) AS n FROM staging.int_touchpoints')).rows[0].n)).toBeGreaterThan(0);
   }, 120_000);
+});
+
+/**
+ * The same sequence under a transform configured away from every default a model reads: paths that
+ * run to the close of won opportunities, a second-order Markov chain, a shorter lookback, another
+ * half-life, other direct channels, custom weights.
+ */
+describe.each(WAREHOUSE_KINDS)('incremental transform under a configured transform on %s', (kind) => {
+  const config = {
+    conversionEvent: 'closed_won', markovOrder: 2, lookbackDays: 75, timeDecayHalfLifeDays: 3, directChannels: ['Direct', 'Email'],
+    customWeights: { first: 1, lead: 0, opportunity: 0, won: 2, rest: 0 },
+  };
+  let warehouse: TestWarehouse;
+  const incremental = async () => {
+    const result = await runTransform({ warehouse, log, config });
+    expect(result.mode, result.reason).toBe('incremental');
+    return result;
+  };
+
+  beforeAll(async () => {
+    warehouse = await createTestWarehouse(kind);
+    await seedIncrementalWorld(warehouse, kind === 'postgres' ? 200 : 90);
+    // Touches between creation and close of won opportunities: in their paths under closed_won.
+    await warehouse.knex.raw(
+      `INSERT INTO core.fct_touchpoint (connection_id, touchpoint_id, source_system, person_id, occurred_at, touch_type, utm_source, utm_medium)
+       SELECT o.connection_id, 'AFTER-' || o.opportunity_id, o.source_system, b.person_id, o.created_at + interval '2 days', 'visit', 'newsletter', 'email'
+       FROM core.fct_opportunity o JOIN core.bridge_opportunity_person b USING (connection_id, opportunity_id) WHERE o.is_won`,
+    );
+    expect((await runTransform({ warehouse, log, config })).mode).toBe('full');
+    expect(Number((await warehouse.knex.raw(`SELECT count(*) AS n FROM marts.fct_attribution WHERE model = 'linear' AND is_closed_won_touch`)).rows[0].n)).toBeGreaterThan(5);
+    expect(Number((await warehouse.knex.raw(`SELECT count(*) AS n FROM staging.int_markov_transitions WHERE from_state LIKE '%' || chr(31) || '%'`)).rows[0].n)).toBeGreaterThan(5);
+  }, 180_000);
+  afterAll(async () => {
+    await warehouse?.drop();
+  });
+
+  it('after a sequence of changes with incremental runs in between, every mart equals a full rebuild', async () => {
+    await changeSequence(warehouse, incremental, config);
+  }, 180_000);
 });
