@@ -70,7 +70,7 @@ describe.each(WAREHOUSE_KINDS)('transform on %s', (kind) => {
     if (kind === 'postgres') expect(longest).toBeGreaterThan(100);
   });
 
-  it('matches the TypeScript reference under a configured transform: conversion at closed won, half-life, direct channels, custom weights', async () => {
+  it('matches the TypeScript reference under a configured transform: conversion at closed won, half-life, direct channels, custom weights, reporting in EUR', async () => {
     const custom = { first: 2, lead: 0, opportunity: 0.5, won: 1, rest: 1 };
     // Touches between creation and close of some won opportunities: in their paths only when the conversion is the close.
     const wonOpps = (await warehouse.knex.raw(
@@ -84,7 +84,9 @@ describe.each(WAREHOUSE_KINDS)('transform on %s', (kind) => {
         touch_type: 'visit', utm_source: 'newsletter', utm_medium: 'email',
       })));
     });
-    await runTransform({ warehouse, log, config: { conversionEvent: 'closed_won', timeDecayHalfLifeDays: 3, directChannels: ['Direct', 'Email'], customWeights: custom } });
+    // Reporting in EUR: USD amounts need the USD -> EUR rate.
+    await warehouse.knex('core.fx_rate_daily').insert({ date: '2025-01-01', from_currency: 'USD', to_currency: 'EUR', rate: '0.8' });
+    await runTransform({ warehouse, log, config: { conversionEvent: 'closed_won', timeDecayHalfLifeDays: 3, directChannels: ['Direct', 'Email'], customWeights: custom, reportingCurrency: 'EUR' } });
     const { compared } = await compareWithReference(RULE_MODELS, { custom, halfLifeDays: 3, directChannels: ['Direct', 'Email'] });
     expect(compared).toBeGreaterThan(kind === 'postgres' ? 5000 : 1000);
     // Paths run to the close of won opportunities, whose last touch before it is the closed-won touch.
@@ -98,6 +100,27 @@ describe.each(WAREHOUSE_KINDS)('transform on %s', (kind) => {
       `SELECT count(*)::int AS n FROM marts.fct_attribution WHERE model = 'linear' AND touchpoint_id LIKE 'AFTER-%' AND is_closed_won_touch AND opportunity_id = substr(touchpoint_id, 7)`,
     )).rows[0] as { n: number };
     expect(late.n).toBe(10);
+    const money = (await warehouse.knex.raw(
+      `SELECT sum(a.pipeline_credit)::float8 AS pipeline, max(o.amount)::float8 AS amount, max(o.currency) AS currency, array_agg(DISTINCT a.reporting_currency) AS reporting
+       FROM marts.fct_attribution a JOIN core.fct_opportunity o USING (connection_id, opportunity_id)
+       WHERE a.model = 'linear' GROUP BY a.opportunity_id`,
+    )).rows as Array<{ pipeline: number; amount: number; currency: string; reporting: string[] }>;
+    expect(new Set(money.map((m) => m.currency))).toEqual(new Set(['EUR', 'USD']));
+    for (const m of money) {
+      expect(m.pipeline).toBeCloseTo(m.currency === 'USD' ? m.amount * 0.8 : m.amount, 3); // per-touch rounding to 1e-6, up to 120 touches
+      expect(m.reporting).toEqual(['EUR']);
+    }
+    const spend = (await warehouse.knex.raw(
+      `SELECT currency, sum(spend)::float8 AS spend, sum(spend_reporting)::float8 AS reporting, array_agg(DISTINCT reporting_currency) AS rc FROM marts.fct_ad_spend_daily GROUP BY currency ORDER BY currency`,
+    )).rows as Array<{ currency: string; spend: number; reporting: number; rc: string[] }>;
+    expect(spend.map((r) => [r.currency, r.rc])).toEqual([['EUR', ['EUR']], ['USD', ['EUR']]]);
+    for (const r of spend) expect(r.reporting).toBeCloseTo(r.currency === 'USD' ? r.spend * 0.8 : r.spend, 4);
+    for (const table of ['marts.kpi_channel_monthly', 'marts.kpi_campaign_monthly']) {
+      expect((await warehouse.knex(table).distinct('reporting_currency').pluck('reporting_currency')) as string[], table).toEqual(['EUR']);
+    }
+    const kpiSpend = Number((await warehouse.knex.raw(`SELECT sum(spend) AS s FROM marts.kpi_channel_monthly WHERE model = 'linear'`)).rows[0].s);
+    expect(kpiSpend).toBeCloseTo(spend.reduce((a, r) => a + r.reporting, 0), 4);
+    await warehouse.knex('core.fx_rate_daily').where({ from_currency: 'USD', to_currency: 'EUR' }).delete();
     await warehouse.knex('core.fct_touchpoint').where('touchpoint_id', 'like', 'AFTER-%').delete();
     await runTransform({ warehouse, log }); // back to the default state for the other tests
   });
