@@ -1,3 +1,5 @@
+import type { Knex } from 'knex';
+import { ConfigError } from '../../connectors/core/errors/index.ts';
 import type { ChannelRule, Matcher, TransformConfig } from './config.ts';
 import { sqlLiteral } from '../../warehouse/sql.ts';
 
@@ -38,7 +40,29 @@ function condition(column: string, matcher: Matcher): string {
   const value = `lower(coalesce(${column}, ''))`;
   if (typeof matcher === 'string') return `${value} = ${sqlLiteral(matcher.toLowerCase())}`;
   if (Array.isArray(matcher)) return `${value} IN (${matcher.map((m) => sqlLiteral(m.toLowerCase())).join(', ')})`;
-  return `${value} ~ ${sqlLiteral(matcher.regex.toLowerCase())}`;
+  // Case-insensitive by the operator, not by lowercasing the pattern (that would turn \S into \s).
+  return `${value} ~* ${sqlLiteral(matcher.regex)}`;
+}
+
+const MATCHED_FIELDS = ['source', 'medium', 'campaign', 'hint'] as const;
+
+/**
+ * Checks every regex of the configured channel rules with the warehouse's own regex engine (the one
+ * that runs them), so a typo is a config error naming the rule before the transform starts, not a
+ * failure halfway through it.
+ */
+export async function checkChannelRegexes(knex: Knex, rules: readonly ChannelRule[]): Promise<void> {
+  for (const [i, rule] of rules.entries()) {
+    for (const field of MATCHED_FIELDS) {
+      const matcher = rule[field];
+      if (matcher === undefined || typeof matcher === 'string' || Array.isArray(matcher)) continue;
+      try {
+        await knex.raw(`SELECT '' ~* ? AS ok`, [matcher.regex]);
+      } catch (err) {
+        throw new ConfigError(`transform: channelRules.${i}.${field}: ${JSON.stringify(matcher.regex)} is not a valid regular expression (${(err as Error).message.replace(/^.*?invalid regular expression: /, '')})`);
+      }
+    }
+  }
 }
 
 export function effectiveRules(config: Pick<TransformConfig, 'channelRules' | 'replaceDefaultChannelRules'>): readonly ChannelRule[] {

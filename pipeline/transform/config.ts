@@ -15,7 +15,7 @@ export type Matcher = z.infer<typeof matcher>;
 export const channelRuleSchema = z.strictObject({
   /** Channel name assigned when the rule matches. */
   channel: z.string().min(1),
-  /** Conditions, all of which must hold (case-insensitive). A string or list matches exactly; { regex } matches a POSIX regex. */
+  /** Conditions, all of which must hold (case-insensitive). A string or list matches exactly; { regex } matches a Postgres (POSIX) regex. */
   source: matcher.optional(),
   medium: matcher.optional(),
   campaign: matcher.optional(),

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Warehouse } from '../../warehouse/db.ts';
-import { channelFunctionSql, effectiveRules } from './channels.ts';
+import { channelFunctionSql, checkChannelRegexes, effectiveRules } from './channels.ts';
 import { parseTransformConfig, type TransformConfig } from './config.ts';
 import { buildModelSql, freshRowsOf, models, refreshChangedModelSql, refreshModelSql, spendMartInsertSql, trafficMartInsertSql, type SqlModel } from './models.ts';
 import { aggregateBuildSql, AGGREGATES, type Aggregate, campaignNamesMovedSql, kpiCampaignSql, kpiChannelSql, kpiFunnelSql, LEAD_AGGREGATE, TRAFFIC_CAMPAIGNS } from './kpis.ts';
@@ -103,6 +103,7 @@ export async function runTransform(options: TransformOptions): Promise<Transform
   const steps: TransformResult['steps'] = [];
   const warnings: string[] = [];
   const rows: Record<string, number> = {};
+  await checkChannelRegexes(options.warehouse.knex, config.channelRules);
   const watermark = await nextWatermark(options.warehouse.knex);
   let mode: TransformResult['mode'] = 'full';
   let reason: string | undefined;
