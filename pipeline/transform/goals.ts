@@ -69,6 +69,19 @@ export function parseGoals(section: unknown, baseDir = process.cwd()): Goal[] {
   });
 }
 
+/**
+ * A goal's channel must be one the grouping rules can give (else its actuals stay 0 and it reads
+ * as off track forever): a typo is a config error naming the goal and the channels there are.
+ */
+export function checkGoalChannels(goals: readonly Goal[], channels: Iterable<string>): void {
+  const known = new Set(channels);
+  for (const goal of goals) {
+    if (goal.channel !== undefined && !known.has(goal.channel)) {
+      throw new ConfigError(`goals: ${goal.id}: channel ${JSON.stringify(goal.channel)} is not a channel of the grouping rules (${[...known].sort().join(', ')})`);
+    }
+  }
+}
+
 const day = (d: Date) => d.toISOString().slice(0, 10);
 const monthStart = (y: number, m: number) => new Date(Date.UTC(y, m, 1));
 

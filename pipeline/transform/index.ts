@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Warehouse } from '../../warehouse/db.ts';
-import { channelFunctionSql, checkChannelRegexes, effectiveRules } from './channels.ts';
+import { CHANNEL_FALLBACK, channelFunctionSql, checkChannelRegexes, effectiveRules } from './channels.ts';
 import { parseTransformConfig, type TransformConfig } from './config.ts';
 import { buildModelSql, freshRowsOf, models, refreshChangedModelSql, refreshModelSql, spendMartInsertSql, trafficMartInsertSql, type SqlModel } from './models.ts';
 import { aggregateBuildSql, AGGREGATES, type Aggregate, campaignNamesMovedSql, kpiCampaignSql, kpiChannelSql, kpiFunnelSql, LEAD_AGGREGATE, TRAFFIC_CAMPAIGNS } from './kpis.ts';
@@ -10,7 +10,7 @@ import {
   applyDeltaSql, ATTRIBUTION_MONTHLY, ATTRIBUTION_SET_GROUPS, ATTRIBUTION_TOUCHES, attributionMonthlyFromWideSql, attributionMonthlyUpdateSql, attributionSumsBuildSql,
   attributionTouchesInsertSql, attributionViewSql, attributionWideChangeSql, FRACTRIBUTION_PATHS, fractributionMovedSql, SET_GROUP_KEY, SET_GROUP_SUMS,
 } from './attribution-mart.ts';
-import { dataAsOf, parseGoals, refreshGoals } from './goals.ts';
+import { checkGoalChannels, dataAsOf, parseGoals, refreshGoals } from './goals.ts';
 import { detectChanges, type ChangeSets } from './incremental.ts';
 import { buildDataDriven, DATA_DRIVEN_TABLES, PATH_DELTA, updateDataDriven, type DataDrivenChanges } from './data-driven.ts';
 
@@ -99,6 +99,7 @@ async function nextWatermark(knex: Knex): Promise<string> {
 export async function runTransform(options: TransformOptions): Promise<TransformResult> {
   const config = parseTransformConfig(options.config);
   const goals = parseGoals(options.goals, options.baseDir);
+  checkGoalChannels(goals, [...effectiveRules(config).map((r) => r.channel), CHANNEL_FALLBACK]);
   const hash = configHash(config);
   const steps: TransformResult['steps'] = [];
   const warnings: string[] = [];

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { attributeTouches, RULE_MODELS, type RuleConfig, type RuleModel } from '../attribution/index.ts';
 import { createTestWarehouse, WAREHOUSE_KINDS } from '../../test/helpers/warehouse.ts';
+import { ConfigError } from '../../connectors/core/errors/index.ts';
 import { runTransform } from './index.ts';
 import { insertCore, seedCrm } from './test-crm.ts';
 
@@ -241,6 +242,17 @@ describe.each(WAREHOUSE_KINDS)('transform on %s', (kind) => {
     )).rows[0].p as number;
     expect(Number(pipelineGoal.actual_to_date)).toBeCloseTo(actual, 6);
     expect(pipelineGoal.on_track).toBe(Number(pipelineGoal.forecast) >= 50);
+    await runTransform({ warehouse, log }); // back to the default state for the other tests
+  });
+
+  it('rejects a goal for a channel the grouping rules never give, naming it and the channels there are', async () => {
+    const goals = [{ id: 'paid_leads', metric: 'leads', period: '2026', target: 10, channel: 'Paid Serch' }];
+    const run = runTransform({ warehouse, log, goals });
+    await expect(run).rejects.toThrow(ConfigError);
+    await expect(run).rejects.toThrow(/goals: paid_leads: channel "Paid Serch" is not a channel of the grouping rules \(Direct, Display, Email, .*Other, Paid Search, /);
+    // A configured channel is one.
+    const ok = await runTransform({ warehouse, log, goals: [{ ...goals[0], channel: 'Partners' }], config: { channelRules: [{ channel: 'Partners', source: 'partnerstack' }] } });
+    expect(ok.mode).toBe('full');
     await runTransform({ warehouse, log }); // back to the default state for the other tests
   });
 
