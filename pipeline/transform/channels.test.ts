@@ -73,10 +73,23 @@ describe.each(WAREHOUSE_KINDS)('channel grouping on %s', (kind) => {
     expect(await channels({ channelRules: rules, replaceDefaultChannelRules: true }, cases)).toEqual(['Partners', 'Affiliates', 'Affiliates', 'Other', 'ABM', 'Other']);
   });
 
+  it('rejects direct channels the rules never give, naming them', async () => {
+    const log = pino({ level: 'silent' });
+    await expect(runTransform({ warehouse, log, config: { directChannels: ['Direct', 'direct'] } }))
+      .rejects.toThrow(/directChannels\.1: "direct" is not a channel of the grouping rules \(Direct, Display, /);
+    const only = { channelRules: [{ channel: 'Dark Social', source: 'whatsapp' }], replaceDefaultChannelRules: true };
+    await expect(runTransform({ warehouse, log, config: { ...only, directChannels: ['Direct'] } }))
+      .rejects.toThrow(/directChannels\.0: "Direct" is not a channel of the grouping rules \(Dark Social, Other\)/);
+    // The default (Direct) is not checked: rules without a Direct channel have nothing to skip.
+    expect((await runTransform({ warehouse, log, config: only })).mode).toBe('full');
+  });
+
   it('rejects a rule whose regex does not compile, naming the rule, before the transform starts', async () => {
+    const state = async () => (await warehouse.knex.raw(`SELECT finished_at::text AS t FROM meta.transform_state`)).rows as Array<{ t: string }>;
+    const before = await state();
     const run = runTransform({ warehouse, log: pino({ level: 'silent' }), config: { channelRules: [{ channel: 'Ok', source: 'a' }, { channel: 'Bad', medium: { regex: 'paid(' } }] } });
     await expect(run).rejects.toThrow(ConfigError);
     await expect(run).rejects.toThrow(/channelRules\.1\.medium: "paid\(" is not a valid regular expression \(.*parenthes/);
-    expect((await warehouse.knex.raw(`SELECT count(*)::int AS n FROM meta.transform_state`)).rows[0].n).toBe(0);
+    expect(await state()).toEqual(before); // no run started
   });
 });

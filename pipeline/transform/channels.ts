@@ -44,6 +44,24 @@ function condition(column: string, matcher: Matcher): string {
   return `${value} ~* ${sqlLiteral(matcher.regex)}`;
 }
 
+/** Every channel the rules can give (theirs and the fallback). */
+export function channelsOf(config: Pick<TransformConfig, 'channelRules' | 'replaceDefaultChannelRules'>): string[] {
+  return [...new Set([...effectiveRules(config).map((r) => r.channel), CHANNEL_FALLBACK])].sort();
+}
+
+/**
+ * Configured directChannels must name channels the rules give: a typo would make last_non_direct
+ * skip nothing. (The default, Direct, is not checked: rules that replace the defaults without a
+ * Direct channel simply have nothing to skip.)
+ */
+export function checkDirectChannels(section: unknown, config: TransformConfig): void {
+  if (typeof section !== 'object' || section === null || !('directChannels' in section)) return;
+  const known = channelsOf(config);
+  for (const [i, channel] of config.directChannels.entries()) {
+    if (!known.includes(channel)) throw new ConfigError(`transform: directChannels.${i}: ${JSON.stringify(channel)} is not a channel of the grouping rules (${known.join(', ')})`);
+  }
+}
+
 const MATCHED_FIELDS = ['source', 'medium', 'campaign', 'hint'] as const;
 
 /**

@@ -77,7 +77,7 @@ export function checkGoalChannels(goals: readonly Goal[], channels: Iterable<str
   const known = new Set(channels);
   for (const goal of goals) {
     if (goal.channel !== undefined && !known.has(goal.channel)) {
-      throw new ConfigError(`goals: ${goal.id}: channel ${JSON.stringify(goal.channel)} is not a channel of the grouping rules (${[...known].sort().join(', ')})`);
+      throw new ConfigError(`goals: ${goal.id}: channel ${JSON.stringify(goal.channel)} is not a channel of the grouping rules (${[...known].join(', ')})`);
     }
   }
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Warehouse } from '../../warehouse/db.ts';
-import { CHANNEL_FALLBACK, channelFunctionSql, checkChannelRegexes, effectiveRules } from './channels.ts';
+import { channelFunctionSql, channelsOf, checkChannelRegexes, checkDirectChannels, effectiveRules } from './channels.ts';
 import { parseTransformConfig, type TransformConfig } from './config.ts';
 import { buildModelSql, freshRowsOf, models, refreshChangedModelSql, refreshModelSql, spendMartInsertSql, trafficMartInsertSql, type SqlModel } from './models.ts';
 import { aggregateBuildSql, AGGREGATES, type Aggregate, campaignNamesMovedSql, kpiCampaignSql, kpiChannelSql, kpiFunnelSql, LEAD_AGGREGATE, TRAFFIC_CAMPAIGNS } from './kpis.ts';
@@ -99,7 +99,8 @@ async function nextWatermark(knex: Knex): Promise<string> {
 export async function runTransform(options: TransformOptions): Promise<TransformResult> {
   const config = parseTransformConfig(options.config);
   const goals = parseGoals(options.goals, options.baseDir);
-  checkGoalChannels(goals, [...effectiveRules(config).map((r) => r.channel), CHANNEL_FALLBACK]);
+  checkDirectChannels(options.config, config);
+  checkGoalChannels(goals, channelsOf(config));
   const hash = configHash(config);
   const steps: TransformResult['steps'] = [];
   const warnings: string[] = [];
