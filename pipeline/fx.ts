@@ -1,12 +1,13 @@
 import fs from 'node:fs';
 import { parse } from 'csv-parse';
 import { z } from 'zod';
+import { dayString } from '../connectors/core/dates.ts';
 import { ConfigError } from '../connectors/core/errors/index.ts';
 import type { Warehouse } from '../warehouse/db.ts';
 
 /** One daily rate: 1 `from` = `rate` `to`. */
 export const fxRateSchema = z.object({
-  date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD'),
+  date: dayString,
   from_currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code'),
   to_currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code'),
   rate: z.coerce.number().positive('must be a positive number'),

@@ -143,6 +143,32 @@ describe('CLI', () => {
     expect((await mpm(['status'], env, dir)).stdout).not.toContain('interrupted');
   }, 180_000); // eleven CLI processes, each several seconds on a loaded 2-core machine
 
+  it('loads FX rates from a CSV, and exits 2 naming the line or the rule on bad input, loading nothing', async () => {
+    const env = { DATABASE_URL: warehouse.url! };
+    const fxDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpm-fx-'));
+    fs.writeFileSync(path.join(fxDir, 'rates.csv'), 'date,from_currency,to_currency,rate\n2026-01-01,EUR,USD,1.25\n2026-01-02,EUR,USD,1.2\n');
+    const loaded = await mpm(['fx', 'load', 'rates.csv', '--inverse'], env, fxDir);
+    expect(loaded.code, loaded.stderr).toBe(0);
+    expect(loaded.stdout).toContain('loaded 4 rates into core.fx_rate_daily');
+    const rates = async () => (await warehouse.knex.raw(`SELECT date::text AS date, from_currency || to_currency AS pair, rate::float8 AS rate FROM core.fx_rate_daily ORDER BY 1, 2`)).rows;
+    expect(await rates()).toEqual([
+      { date: '2026-01-01', pair: 'EURUSD', rate: 1.25 }, { date: '2026-01-01', pair: 'USDEUR', rate: 0.8 },
+      { date: '2026-01-02', pair: 'EURUSD', rate: 1.2 }, { date: '2026-01-02', pair: 'USDEUR', rate: 1 / 1.2 },
+    ]);
+    // A day that does not exist, on the file's third line: nothing of the file is loaded.
+    fs.writeFileSync(path.join(fxDir, 'bad.csv'), 'date,from_currency,to_currency,rate\n2026-02-27,EUR,USD,1.3\n2026-02-30,EUR,USD,1.3\n');
+    const bad = await mpm(['fx', 'load', 'bad.csv'], env, fxDir);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/fx: bad\.csv line 3: date: must be a date YYYY-MM-DD/);
+    expect(await rates()).toHaveLength(4);
+
+    // The transform's config is checked before it starts: a channel rule's regex that does not compile.
+    fs.writeFileSync(path.join(fxDir, 'mpm.config.json'), JSON.stringify({ connections: [], transform: { channelRules: [{ channel: 'Affiliates', medium: { regex: 'aff[' } }] } }));
+    const transform = await mpm(['transform'], env, fxDir);
+    expect(transform.code).toBe(2);
+    expect(transform.stderr).toMatch(/transform: channelRules\.0\.medium: "aff\[" is not a valid regular expression/);
+  }, 120_000);
+
   it('keeps a second process off the embedded warehouse, and takes over after a killed holder', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpm-embedded-'));
     const holder = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'test/helpers/hold-embedded-warehouse.ts'), dataDir], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { dayString } from '../../connectors/core/dates.ts';
 import { ConfigError } from '../../connectors/core/errors/index.ts';
 
 /**
@@ -51,7 +52,7 @@ export const transformConfigSchema = z
     /** Markov chain order (1 to 3). Default 1. */
     markovOrder: z.number().int().min(1).max(3).default(1),
     /** Day goal pacing is measured at (YYYY-MM-DD). Default: the latest day with data. */
-    asOf: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD').optional(),
+    asOf: dayString.optional(),
     /** Currency every mart amount is reported in (ISO 4217). Default USD. */
     reportingCurrency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD').default('USD'),
   })
