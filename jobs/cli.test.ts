@@ -58,10 +58,17 @@ afterAll(async () => {
 });
 
 describe('job commands', () => {
-  it('worker and schedule need REDIS_URL: exit 2 with a message saying so', { timeout: 120_000 }, async () => {
+  it('worker and schedule need REDIS_URL: exit 2 with a message saying so; a bad transform section stops the worker at start', { timeout: 120_000 }, async () => {
     const worker = await mpm(['worker']);
     expect(worker.code).toBe(2);
     expect(worker.stderr).toMatch(/`mpm worker` needs REDIS_URL/);
+    // With Redis, a bad transform section stops the worker at start, naming what is wrong.
+    const bad = path.join(dir, 'bad.config.json');
+    fs.writeFileSync(bad, JSON.stringify({ connections: [], transform: { directChannels: ['direct'] } }));
+    const refused = await mpm(['worker', '--no-metrics-port'], { REDIS_URL, MPM_QUEUE_PREFIX: prefix, MPM_CONFIG: bad });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/transform: directChannels\.0: "direct" is not a channel of the grouping rules/);
+    expect(refused.stdout).not.toContain('worker started');
     const schedule = await mpm(['schedule', 'list']);
     expect(schedule.code).toBe(2);
     expect(schedule.stderr).toMatch(/`mpm schedule` needs REDIS_URL/);

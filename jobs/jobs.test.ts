@@ -457,6 +457,25 @@ describe('operations', () => {
     }
   }, 60_000);
 
+  it('a transform job with a configuration problem fails at once with what to fix; its backfill says its transform failed', async () => {
+    const w = await newWarehouse();
+    const settings = settingsFor();
+    const connection = googleAdsConnection(baseSandbox);
+    // A direct channel the grouping rules never give (a worker started by \`mpm worker\` refuses it at start).
+    const handle = await startWorker({ settings, config: configOf([connection], { transform: { directChannels: ['direct'] } }), warehouse: w, log: silentLog, schedules: false });
+    try {
+      const id = await enqueueBackfill(handle.queues, w.knex, { connection, streams: [streamOf(connection, 'campaign_daily')], window: WINDOW, chunkDays: 5, force: false });
+      const done = await backfillEnded(w, id);
+      expect(done.status).toBe('done');
+      expect(done.transformStatus).toBe('failed');
+      const failed = await waitForJob(handle.queues.transform(), `transform-${id}`, 'the transform to fail', (j) => j.isFailed());
+      expect(failed.attemptsStarted).toBe(1); // unrecoverable: no retries of a configuration problem
+      expect(failed.failedReason).toMatch(/^transform: configuration problem: transform: directChannels\.0: "direct" is not a channel of the grouping rules .*Fix mpm\.config\.json, then `mpm jobs retry`$/);
+    } finally {
+      await handle.close();
+    }
+  }, 60_000);
+
   it('serves Prometheus /metrics: runs by status, rows, durations, queue depth and freshness', async () => {
     const sb = await sandbox();
     const w = await newWarehouse();

@@ -258,7 +258,16 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       if (data.backfillId) await knex('meta.backfills').where({ id: data.backfillId }).update({ transform_status: 'success' });
       return { outcome: 'ran' };
     } catch (err) {
-      if (data.backfillId && job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) await knex('meta.backfills').where({ id: data.backfillId }).update({ transform_status: 'failed' });
+      // A configuration problem (the transform or goals section) fails at once with what to fix.
+      const decisive = decisiveError(err);
+      const unrecoverable = decisive instanceof MpmError && !decisive.retryable;
+      if (data.backfillId && (unrecoverable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1))) {
+        await knex('meta.backfills').where({ id: data.backfillId }).update({ transform_status: 'failed' });
+      }
+      if (unrecoverable) {
+        const what = decisive instanceof ConfigError ? `configuration problem: ${decisive.message}. Fix mpm.config.json, then \`mpm jobs retry\`` : `${decisive.message} (not retryable)`;
+        throw new UnrecoverableError(scrub(`transform: ${what}`));
+      }
       throw err;
     } finally {
       await lock.release();

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { jobsSettings } from '../../jobs/settings.ts';
 import { startWorker } from '../../jobs/worker.ts';
+import { checkTransformConfig } from '../../pipeline/transform/index.ts';
 import { parseOptions } from '../options.ts';
 import { say, type Runtime } from '../runtime.ts';
 
@@ -24,6 +25,8 @@ export function register(program: Command, rt: Runtime): void {
       const settings = jobsSettings(rt.env.REDIS_URL, '`mpm worker`');
       const config = rt.connections();
       const warehouse = await rt.warehouse();
+      // A bad transform or goals section stops the worker here, not every transform job later.
+      await checkTransformConfig(warehouse.knex, { config: config.sections.transform, goals: config.sections.goals });
       const handle = await startWorker({
         settings,
         config,

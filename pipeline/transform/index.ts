@@ -92,20 +92,32 @@ async function nextWatermark(knex: Knex): Promise<string> {
 }
 
 /**
+ * Parses and checks the `transform` and `goals` sections as a run would (a ConfigError names what
+ * is wrong): what runTransform does first, and what a worker checks at start, so a bad section
+ * stops it there instead of failing every transform job.
+ */
+export async function checkTransformConfig(
+  knex: Knex, sections: Pick<TransformOptions, 'config' | 'goals' | 'baseDir'>,
+): Promise<{ config: TransformConfig; goals: ReturnType<typeof parseGoals> }> {
+  const config = parseTransformConfig(sections.config);
+  const goals = parseGoals(sections.goals, sections.baseDir);
+  checkDirectChannels(sections.config, config);
+  checkGoalChannels(goals, channelsOf(config));
+  await checkChannelRegexes(knex, config.channelRules);
+  return { config, goals };
+}
+
+/**
  * Runs the transform: channel grouping, identity, touchpoint paths, every attribution model and the
  * marts, in ONE transaction, so BI never reads half-refreshed marts. Incremental by default (see
  * TransformOptions.full); an incremental run leaves every mart exactly as a full run would.
  */
 export async function runTransform(options: TransformOptions): Promise<TransformResult> {
-  const config = parseTransformConfig(options.config);
-  const goals = parseGoals(options.goals, options.baseDir);
-  checkDirectChannels(options.config, config);
-  checkGoalChannels(goals, channelsOf(config));
+  const { config, goals } = await checkTransformConfig(options.warehouse.knex, options);
   const hash = configHash(config);
   const steps: TransformResult['steps'] = [];
   const warnings: string[] = [];
   const rows: Record<string, number> = {};
-  await checkChannelRegexes(options.warehouse.knex, config.channelRules);
   const watermark = await nextWatermark(options.warehouse.knex);
   let mode: TransformResult['mode'] = 'full';
   let reason: string | undefined;
