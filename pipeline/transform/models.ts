@@ -335,6 +335,7 @@ export function ruleCreditsWideSelect(
 ): string {
   const want = (model: string) => !only || only.includes(model);
   const cw = config.customWeights;
+  // No direct channels (an empty list): every touch is non-direct, so last_non_direct is the last touch.
   const direct = config.directChannels.map(sqlLiteral).join(', ');
   type W = { f: number; l: number; o: number; won: number; rest: number };
   const notKey = (w: W) => `NOT ((${w.f} > 0 AND is_first) OR (${w.l} > 0 AND is_lead) OR (${w.o} > 0 AND is_opp) OR (${w.won} > 0 AND is_won_touch))`;
@@ -379,7 +380,7 @@ export function ruleCreditsWideSelect(
     FROM (
       SELECT *, ${position.map((_, i) => `count(*) FILTER (WHERE in_rest_${i}) OVER whole AS rest_n_${i}`).join(', ')},
              bool_or(is_lead) OVER whole AS has_lead, bool_or(is_opp) OVER whole AS has_opp, bool_or(is_won_touch) OVER whole AS has_won,
-             ${want('last_non_direct') ? `max(pos) FILTER (WHERE channel NOT IN (${direct})) OVER whole` : 'NULL::bigint'} AS last_non_direct_pos,
+             ${!want('last_non_direct') ? 'NULL::bigint' : direct ? `max(pos) FILTER (WHERE channel NOT IN (${direct})) OVER whole` : 'n'} AS last_non_direct_pos,
              ${want('time_decay') ? 'sum(decay) OVER whole' : 'NULL::float8'} AS decay_total
       FROM (SELECT connection_id, opportunity_id, touchpoint_id, pos, n, channel, is_first, is_lead, is_opp, is_won_touch,
                    ${carry.filter((c) => !['pos', 'n', 'channel', 'is_first', 'is_lead', 'is_opp', 'is_won_touch'].includes(c)).map((c) => `${c}, `).join('')}

@@ -126,6 +126,20 @@ describe.each(WAREHOUSE_KINDS)('transform on %s', (kind) => {
     await runTransform({ warehouse, log }); // back to the default state for the other tests
   });
 
+  it('takes no direct channels (an empty list): last_non_direct is then the last touch', async () => {
+    await runTransform({ warehouse, log, config: { directChannels: [] } });
+    const row = (await warehouse.knex.raw(
+      `SELECT count(*)::int AS touches, count(*) FILTER (WHERE a.credit <> b.credit)::int AS differ,
+              count(*) FILTER (WHERE a.touch_position = a.touch_count AND a.channel = 'Direct')::int AS direct_last
+       FROM marts.fct_attribution a JOIN marts.fct_attribution b USING (connection_id, opportunity_id, touchpoint_id)
+       WHERE a.model = 'last_non_direct' AND b.model = 'last_touch'`,
+    )).rows[0] as { touches: number; differ: number; direct_last: number };
+    expect(row.touches).toBeGreaterThan(kind === 'postgres' ? 1000 : 200);
+    expect(row.direct_last).toBeGreaterThan(0); // paths ending on Direct, which the default would skip
+    expect(row.differ).toBe(0);
+    await runTransform({ warehouse, log }); // back to the default state for the other tests
+  });
+
   it('gives equal shares under custom weights that all fall on moments a path lacks', async () => {
     // Everything on the lead-creation touch (closed-won touches exist only under the closed_won
     // conversion event): opportunities without one spread their credit equally.
