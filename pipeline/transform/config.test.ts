@@ -23,6 +23,7 @@ describe('transform config', () => {
     [{ conversionEvent: 'won' }, /conversionEvent: /],
     [{ channelRules: [{ channel: 'X', medium: { regex: '' } }] }, /channelRules\.0\.medium/],
     [{ lookbackdays: 30 }, /unrecognized key.*lookbackdays/i],
+    [{ replaceDefaultChannelRules: true }, /replaceDefaultChannelRules: needs at least one rule in channelRules/],
   ])('rejects %j naming the field', (section, message) => {
     expect(() => parseTransformConfig(section)).toThrow(ConfigError);
     expect(() => parseTransformConfig(section)).toThrow(message);

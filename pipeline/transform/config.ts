@@ -56,6 +56,10 @@ export const transformConfigSchema = z
     /** Currency every mart amount is reported in (ISO 4217). Default USD. */
     reportingCurrency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD').default('USD'),
   })
+  .refine((c) => !c.replaceDefaultChannelRules || c.channelRules.length > 0, {
+    path: ['replaceDefaultChannelRules'],
+    message: 'needs at least one rule in channelRules (with none, every touch and spend row would be Other)',
+  })
   .default({
     channelRules: [],
     replaceDefaultChannelRules: false,
