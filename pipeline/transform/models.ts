@@ -362,6 +362,10 @@ export function ruleCreditsWideSelect(
       + CASE WHEN ${p.w.won} > 0 AND has_won THEN ${w(p.w.won)} ELSE 0 END
       + CASE WHEN rest_n_${i} > 0 THEN ${w(p.w.rest)} ELSE 0 END)`;
   const halfLifeSeconds = config.timeDecayHalfLifeDays * 86_400;
+  // 2^-(half-lives before the last touch), at most 1,000 of them: Postgres's power() raises an
+  // underflow error past ~1,074 (a short half-life on a long path). 2^-1000 (~1e-301) next to the
+  // last touch's 1 rounds to the mart's 0 as TypeScript's underflow to 0 does.
+  const decay = `power(2::float8, -least(extract(epoch FROM (last_at - occurred_at)) / ${halfLifeSeconds}, 1000))`;
   const credits: Array<[string, string]> = [
     ['first_touch', 'CASE WHEN is_first THEN 1 ELSE 0 END::float8'],
     ['last_touch', 'CASE WHEN pos = n THEN 1 ELSE 0 END::float8'],
@@ -384,7 +388,7 @@ export function ruleCreditsWideSelect(
              ${want('time_decay') ? 'sum(decay) OVER whole' : 'NULL::float8'} AS decay_total
       FROM (SELECT connection_id, opportunity_id, touchpoint_id, pos, n, channel, is_first, is_lead, is_opp, is_won_touch,
                    ${carry.filter((c) => !['pos', 'n', 'channel', 'is_first', 'is_lead', 'is_opp', 'is_won_touch'].includes(c)).map((c) => `${c}, `).join('')}
-                   ${want('time_decay') ? `power(2::float8, -extract(epoch FROM (last_at - occurred_at)) / ${halfLifeSeconds})` : 'NULL::float8'} AS decay,
+                   ${want('time_decay') ? decay : 'NULL::float8'} AS decay,
                    ${position.map((p, i) => `(${p.rest}) AS in_rest_${i}`).join(', ')}
             FROM ${touches} t WHERE ${inScope(scope, OPP, 't')}) t0
       WINDOW whole AS (PARTITION BY connection_id, opportunity_id ORDER BY pos ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)

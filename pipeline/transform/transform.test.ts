@@ -126,6 +126,15 @@ describe.each(WAREHOUSE_KINDS)('transform on %s', (kind) => {
     await runTransform({ warehouse, log }); // back to the default state for the other tests
   });
 
+  it('decays to 0, not to an error, past a thousand half-lives (a short half-life on a long path)', async () => {
+    await runTransform({ warehouse, log, config: { timeDecayHalfLifeDays: 0.01 } });
+    const { compared } = await compareWithReference(['time_decay'], { halfLifeDays: 0.01 });
+    expect(compared).toBeGreaterThan(kind === 'postgres' ? 500 : 100);
+    const zeros = (await warehouse.knex.raw(`SELECT count(*)::int AS n FROM marts.fct_attribution WHERE model = 'time_decay' AND credit = 0`)).rows[0] as { n: number };
+    expect(zeros.n).toBeGreaterThan(0);
+    await runTransform({ warehouse, log }); // back to the default state for the other tests
+  });
+
   it('takes no direct channels (an empty list): last_non_direct is then the last touch', async () => {
     await runTransform({ warehouse, log, config: { directChannels: [] } });
     const row = (await warehouse.knex.raw(
