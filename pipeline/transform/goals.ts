@@ -55,7 +55,7 @@ export function parseGoals(section: unknown, baseDir = process.cwd()): Goal[] {
     const file = (section as { file: string }).file;
     const path = file.startsWith('/') ? file : `${baseDir}/${file}`;
     if (!fs.existsSync(path)) throw new ConfigError(`goals.file: ${path} does not exist`);
-    entries = (parse(fs.readFileSync(path, 'utf8'), { columns: true, skip_empty_lines: true, trim: true }) as Array<Record<string, string>>).map((row) =>
+    entries = (parse(fs.readFileSync(path, 'utf8'), { columns: (h: string[]) => h.map((c) => c.trim().toLowerCase()), bom: true, skip_empty_lines: true, trim: true }) as Array<Record<string, string>>).map((row) =>
       Object.fromEntries(Object.entries(row).filter(([, v]) => v !== '')),
     );
   } else throw new ConfigError('goals: must be a list of goals or { file: <csv> }');
