@@ -58,7 +58,7 @@ afterAll(async () => {
 });
 
 describe('job commands', () => {
-  it('worker and schedule need REDIS_URL: exit 2 with a message saying so; a bad transform section stops the worker at start', { timeout: 120_000 }, async () => {
+  it('worker and schedule need REDIS_URL: exit 2 with a message saying so; a bad transform section or a taken metrics port stops the worker at start', { timeout: 120_000 }, async () => {
     const worker = await mpm(['worker']);
     expect(worker.code).toBe(2);
     expect(worker.stderr).toMatch(/`mpm worker` needs REDIS_URL/);
@@ -69,6 +69,18 @@ describe('job commands', () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/transform: directChannels\.0: "direct" is not a channel of the grouping rules/);
     expect(refused.stdout).not.toContain('worker started');
+    // A start that fails late (its metrics port is taken) closes what it opened and exits, instead of hanging on Redis connections.
+    const busy = http.createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      const late = await mpm(['worker', '--metrics-port', String(port)], { REDIS_URL, MPM_QUEUE_PREFIX: `${prefix}busy` });
+      expect(late.code).toBe(1);
+      expect(late.stderr).toMatch(/EADDRINUSE/);
+    } finally {
+      busy.close();
+      await dropPrefix(`${prefix}busy`);
+    }
     const schedule = await mpm(['schedule', 'list']);
     expect(schedule.code).toBe(2);
     expect(schedule.stderr).toMatch(/`mpm schedule` needs REDIS_URL/);

@@ -206,6 +206,11 @@ describe('schedules', () => {
     ]);
     expect(() => plannedSchedules(configOf([ga], { schedules: { nope: { every: '1h' } } }))).toThrow(/schedules.nope: no connection "nope"/);
     expect(() => plannedSchedules(configOf([ga], { schedules: { google_ads: { every: 'soon' } } }))).toThrow(/schedules.google_ads: .*not a duration/);
+    // Checked as BullMQ's cron parser reads them, before anything is registered.
+    expect(() => plannedSchedules(configOf([ga], { schedules: { 'google_ads.campaigns': { cron: '61 * * * *' } } })))
+      .toThrow(/schedules.google_ads.campaigns: cron: "61 \* \* \* \*" is not a valid cron expression: .*0-59/);
+    expect(() => plannedSchedules(configOf([ga], { schedules: { google_ads: { cron: '0 5 * * *', tz: 'Europe/Berln' } } })))
+      .toThrow(/schedules.google_ads: tz: must be an IANA time zone/);
   });
 
   it('upserting twice never doubles a schedule; a removed stream loses its schedule', async () => {

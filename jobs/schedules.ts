@@ -1,4 +1,5 @@
 import type { Queue } from 'bullmq';
+import cronParser from 'cron-parser';
 import { z } from 'zod';
 import { ConfigError } from '../connectors/core/errors/index.ts';
 import type { MpmConfig } from '../pipeline/config/connections.ts';
@@ -66,9 +67,31 @@ export function schedulerId(connection: string, stream: string): string {
 }
 
 const everySchema = z.strictObject({ every: duration });
+/** The error cron-parser (the parser BullMQ schedules with, same version) gives `cron`, or undefined. */
+function cronProblem(cron: string): string | undefined {
+  try {
+    cronParser.parseExpression(cron);
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}
+
 const cronSchema = z.strictObject({
-  cron: z.string().trim().refine((v) => v.split(/\s+/).length >= 5 && v.split(/\s+/).length <= 6, 'must be a cron expression with 5 or 6 fields'),
-  tz: z.string().default('UTC'),
+  cron: z.string().trim()
+    .refine((v) => v.split(/\s+/).length >= 5 && v.split(/\s+/).length <= 6, 'must be a cron expression with 5 or 6 fields')
+    .superRefine((v, ctx) => {
+      const problem = v.split(/\s+/).length >= 5 ? cronProblem(v) : undefined;
+      if (problem) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is not a valid cron expression: ${problem}` });
+    }),
+  tz: z.string().default('UTC').refine((tz) => {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: tz });
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'must be an IANA time zone such as Europe/Berlin'),
 });
 
 function parseSpec(value: unknown, where: string): ScheduleSpec | undefined {

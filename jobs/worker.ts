@@ -13,7 +13,7 @@ import { vendorLimit } from './limits.ts';
 import { StreamLocks } from './lock.ts';
 import { JobMetrics } from './metrics.ts';
 import { jobId, redisConnection, retryOptions, SCHEDULE_QUEUE, syncQueueName, TRANSFORM_QUEUE, JobQueues } from './queues.ts';
-import { reconcileSchedules } from './schedules.ts';
+import { plannedSchedules, reconcileSchedules } from './schedules.ts';
 import type { JobsSettings } from './settings.ts';
 import { runTransformStage } from './transform.ts';
 import type { CycleJobData, SyncJobData, SyncJobResult, TransformJobData, TransformJobResult } from './types.ts';
@@ -89,6 +89,8 @@ function observeErrors(stream: AnyStream, sink: { error?: unknown }): AnyStream 
  */
 export async function startWorker(options: WorkerOptions): Promise<WorkerHandle> {
   const { settings, config, warehouse, log } = options;
+  // The schedules are checked before any connection opens: a bad one is a ConfigError here.
+  if (options.schedules !== false) plannedSchedules(config);
   const knex = warehouse.knex;
   const queues = new JobQueues(settings);
   const lockRedis = redisConnection(settings);
@@ -307,16 +309,25 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   workers.push(new Worker<TransformJobData, TransformJobResult>(TRANSFORM_QUEUE, processTransform, { ...base, connection: connection(), concurrency: 1 }));
   workers.push(new Worker<CycleJobData>(SCHEDULE_QUEUE, processCycle, { ...base, connection: connection(), concurrency: 1 }));
   for (const w of workers) {
-    w.on('failed', (job, err) => log.warn({ job: job?.id, queue: w.name, attemptsMade: job?.attemptsMade, err: scrub(err.message) }, 'job failed'));
+    w.on('failed', (job, err) => log.warn({ job: job?.id, queue: w.name, attemptsMade: job?.attemptsMade, reason: scrub(err.message) }, 'job failed'));
     w.on('error', (err) => log.error({ queue: w.name, err }, 'worker error'));
   }
-  await Promise.all(workers.map((w) => w.waitUntilReady()));
-
-  if (options.schedules !== false) {
-    const r = await reconcileSchedules(queues, config);
-    log.info({ schedules: r.upserted.length, removed: r.removed }, 'schedules reconciled');
+  let served: Awaited<ReturnType<JobMetrics['serve']>> | undefined;
+  try {
+    await Promise.all(workers.map((w) => w.waitUntilReady()));
+    if (options.schedules !== false) {
+      const r = await reconcileSchedules(queues, config);
+      log.info({ schedules: r.upserted.length, removed: r.removed }, 'schedules reconciled');
+    }
+    served = options.metricsPort !== undefined ? await metrics.serve(options.metricsPort) : undefined;
+  } catch (err) {
+    // Nothing started is left open (Redis connections would keep the process alive).
+    await Promise.all(workers.map((w) => w.close(true).catch(() => undefined)));
+    await queues.close().catch(() => undefined);
+    await lockRedis.quit().catch(() => undefined);
+    for (const c of connections) await c.quit().catch(() => undefined);
+    throw err;
   }
-  const served = options.metricsPort !== undefined ? await metrics.serve(options.metricsPort) : undefined;
   log.info({ queues: workers.map((w) => w.name), prefix: settings.prefix, metricsPort: served?.port }, 'worker started');
 
   let closing: Promise<void> | undefined;

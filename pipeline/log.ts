@@ -1,18 +1,24 @@
-import { pino, destination, stdSerializers, type Logger } from 'pino';
+import { pino, destination, stdSerializers, type DestinationStream, type Logger } from 'pino';
 import { REDACT_PATHS, scrub } from './secrets.ts';
 
 export type { Logger };
 
-/** Error serializer: pino's standard one, with secrets masked in message and stack. */
-function errSerializer(err: Error) {
+/**
+ * Error serializer: pino's standard one, with secrets masked in message and stack. A value that is
+ * not an error (a message string logged as `err`) is logged as it is, scrubbed: the serializer
+ * must never throw, or the log line is lost.
+ */
+export function errSerializer(err: unknown): unknown {
+  if (typeof err === 'string') return scrub(err);
+  if (!(err instanceof Error)) return err;
   const out = stdSerializers.err(err);
-  out.message = scrub(out.message);
-  if (out.stack) out.stack = scrub(out.stack);
+  if (typeof out.message === 'string') out.message = scrub(out.message);
+  if (typeof out.stack === 'string') out.stack = scrub(out.stack);
   return out;
 }
 
-/** JSON logs on stderr (stdout is for human output), every secret path redacted. */
-export function createLogger(level: string): Logger {
+/** JSON logs on stderr (stdout is for human output; `dest` for tests), every secret path redacted. */
+export function createLogger(level: string, dest: DestinationStream = destination({ dest: 2, sync: true })): Logger {
   return pino(
     {
       level,
@@ -27,6 +33,6 @@ export function createLogger(level: string): Logger {
         },
       },
     },
-    destination({ dest: 2, sync: true }),
+    dest,
   );
 }

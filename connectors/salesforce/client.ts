@@ -405,7 +405,7 @@ export class SalesforceClient {
       await this.conn.request({ method: 'DELETE', url: this.versionPath(`/jobs/query/${jobId}`) }, this.requestOptions);
     } catch (err) {
       // Only housekeeping: Salesforce removes jobs after 7 days anyway.
-      this.log.debug({ err: scrub(String(err)) }, `could not delete bulk job ${jobId}`);
+      this.log.debug({ reason: scrub(String(err)) }, `could not delete bulk job ${jobId}`);
     }
   }
 }
