@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +9,7 @@ import { createTestWarehouse } from '../test/helpers/warehouse.ts';
 import type { Warehouse } from '../warehouse/db.ts';
 import { enqueueBackfill, getBackfill, planChunks, runBackfillInline } from './backfill.ts';
 import { JobQueues } from './queues.ts';
-import { dropPrefix, googleAdsConnection, googleAdsSettings, hashes, rawAndCoreTables, REDIS_URL, silentLog, streamOf, testSettings, waitFor } from './test-support.ts';
+import { dropPrefix, googleAdsConnection, googleAdsSettings, hashes, rawAndCoreTables, REDIS_URL, testLog, streamOf, TEST_LOG_FILE, testSettings, waitFor } from './test-support.ts';
 
 /**
  * Crash safety: a worker process running a multi-chunk backfill is killed with SIGKILL at 10
@@ -43,6 +44,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  fs.rmSync(TEST_LOG_FILE, { force: true });
   await sb?.stop();
   for (const w of warehouses) await w.drop().catch(() => undefined);
   if (prefix) await dropPrefix(prefix);
@@ -72,7 +74,7 @@ describe('crash safety', () => {
 
     const cleanWarehouse = await createTestWarehouse('postgres');
     warehouses.push(cleanWarehouse);
-    const cleanRun = await runBackfillInline({ warehouse: cleanWarehouse, log: silentLog, connection, streams: [stream], window: WINDOW, chunkDays: CHUNK_DAYS, force: false });
+    const cleanRun = await runBackfillInline({ warehouse: cleanWarehouse, log: testLog, connection, streams: [stream], window: WINDOW, chunkDays: CHUNK_DAYS, force: false });
     expect(cleanRun.status).toBe('done');
     const tables = await rawAndCoreTables(cleanWarehouse);
     const clean = await hashes(cleanWarehouse, tables);

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import http from 'node:http';
 import { Job, type Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,9 +22,10 @@ import {
   probeConnection,
   rawAndCoreTables,
   salesforceConnection,
-  silentLog,
+  testLog,
   streamOf,
   testSettings,
+  TEST_LOG_FILE,
   waitFor,
 } from './test-support.ts';
 import { startUi } from './ui.ts';
@@ -103,7 +105,7 @@ beforeAll(async () => {
   const w = await newWarehouse();
   const connection = googleAdsConnection(baseSandbox);
   const before = searchRequests(baseSandbox);
-  const r = await runBackfillInline({ warehouse: w, log: silentLog, connection, streams: [streamOf(connection, 'campaign_daily')], window: WINDOW, chunkDays: 3, force: false });
+  const r = await runBackfillInline({ warehouse: w, log: testLog, connection, streams: [streamOf(connection, 'campaign_daily')], window: WINDOW, chunkDays: 3, force: false });
   expect(r.status).toBe('done');
   expect(r.transform).toBe('success');
   cleanSearchRequests = searchRequests(baseSandbox) - before;
@@ -112,6 +114,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  fs.rmSync(TEST_LOG_FILE, { force: true });
   for (const sb of sandboxes) await sb.stop();
   for (const w of warehouses) await w.drop().catch(() => undefined);
   for (const p of prefixes) await dropPrefix(p);
@@ -148,7 +151,7 @@ describe('backfill planning and settings', () => {
   it('formats progress with chunks, rows, rate and ETA', async () => {
     const w = await newWarehouse();
     const connection = googleAdsConnection(baseSandbox);
-    const r = await runBackfillInline({ warehouse: w, log: silentLog, connection, streams: [streamOf(connection, 'campaign_daily')], window: { from: '2026-10-01', to: '2026-10-04' }, chunkDays: 2, force: false });
+    const r = await runBackfillInline({ warehouse: w, log: testLog, connection, streams: [streamOf(connection, 'campaign_daily')], window: { from: '2026-10-01', to: '2026-10-04' }, chunkDays: 2, force: false });
     const p = await backfillProgress(w.knex, r.id);
     expect(p).toMatchObject({ chunksTotal: 2, chunksFinished: 2, rows: 8 });
     const line = formatProgress(p, 2000, { rows: 0, chunks: 0 }, 10);
@@ -160,7 +163,7 @@ describe('inline backfills', () => {
   it('an interrupted inline backfill says so; running it again resumes: nothing stored is fetched again, no duplicates', async () => {
     const w = await newWarehouse();
     const connection = googleAdsConnection(baseSandbox);
-    const input = { warehouse: w, log: silentLog, connection, streams: [streamOf(connection, 'campaign_daily')], window: WINDOW, chunkDays: 3, force: false };
+    const input = { warehouse: w, log: testLog, connection, streams: [streamOf(connection, 'campaign_daily')], window: WINDOW, chunkDays: 3, force: false };
     const controller = new AbortController();
     let calls = 0;
     const before = searchRequests(baseSandbox);
@@ -247,7 +250,7 @@ describe('schedules', () => {
     const locks = new StreamLocks(queues.connection, settings.prefix, 60_000);
     const held = await locks.acquire('google_ads', 'campaign_daily');
     expect(held).toBeDefined();
-    const handle = await startWorker({ settings, config, warehouse: w, log: silentLog });
+    const handle = await startWorker({ settings, config, warehouse: w, log: testLog });
     try {
       await waitFor('a skipped scheduled run', async () => (await w.knex('meta.sync_runs').where({ stream: 'campaign_daily', status: 'skipped' }).first()) as unknown);
       expect(await queues.sync('google_ads').getWaitingCount()).toBe(0); // not queued behind the busy run
@@ -273,14 +276,14 @@ describe('queued backfills', () => {
     const settings = settingsFor();
     const ga = googleAdsConnection(sb, { startDate: '2026-10-20', chunkDays: 31 });
     // The scheduled cursor first: a later backfill of older days must not move it.
-    const incremental = await runSync({ warehouse: w, connection: ga, stream: streamOf(ga, 'campaign_daily'), mode: 'incremental', log: silentLog });
+    const incremental = await runSync({ warehouse: w, connection: ga, stream: streamOf(ga, 'campaign_daily'), mode: 'incremental', log: testLog });
     expect(incremental.status).toBe('success');
     const cursorBefore = (await w.knex('meta.sync_state').where({ connection: 'google_ads', stream: 'campaign_daily', scope: 'incremental' }).first('cursor')) as { cursor: unknown };
     await w.knex('raw.google_ads__campaign_daily').delete(); // compare the backfill's rows alone
     await w.knex('core.fct_ad_spend_daily').delete();
 
     const connection = googleAdsConnection(sb);
-    const handle = await startWorker({ settings, config: configOf([connection]), warehouse: w, log: silentLog, schedules: false });
+    const handle = await startWorker({ settings, config: configOf([connection]), warehouse: w, log: testLog, schedules: false });
     try {
       const id = await enqueueBackfill(handle.queues, w.knex, { connection, streams: [streamOf(connection, 'campaign_daily')], window: WINDOW, chunkDays: 3, force: false });
       const done = await backfillEnded(w, id);
@@ -318,8 +321,8 @@ describe('queued backfills', () => {
     const settings = settingsFor();
     const connection = googleAdsConnection(sb);
     const config = configOf([connection]);
-    const a = await startWorker({ settings, config, warehouse: w, log: silentLog, schedules: false, concurrency: 3 });
-    const b = await startWorker({ settings, config, warehouse: w, log: silentLog, schedules: false, concurrency: 3 });
+    const a = await startWorker({ settings, config, warehouse: w, log: testLog, schedules: false, concurrency: 3 });
+    const b = await startWorker({ settings, config, warehouse: w, log: testLog, schedules: false, concurrency: 3 });
     try {
       const id = await enqueueBackfill(a.queues, w.knex, { connection, streams: [streamOf(connection, 'campaign_daily')], window: WINDOW, chunkDays: 1, force: false });
       // Manual syncs of the same stream (its own window scope) compete for it too.
@@ -349,7 +352,7 @@ describe('queued backfills', () => {
     const cleanSandbox = await sandbox();
     const cw = await newWarehouse();
     const cleanConnection = await probeConnection(cw, cleanSandbox);
-    const cleanRun = await runSync({ warehouse: cw, connection: cleanConnection, stream: streamOf(cleanConnection, 'deals'), mode: 'full', log: silentLog });
+    const cleanRun = await runSync({ warehouse: cw, connection: cleanConnection, stream: streamOf(cleanConnection, 'deals'), mode: 'full', log: testLog });
     expect(cleanRun.status).toBe('success');
     const cleanRequests = listRequests(cleanSandbox);
     expect(cleanRequests).toBeGreaterThan(5);
@@ -360,7 +363,7 @@ describe('queued backfills', () => {
     const connection = await probeConnection(w, sb);
     // One attempt per job: a 429 that spent one would fail the sync.
     const settings = settingsFor({ attempts: 1 });
-    const handle = await startWorker({ settings, config: configOf([connection]), warehouse: w, log: silentLog, schedules: false });
+    const handle = await startWorker({ settings, config: configOf([connection]), warehouse: w, log: testLog, schedules: false });
     try {
       const [id] = await enqueueSync(handle.queues, connection, [streamOf(connection, 'deals')], 'full');
       const queue = handle.queues.sync('jobs_probe');
@@ -388,7 +391,7 @@ describe('operations', () => {
     const settings = settingsFor();
     const connection = googleAdsConnection(sb);
     const config = configOf([connection]);
-    const first = await startWorker({ settings, config, warehouse: w, log: silentLog, schedules: false, concurrency: 1 });
+    const first = await startWorker({ settings, config, warehouse: w, log: testLog, schedules: false, concurrency: 1 });
     const id = await enqueueBackfill(first.queues, w.knex, { connection, streams: [streamOf(connection, 'campaign_daily')], window: WINDOW, chunkDays: 5, force: false });
     await waitFor('a stored page', async () => (await backfillProgress(w.knex, id)).rows > 0 || undefined);
     await first.close();
@@ -400,7 +403,7 @@ describe('operations', () => {
       expect(chunks.every((c) => c.status === 'pending' || c.status === 'done')).toBe(true);
       const cancelled = (await w.knex('meta.sync_runs').where({ status: 'cancelled' }).first('rows_read')) as { rows_read: string } | undefined;
       expect(Number(cancelled?.rows_read)).toBeGreaterThan(0); // the page in hand was stored
-      const second = await startWorker({ settings, config, warehouse: w, log: silentLog, schedules: false });
+      const second = await startWorker({ settings, config, warehouse: w, log: testLog, schedules: false });
       try {
         expect((await backfillEnded(w, id)).status).toBe('done');
         expect(await hashes(w, await rawAndCoreTables(w))).toEqual(clean);
@@ -424,7 +427,7 @@ describe('operations', () => {
       expect(backfill.status).toBe('cancelled');
       expect(chunks.map((c) => c.status)).toEqual(['cancelled', 'cancelled', 'cancelled', 'cancelled']);
       await expect(cancelBackfill(w.knex, 'bf-nope', queues)).rejects.toThrow(/no backfill "bf-nope"/);
-      const handle = await startWorker({ settings, config: configOf([connection]), warehouse: w, log: silentLog, schedules: false });
+      const handle = await startWorker({ settings, config: configOf([connection]), warehouse: w, log: testLog, schedules: false });
       try {
         const parent = await waitForJob(queues.transform(), `transform-${id}`, 'the transform parent to finish', (j) => j.isCompleted());
         expect(parent.returnvalue).toEqual({ outcome: 'skipped', detail: 'backfill cancelled' });
@@ -443,7 +446,7 @@ describe('operations', () => {
     const w = await newWarehouse();
     const settings = settingsFor();
     const broken = googleAdsConnection(sb, { refreshToken: 'revoked-token' });
-    const handle = await startWorker({ settings, config: configOf([broken]), warehouse: w, log: silentLog, schedules: false });
+    const handle = await startWorker({ settings, config: configOf([broken]), warehouse: w, log: testLog, schedules: false });
     try {
       const [jobId] = await enqueueSync(handle.queues, broken, [streamOf(broken, 'customers')], 'incremental');
       const queue = handle.queues.sync('google_ads');
@@ -467,7 +470,7 @@ describe('operations', () => {
     const settings = settingsFor();
     const connection = googleAdsConnection(baseSandbox);
     // A direct channel the grouping rules never give (a worker started by \`mpm worker\` refuses it at start).
-    const handle = await startWorker({ settings, config: configOf([connection], { transform: { directChannels: ['direct'] } }), warehouse: w, log: silentLog, schedules: false });
+    const handle = await startWorker({ settings, config: configOf([connection], { transform: { directChannels: ['direct'] } }), warehouse: w, log: testLog, schedules: false });
     try {
       const id = await enqueueBackfill(handle.queues, w.knex, { connection, streams: [streamOf(connection, 'campaign_daily')], window: WINDOW, chunkDays: 5, force: false });
       const done = await backfillEnded(w, id);
@@ -486,7 +489,7 @@ describe('operations', () => {
     const w = await newWarehouse();
     const settings = settingsFor();
     const connection = googleAdsConnection(sb, { startDate: '2026-10-25', chunkDays: 31 });
-    const handle: WorkerHandle = await startWorker({ settings, config: configOf([connection]), warehouse: w, log: silentLog, schedules: false, metricsPort: 0 });
+    const handle: WorkerHandle = await startWorker({ settings, config: configOf([connection]), warehouse: w, log: testLog, schedules: false, metricsPort: 0 });
     try {
       await enqueueSync(handle.queues, connection, [streamOf(connection, 'campaigns')], 'incremental');
       await waitFor('the sync', async () => (await w.knex('meta.sync_runs').where({ status: 'success' }).first()) as unknown);
@@ -534,5 +537,24 @@ describe('operations', () => {
     } finally {
       await queues.close();
     }
+  });
+});
+
+// Runs last (the file's describes run in order): what every test above made the workers log.
+describe('worker logs', () => {
+  it('log every job failure with its reason, never a secret, and no error of their own', () => {
+    const lines = fs.readFileSync(TEST_LOG_FILE, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { level: number; msg: string; reason?: string; err?: unknown });
+    const failed = lines.filter((l) => l.msg === 'job failed');
+    expect(failed.length).toBeGreaterThan(0);
+    for (const l of failed) expect(typeof l.reason).toBe('string');
+    // A logging error of the worker itself (a serializer that threw lost every 'job failed' line).
+    expect(lines.filter((l) => l.msg === 'worker error' && JSON.stringify(l.err).includes('TypeError'))).toEqual([]);
+    const secrets = [
+      'revoked-token',
+      ...Object.entries(baseSandbox.env).filter(([k, v]) => /TOKEN|SECRET|PASSWORD/.test(k) && v.length >= 6).map(([, v]) => v),
+    ];
+    expect(secrets.length).toBeGreaterThan(2);
+    const text = lines.map((l) => JSON.stringify(l)).join('\n');
+    for (const secret of secrets) expect(text.includes(secret), `a secret (${secret.slice(0, 3)}...) in the worker logs`).toBe(false);
   });
 });

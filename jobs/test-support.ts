@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
+import os from 'node:os';
+import path from 'node:path';
+import { destination } from 'pino';
 import { z } from 'zod';
 import { defineConnector, defineStream, rawTableName, type ConnectorDefinition } from '../connectors/core/connector.ts';
 import { HttpClient } from '../connectors/core/http.ts';
@@ -12,12 +14,18 @@ import type { Sandbox } from '../sandbox/index.ts';
 import { tableHash } from '../test/helpers/warehouse.ts';
 import type { Warehouse } from '../warehouse/db.ts';
 import { ensureRawTable } from '../warehouse/migrate.ts';
+import { createLogger } from '../pipeline/log.ts';
 import { defaultJobsSettings, type JobsSettings } from './settings.ts';
 
 /** Helpers shared by the job system's test files (not a test itself). */
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-export const silentLog = pino({ level: 'silent' });
+/**
+ * The job tests' logger: mpm's own (its serializers and redaction), at debug, into a file of this
+ * process, so a test can check what the workers logged (every failure, never a secret).
+ */
+export const TEST_LOG_FILE = path.join(os.tmpdir(), `mpm-jobs-test-${process.pid}.log`);
+export const testLog = createLogger('debug', destination({ dest: TEST_LOG_FILE, sync: true }));
 
 /** Settings with a fresh queue prefix (so test files never see each other's jobs) and short timings. */
 export function testSettings(overrides: Partial<JobsSettings> = {}): JobsSettings {
