@@ -85,6 +85,20 @@ describe('mpm sandbox start', () => {
 });
 
 describe('mpm demo', () => {
+  it('exits 2 naming the option on a bad fault spec, before it opens the warehouse', { timeout: 120_000 }, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpm-demo-'));
+    const child = spawn(node, [...tsxLoader, path.join(root, 'bin/mpm.ts'), 'demo', '--scale', 'tiny', '--faults', '*:malform=2'], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '', HOME: dir, LOG_LEVEL: 'error' },
+    });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/demo: --faults: data fault '\*:malform=2' needs a specific api/);
+    expect(fs.existsSync(path.join(dir, '.mpm'))).toBe(false);
+  });
+
   it('runs the whole pipeline offline on the embedded warehouse and prints the summary', { timeout: 300_000 }, async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpm-demo-'));
     const child = spawn(node, [...tsxLoader, path.join(root, 'bin/mpm.ts'), 'demo', '--scale', 'tiny'], {

@@ -4,7 +4,7 @@ import { runDemo, type DemoSummary, type StreamEvent } from '../../pipeline/demo
 import { defaultReportPath } from '../../pipeline/report/index.ts';
 import { parseOptions } from '../options.ts';
 import { say, type Runtime } from '../runtime.ts';
-import { parseScale } from './sandbox.ts';
+import { checkFaultsOption, parseScale } from './sandbox.ts';
 import { formatResult } from './sync.ts';
 
 const demoOptions = z.object({
@@ -68,6 +68,7 @@ export function register(program: Command, rt: Runtime): void {
     .action(async (raw: unknown) => {
       const opts = parseOptions(demoOptions, raw, 'demo');
       const scale = parseScale(opts.scale);
+      checkFaultsOption(opts.faults, 'demo');
       const warehouse = await rt.warehouse();
       say(`warehouse: ${warehouse.kind} (${warehouse.location})`);
       const started = performance.now();

@@ -29,6 +29,17 @@ export function parseScale(text: string | undefined): WorldScale | undefined {
   return scale;
 }
 
+/** A --faults spec that does not parse is a usage error naming it (exit 2), before anything starts. */
+export function checkFaultsOption(spec: string | undefined, command: string): void {
+  if (spec === undefined) return;
+  try {
+    parseFaultSpec(spec);
+  } catch (err) {
+    if (err instanceof FaultSpecError) throw new ConfigError(`${command}: --faults: ${err.message}`);
+    throw err;
+  }
+}
+
 export function register(program: Command, rt: Runtime): void {
   const sandbox = program.command('sandbox').description('the offline sandbox: a seeded synthetic marketing world behind local emulators of every vendor API');
   sandbox
@@ -42,14 +53,7 @@ export function register(program: Command, rt: Runtime): void {
     .action(async (raw: unknown) => {
       const opts = parseOptions(startOptions, raw, 'sandbox start');
       const scale = parseScale(opts.scale);
-      if (opts.faults !== undefined) {
-        try {
-          parseFaultSpec(opts.faults);
-        } catch (err) {
-          if (err instanceof FaultSpecError) throw new ConfigError(`sandbox start: --faults: ${err.message}`);
-          throw err;
-        }
-      }
+      checkFaultsOption(opts.faults, 'sandbox start');
       const box = await startSandbox({
         ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
         ...(scale !== undefined ? { scale } : {}),
