@@ -67,23 +67,22 @@ export function schedulerId(connection: string, stream: string): string {
 }
 
 const everySchema = z.strictObject({ every: duration });
-/** The error cron-parser (the parser BullMQ schedules with, same version) gives `cron`, or undefined. */
+/** What cron-parser (the parser BullMQ schedules with, same version) finds wrong in `cron`, or undefined. */
 function cronProblem(cron: string): string | undefined {
   try {
     cronParser.parseExpression(cron);
     return undefined;
   } catch (err) {
-    return err instanceof Error ? err.message : String(err);
+    return `${JSON.stringify(cron)} is not a valid cron expression: ${err instanceof Error ? err.message : String(err)}`;
   }
 }
 
 const cronSchema = z.strictObject({
-  cron: z.string().trim()
-    .refine((v) => v.split(/\s+/).length >= 5 && v.split(/\s+/).length <= 6, 'must be a cron expression with 5 or 6 fields')
-    .superRefine((v, ctx) => {
-      const problem = v.split(/\s+/).length >= 5 ? cronProblem(v) : undefined;
-      if (problem) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is not a valid cron expression: ${problem}` });
-    }),
+  cron: z.string().trim().superRefine((v, ctx) => {
+    const fields = v.split(/\s+/).length;
+    const message = fields < 5 || fields > 6 ? 'must be a cron expression with 5 or 6 fields' : cronProblem(v);
+    if (message) ctx.addIssue({ code: 'custom', message });
+  }),
   tz: z.string().default('UTC').refine((tz) => {
     try {
       new Intl.DateTimeFormat('en', { timeZone: tz });

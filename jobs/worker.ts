@@ -312,6 +312,12 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     w.on('failed', (job, err) => log.warn({ job: job?.id, queue: w.name, attemptsMade: job?.attemptsMade, reason: scrub(err.message) }, 'job failed'));
     w.on('error', (err) => log.error({ queue: w.name, err }, 'worker error'));
   }
+  // The Redis connections the queues, the stream locks and the workers hold (BullMQ does not close those it was given).
+  const closeConnections = async () => {
+    await queues.close().catch(() => undefined);
+    await lockRedis.quit().catch(() => undefined);
+    for (const c of connections) await c.quit().catch(() => undefined);
+  };
   let served: Awaited<ReturnType<JobMetrics['serve']>> | undefined;
   try {
     await Promise.all(workers.map((w) => w.waitUntilReady()));
@@ -323,9 +329,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   } catch (err) {
     // Nothing started is left open (Redis connections would keep the process alive).
     await Promise.all(workers.map((w) => w.close(true).catch(() => undefined)));
-    await queues.close().catch(() => undefined);
-    await lockRedis.quit().catch(() => undefined);
-    for (const c of connections) await c.quit().catch(() => undefined);
+    await closeConnections();
     throw err;
   }
   log.info({ queues: workers.map((w) => w.name), prefix: settings.prefix, metricsPort: served?.port }, 'worker started');
@@ -350,9 +354,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
           await Promise.all(workers.map((w) => w.close(true).catch(() => undefined)));
         }
         await served?.close();
-        await queues.close();
-        await lockRedis.quit().catch(() => undefined);
-        for (const c of connections) await c.quit().catch(() => undefined);
+        await closeConnections();
         log.info('worker stopped');
       })();
       return closing;

@@ -8,7 +8,7 @@ export type { Logger };
  * not an error (a message string logged as `err`) is logged as it is, scrubbed: the serializer
  * must never throw, or the log line is lost.
  */
-export function errSerializer(err: unknown): unknown {
+function errSerializer(err: unknown): unknown {
   if (typeof err === 'string') return scrub(err);
   if (!(err instanceof Error)) return err;
   const out = stdSerializers.err(err);

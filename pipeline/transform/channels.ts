@@ -36,6 +36,9 @@ export const DEFAULT_CHANNEL_RULES: readonly ChannelRule[] = [
 
 export const CHANNEL_FALLBACK = 'Other';
 
+/** The fields a rule matches on, each with its parameter of staging.channel_of. */
+const MATCHED_FIELDS = [['source', 'src'], ['medium', 'med'], ['campaign', 'camp'], ['hint', 'hint']] as const;
+
 function condition(column: string, matcher: Matcher): string {
   const value = `lower(coalesce(${column}, ''))`;
   if (typeof matcher === 'string') return `${value} = ${sqlLiteral(matcher.toLowerCase())}`;
@@ -62,8 +65,6 @@ export function checkDirectChannels(section: unknown, config: TransformConfig): 
   }
 }
 
-const MATCHED_FIELDS = ['source', 'medium', 'campaign', 'hint'] as const;
-
 /**
  * Checks every regex of the configured channel rules with the warehouse's own regex engine (the one
  * that runs them), so a typo is a config error naming the rule before the transform starts, not a
@@ -71,7 +72,7 @@ const MATCHED_FIELDS = ['source', 'medium', 'campaign', 'hint'] as const;
  */
 export async function checkChannelRegexes(knex: Knex, rules: readonly ChannelRule[]): Promise<void> {
   for (const [i, rule] of rules.entries()) {
-    for (const field of MATCHED_FIELDS) {
+    for (const [field] of MATCHED_FIELDS) {
       const matcher = rule[field];
       if (matcher === undefined || typeof matcher === 'string' || Array.isArray(matcher)) continue;
       try {
@@ -90,11 +91,7 @@ export function effectiveRules(config: Pick<TransformConfig, 'channelRules' | 'r
 /** CREATE OR REPLACE of staging.channel_of from the rules (first match wins, else 'Other'). */
 export function channelFunctionSql(rules: readonly ChannelRule[]): string {
   const branches = rules.map((rule) => {
-    const parts: string[] = [];
-    if (rule.source !== undefined) parts.push(condition('src', rule.source));
-    if (rule.medium !== undefined) parts.push(condition('med', rule.medium));
-    if (rule.campaign !== undefined) parts.push(condition('camp', rule.campaign));
-    if (rule.hint !== undefined) parts.push(condition('hint', rule.hint));
+    const parts = MATCHED_FIELDS.flatMap(([field, param]) => (rule[field] !== undefined ? [condition(param, rule[field])] : []));
     return `WHEN ${parts.length ? parts.join(' AND ') : 'true'} THEN ${sqlLiteral(rule.channel)}`;
   });
   return `CREATE OR REPLACE FUNCTION staging.channel_of(src text, med text, camp text, hint text) RETURNS text
